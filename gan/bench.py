@@ -1,0 +1,152 @@
+"""``python -m gan.bench``: this project's loop against the seed's, side by side in one run.
+
+Prints steps/s of each on the same images and device, and their ratio; and the
+cost of one sample-quality evaluation as a share of one epoch on the embedded
+data. Ratios, not absolute times, are what to compare across machines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from gan.cli_common import OneLineParser, fail, setup_logging
+from gan.config import GANConfig
+from gan.data import DataError, DataSplit, _mnist_present, load_data, write_mnist_raw
+from gan.models import Discriminator, Generator
+from gan.runtime import resolve_device
+from gan.train.loop import train
+
+log = logging.getLogger("gan.bench")
+PROG = "python -m gan.bench"
+
+
+def seed_style_steps_per_s(data_root: Path, config: GANConfig, device: torch.device,
+                           steps: int, warmup: int = 5) -> float:
+    """The seed's loop: DataLoader + PIL transforms, two D passes, a D backward it discards."""
+    from torch.utils.data import DataLoader
+    from torchvision import datasets, transforms
+
+    tf = transforms.Compose([transforms.Resize(config.img_size), transforms.ToTensor(),
+                             transforms.Normalize([0.5], [0.5])])
+    loader = DataLoader(datasets.MNIST(str(data_root), train=True, download=False, transform=tf),
+                        batch_size=config.batch_size, shuffle=True)
+    G, D = Generator(config).to(device), Discriminator(config).to(device)
+    bce = nn.BCELoss()
+    opt_g = torch.optim.Adam(G.parameters(), lr=config.lr, betas=(config.b1, config.b2))
+    opt_d = torch.optim.Adam(D.parameters(), lr=config.lr, betas=(config.b1, config.b2))
+    done, started = 0, 0.0
+    while done < steps + warmup:
+        for imgs, _ in loader:
+            if done == warmup:
+                _sync(device)
+                started = time.perf_counter()
+            valid = torch.ones(imgs.size(0), 1, device=device)
+            fake = torch.zeros(imgs.size(0), 1, device=device)
+            real_imgs = imgs.to(device)
+            opt_g.zero_grad()
+            z = torch.randn(imgs.shape[0], config.latent_dim, device=device)
+            gen_imgs = G(z)
+            g_loss = bce(D(gen_imgs), valid)
+            g_loss.backward()
+            opt_g.step()
+            opt_d.zero_grad()
+            d_loss = (bce(D(real_imgs), valid) + bce(D(gen_imgs.detach()), fake)) / 2
+            d_loss.backward()
+            opt_d.step()
+            g_loss.item()  # the seed prints both losses every batch
+            d_loss.item()
+            done += 1
+            if done == steps + warmup:
+                break
+    _sync(device)
+    return steps / (time.perf_counter() - started)
+
+
+def project_steps_per_s(split: DataSplit, config: GANConfig, epochs: int = 3) -> float:
+    """Steps/s of :func:`gan.train`, timing all epochs after the first (warm-up)."""
+    state = train(config, data=split)
+    timed = state.history[1:epochs]
+    steps_per_epoch = state.history[0]["step"]
+    return steps_per_epoch * len(timed) / sum(r["epoch_seconds"] for r in timed)
+
+
+def eval_share(split: DataSplit, config: GANConfig) -> tuple[float, float]:
+    """(seconds of one quality evaluation, seconds of one training epoch) on ``split``."""
+    from gan.quality import QualityEvaluator
+    from gan.train.loop import build_state
+
+    evaluator = QualityEvaluator.for_data(split, config, split.train.device)
+    state = build_state(config, split.train.device)
+    evaluator(state)  # warm-up
+    started = time.perf_counter()
+    repeats = 5
+    for _ in range(repeats):
+        evaluator(state)
+    eval_s = (time.perf_counter() - started) / repeats
+    run = train(GANConfig(**{**config.to_dict(), "n_epochs": 3, "eval_interval": 0}), data=split)
+    epoch_s = sum(r["epoch_seconds"] for r in run.history[1:]) / 2
+    return eval_s, epoch_s
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = OneLineParser(prog=PROG, description=__doc__)
+    parser.add_argument("--data-dir", type=Path, default=Path("data"),
+                        help="full MNIST here is used when present; else the embedded digits")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--steps", type=int, default=300, help="timed steps per loop")
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: all)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    setup_logging()
+    if args.steps < 10:
+        return fail(PROG, f"--steps must be >= 10, got {args.steps}")
+    try:
+        device = resolve_device(args.device)
+    except ValueError as err:
+        return fail(PROG, str(err))
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    dataset = "mnist" if _mnist_present(args.data_dir) else "embedded"
+    config = GANConfig(dataset=dataset, data_dir=str(args.data_dir), device=str(device),
+                       eval_interval=0, log_interval=10**9, sample_interval=10**9)
+    try:
+        split = load_data(config, device)
+    except DataError as err:
+        return fail(PROG, str(err))
+    with tempfile.TemporaryDirectory() as tmp:
+        root = args.data_dir if dataset == "mnist" else Path(tmp)
+        if dataset != "mnist":
+            write_mnist_raw(split, root)  # the seed's DataLoader reads the same digits
+        seed_rate = seed_style_steps_per_s(root, config, device, args.steps)
+    epochs = max(3, 1 + -(-args.steps // (len(split.train) // config.batch_size)))
+    ours = project_steps_per_s(split, GANConfig(**{**config.to_dict(), "n_epochs": epochs}),
+                               epochs)
+    print(f"device={device} threads={torch.get_num_threads()} data={dataset} batch=64")
+    print(f"seed-style loop : {seed_rate:8.1f} steps/s ({1000 / seed_rate:6.2f} ms/step)")
+    print(f"gan-study loop  : {ours:8.1f} steps/s ({1000 / ours:6.2f} ms/step)")
+    print(f"speed-up        : {ours / seed_rate:8.2f}x")
+    embedded = load_data(GANConfig(dataset="embedded"), device)
+    eval_s, epoch_s = eval_share(embedded, GANConfig(dataset="embedded", device=str(device)))
+    print(f"quality eval    : {eval_s * 1000:8.1f} ms per eval of 1000 samples; "
+          f"epoch {epoch_s * 1000:.0f} ms; share {eval_s / epoch_s:.1%} of an embedded epoch")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,87 @@
+"""Checkpoints that resume a run exactly: models, optimizers, step, config and RNG state."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from gan.config import GANConfig
+from gan.train.loop import TrainState
+
+CHECKPOINT_FORMAT = 1
+
+
+def checkpoint_dict(state: TrainState) -> dict[str, Any]:
+    """A plain dict of tensors and builtins, loadable with ``weights_only=True``."""
+    from gan import __version__
+
+    return {
+        "format": CHECKPOINT_FORMAT,
+        "package_version": __version__,
+        "config": state.config.to_dict(),
+        "epoch": state.epoch,
+        "step": state.step,
+        "status": state.status,
+        "generator": state.generator.state_dict(),
+        "discriminator": state.discriminator.state_dict(),
+        "opt_g": state.opt_g.state_dict(),
+        "opt_d": state.opt_d.state_dict(),
+        "rng": state.rng.get_state(),
+        "torch_rng": torch.get_rng_state(),
+        "fixed_noise": state.fixed_noise,
+        "history": state.history,
+    }
+
+
+def save_checkpoint(state: TrainState, path: str | os.PathLike) -> Path:
+    """Write atomically: an interrupted save never leaves a half-written checkpoint."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(checkpoint_dict(state), tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+    """Load a checkpoint onto the CPU.
+
+    Raises:
+        ValueError: when the file is missing or is not a gan-study checkpoint.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"no checkpoint file at {str(path)!r}")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise ValueError(f"checkpoint {str(path)!r} is unreadable: {err}") from err
+    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"{str(path)!r} is not a gan-study checkpoint (format "
+                         f"{CHECKPOINT_FORMAT})")
+    return ckpt
+
+
+def config_from_checkpoint(ckpt: dict[str, Any]) -> GANConfig:
+    return GANConfig.from_dict(ckpt["config"])
+
+
+def restore_state(state: TrainState, ckpt: dict[str, Any]) -> None:
+    """Load ``ckpt`` into a freshly built ``state`` of a compatible config."""
+    saved = config_from_checkpoint(ckpt)
+    for name in ("latent_dim", "img_size", "channels", "bn_eps"):
+        if getattr(saved, name) != getattr(state.config, name):
+            raise ValueError(f"checkpoint has {name}={getattr(saved, name)}, "
+                             f"config has {getattr(state.config, name)}")
+    state.generator.load_state_dict(ckpt["generator"])
+    state.discriminator.load_state_dict(ckpt["discriminator"])
+    state.opt_g.load_state_dict(ckpt["opt_g"])
+    state.opt_d.load_state_dict(ckpt["opt_d"])
+    state.rng.set_state(ckpt["rng"].to(torch.uint8).cpu())
+    torch.set_rng_state(ckpt["torch_rng"])
+    state.fixed_noise = ckpt["fixed_noise"].to(state.device)
+    state.epoch, state.step, state.status = ckpt["epoch"], ckpt["step"], ckpt["status"]
+    state.history = list(ckpt.get("history", []))

@@ -1,0 +1,97 @@
+"""``python -m gan.evaluate``: score saved samples or a trained generator, print JSON.
+
+    python -m gan.evaluate samples.pt             # (N, 1, 28, 28) in [-1, 1]
+    python -m gan.evaluate --checkpoint run/checkpoint.pt
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+from gan.checkpoint import config_from_checkpoint, load_checkpoint
+from gan.cli_common import OneLineParser, fail, setup_logging
+from gan.config import DATASETS, GANConfig
+from gan.data import DataError, load_data
+from gan.models import Generator
+from gan.quality import QualityEvaluator, reference_images
+from gan.runtime import resolve_device
+
+PROG = "python -m gan.evaluate"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = OneLineParser(prog=PROG, description=__doc__,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("samples", nargs="?", type=Path, help="a torch-saved image tensor")
+    parser.add_argument("--checkpoint", type=Path, help="sample this run's generator instead")
+    parser.add_argument("--num-samples", type=int, default=1000)
+    parser.add_argument("--dataset", choices=DATASETS, default=None,
+                        help="reference data (default: the checkpoint's, else auto)")
+    parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="auto")
+    return parser.parse_args(argv)
+
+
+def load_samples(path: Path) -> torch.Tensor:
+    """A saved (N, C, H, W) tensor in [-1, 1]; anything else is a ValueError naming it."""
+    if not path.is_file():
+        raise ValueError(f"no samples file at {str(path)!r}")
+    try:
+        images = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise ValueError(f"{str(path)!r} is not a torch-saved tensor: {err}") from err
+    if not isinstance(images, torch.Tensor) or images.ndim != 4 or images.shape[0] < 2:
+        shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
+        raise ValueError(f"{str(path)!r} must hold an (N>=2, C, H, W) tensor, got {shape}")
+    if not images.is_floating_point() or images.min() < -1.001 or images.max() > 1.001:
+        raise ValueError(f"{str(path)!r} must hold float images in [-1, 1]")
+    return images.float()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    setup_logging()
+    if (args.samples is None) == (args.checkpoint is None):
+        return fail(PROG, "give exactly one of SAMPLES or --checkpoint")
+    if args.num_samples < 2:
+        return fail(PROG, f"--num-samples must be >= 2, got {args.num_samples}")
+    try:
+        device = resolve_device(args.device)
+        ckpt = load_checkpoint(args.checkpoint) if args.checkpoint else None
+        config = config_from_checkpoint(ckpt) if ckpt else GANConfig()
+        overrides = {k: v for k, v in (("dataset", args.dataset), ("data_dir", args.data_dir))
+                     if v is not None}
+        config = GANConfig.from_dict({**config.to_dict(), **overrides, "device": str(device)})
+        images = load_samples(args.samples) if args.samples else None
+        split = load_data(config, device)
+        if images is not None and tuple(images.shape[1:]) != tuple(split.test.shape[1:]):
+            raise ValueError(f"samples have shape {tuple(images.shape[1:])}, the {split.name} "
+                             f"data {tuple(split.test.shape[1:])}")
+    except (ValueError, DataError) as err:
+        return fail(PROG, str(err))
+    from gan.classifier import load_or_train_classifier
+
+    classifier, _ = load_or_train_classifier(split, device)
+    evaluator = QualityEvaluator(classifier, reference_images(split))
+    if images is None:
+        generator = Generator(config).to(device)
+        generator.load_state_dict(ckpt["generator"])
+        generator.eval()
+        g = torch.Generator(device=device).manual_seed(args.seed)
+        with torch.no_grad():
+            z = torch.randn(args.num_samples, config.latent_dim, generator=g, device=device)
+            images = generator(z)
+    result = {"source": str(args.samples or args.checkpoint), "num_samples": len(images),
+              "dataset": split.name, **evaluator.score(images.to(device))}
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

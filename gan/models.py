@@ -1,0 +1,66 @@
+"""Generator and discriminator, layer for layer as the seed script builds them."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from gan.config import GANConfig
+
+
+def _block(in_feat: int, out_feat: int, bn_eps: float | None) -> list[nn.Module]:
+    layers: list[nn.Module] = [nn.Linear(in_feat, out_feat)]
+    if bn_eps is not None:
+        # Keyword on purpose: the seed's positional 0.8 is eps, though it reads like momentum.
+        layers.append(nn.BatchNorm1d(out_feat, eps=bn_eps))
+    layers.append(nn.LeakyReLU(0.2, inplace=True))
+    return layers
+
+
+class Generator(nn.Module):
+    """z (B, latent_dim) -> images (B, C, H, W) in [-1, 1]."""
+
+    def __init__(self, config: GANConfig) -> None:
+        super().__init__()
+        self.img_shape = config.img_shape
+        self.model = nn.Sequential(
+            *_block(config.latent_dim, 128, bn_eps=None),
+            *_block(128, 256, config.bn_eps),
+            *_block(256, 512, config.bn_eps),
+            *_block(512, 1024, config.bn_eps),
+            nn.Linear(1024, math.prod(self.img_shape)),
+            nn.Tanh(),
+        )
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.model(z).view(z.shape[0], *self.img_shape)
+
+
+class Discriminator(nn.Module):
+    """images (B, C, H, W) -> probability of being real, (B, 1)."""
+
+    def __init__(self, config: GANConfig) -> None:
+        super().__init__()
+        self.model = nn.Sequential(
+            nn.Linear(math.prod(config.img_shape), 512),
+            nn.LeakyReLU(0.2, inplace=True),
+            nn.Linear(512, 256),
+            nn.LeakyReLU(0.2, inplace=True),
+            nn.Linear(256, 1),
+            nn.Sigmoid(),
+        )
+
+    def forward(self, img: torch.Tensor) -> torch.Tensor:
+        return self.model(img.flatten(1))
+
+
+def linear_layers(model: nn.Module) -> dict[str, nn.Linear]:
+    """The model's Linear layers by a short stable name (``fc0``, ``fc1``, ...)."""
+    layers = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    return {f"fc{i}": layer for i, layer in enumerate(layers)}
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

@@ -1,0 +1,87 @@
+"""Validity of the collapse detector on real embedded digits (issue 3's table)."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from gan.classifier import load_or_train_classifier
+from gan.quality import QualityEvaluator, control_images, reference_images
+
+
+@pytest.fixture(scope="module")
+def evaluator(embedded):
+    classifier, acc = load_or_train_classifier(embedded)
+    return QualityEvaluator(classifier, reference_images(embedded)), acc
+
+
+@pytest.fixture(scope="module")
+def control(embedded):
+    return control_images(embedded), embedded.test_labels[1::2]
+
+
+def test_classifier_accuracy_on_embedded(evaluator):
+    assert evaluator[1] >= 0.96
+
+
+def test_classifier_is_cached(embedded, evaluator, caplog):
+    with caplog.at_level("INFO"):
+        _, acc = load_or_train_classifier(embedded)
+    assert acc == evaluator[1] and "loaded evaluator classifier" in caplog.text
+
+
+def test_real_held_out_digits(evaluator, control):
+    m = evaluator[0].score(control[0])
+    assert m["diversity"] >= 0.9 and m["modes"] == 10
+    assert m["class_kl"] <= 0.02 and m["inception_score"] >= 9
+
+
+def test_one_class_collapses(evaluator, control):
+    images, labels = control
+    assert evaluator[0].score(images[labels == 7].repeat(20, 1, 1, 1))["diversity"] <= 0.2
+
+
+def test_ten_prototypes_collapse_though_all_modes_present(evaluator, control):
+    images, labels = control
+    protos = torch.stack([images[labels == c][0] for c in range(10)]).repeat(100, 1, 1, 1)
+    m = evaluator[0].score(protos)
+    assert m["modes"] == 10 and m["diversity"] <= 0.3
+
+
+def test_diversity_rises_with_kept_classes(evaluator, control):
+    images, labels = control
+    scores = []
+    for k in range(1, 11):
+        kept = images[labels < k]
+        scores.append(evaluator[0].score(kept[torch.arange(500) % len(kept)])["diversity"])
+    assert all(a < b for a, b in zip(scores, scores[1:])), scores
+
+
+def test_nonfinite_samples_are_nan_with_status(evaluator, control):
+    bad = control[0][:10].clone()
+    bad[0, 0, 0, 0] = float("nan")
+    m = evaluator[0].score(bad)
+    assert m["eval_status"] == "nonfinite_samples" and m["diversity"] != m["diversity"]
+
+
+def _evaluate(*args):
+    return subprocess.run([sys.executable, "-m", "gan.evaluate", *args], capture_output=True,
+                          text=True, timeout=300)
+
+
+def test_evaluate_cli_scores_a_file_and_rejects_bad_ones(tmp_path, control):
+    good = tmp_path / "good.pt"
+    torch.save(control[0][:200].clone(), good)
+    proc = _evaluate(str(good), "--dataset", "embedded")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["modes"] == 10
+    wrong = tmp_path / "wrong.pt"
+    torch.save(torch.zeros(5, 28, 28), wrong)
+    proc = _evaluate(str(wrong), "--dataset", "embedded")
+    assert proc.returncode == 2 and "wrong.pt" in proc.stderr
+    junk = tmp_path / "junk.pt"
+    junk.write_text("nope")
+    proc = _evaluate(str(junk))
+    assert proc.returncode == 2 and "junk.pt" in proc.stderr.strip().splitlines()[-1]

@@ -1,0 +1,88 @@
+import math
+
+import pytest
+import torch
+
+from conftest import tiny_config
+from gan import Callback, train
+from gan.checkpoint import checkpoint_dict, load_checkpoint, save_checkpoint
+
+
+class Recorder(Callback):
+    def __init__(self):
+        self.steps, self.samples, self.epochs = [], [], []
+
+    def on_step(self, state, record):
+        self.steps.append(record)
+
+    def on_sample(self, state, images):
+        self.samples.append(images.shape)
+
+    def on_epoch_end(self, state, record):
+        self.epochs.append(record)
+
+
+def test_few_steps_give_finite_metrics_and_callbacks(synthetic):
+    rec = Recorder()
+    state = train(tiny_config(), [rec], data=synthetic)
+    assert state.status == "ok" and state.epoch == 2 and state.step == 2 * (640 // 32)
+    assert [r["epoch"] for r in rec.epochs] == [1, 2]
+    for r in rec.epochs:
+        for key in ("d_loss", "g_loss", "d_real", "d_fake", "js_estimate", "g_grad_norm",
+                    "d_grad_norm", "g_grad_fc0", "g_grad_fc4", "d_grad_fc2"):
+            assert math.isfinite(r[key]), key
+        assert 0 <= r["js_estimate"] <= math.log(2)
+        assert r["g_grad_norm"] >= r["g_grad_fc0"] > 0
+    assert len(rec.steps) == state.step // 5
+    assert rec.samples == [(25, 1, 28, 28)] * (state.step // 10)
+
+
+def test_same_seed_same_metrics_other_seed_differs(synthetic):
+    a = train(tiny_config(seed=3), data=synthetic).history
+    b = train(tiny_config(seed=3), data=synthetic).history
+    c = train(tiny_config(seed=4), data=synthetic).history
+    strip = lambda h: [{k: v for k, v in r.items() if k != "epoch_seconds"} for r in h]  # noqa: E731
+    assert strip(a) == strip(b)
+    assert strip(a) != strip(c)
+
+
+def test_resume_continues_exactly(synthetic, tmp_path):
+    straight = train(tiny_config(n_epochs=3), data=synthetic)
+    first = train(tiny_config(n_epochs=1), data=synthetic)
+    path = save_checkpoint(first, tmp_path / "ckpt.pt")
+    resumed = train(tiny_config(n_epochs=3), data=synthetic, checkpoint=load_checkpoint(path))
+    assert resumed.step == straight.step and resumed.epoch == 3
+    for p, q in zip(straight.generator.state_dict().values(),
+                    resumed.generator.state_dict().values()):
+        assert torch.equal(p, q)
+    assert straight.history[-1]["g_loss"] == resumed.history[-1]["g_loss"]
+    ckpt = checkpoint_dict(resumed)
+    assert {"opt_g", "opt_d", "rng", "config", "package_version"} <= set(ckpt)
+    assert ckpt["opt_g"]["state"], "optimizer moments must be saved"
+
+
+def test_nan_stops_cleanly(synthetic):
+    """An absurd learning rate drives weights to inf; the run ends with status diverged."""
+    class Poison(Callback):
+        def on_step(self, state, record):
+            with torch.no_grad():
+                for p in state.generator.parameters():
+                    p.fill_(float("nan"))
+
+    state = train(tiny_config(n_epochs=5), [Poison()], data=synthetic)
+    assert state.status == "diverged"
+    assert state.epoch < 5
+    assert state.history[-1]["status"] == "diverged"
+
+
+def test_minimax_runs(synthetic):
+    assert train(tiny_config(loss="minimax", n_epochs=1), data=synthetic).status == "ok"
+
+
+def test_load_checkpoint_rejects_garbage(tmp_path):
+    bad = tmp_path / "bad.pt"
+    bad.write_text("not a checkpoint")
+    with pytest.raises(ValueError, match="bad.pt"):
+        load_checkpoint(bad)
+    with pytest.raises(ValueError, match="no checkpoint"):
+        load_checkpoint(tmp_path / "missing.pt")

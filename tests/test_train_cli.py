@@ -1,0 +1,64 @@
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from gan.train.__main__ import main, parse_args
+
+
+def test_seed_flags_and_hyphen_aliases():
+    a = parse_args(["--n_epochs", "3", "--latent-dim", "8", "--sample_interval", "7"])
+    assert (a.n_epochs, a.latent_dim, a.sample_interval, a.lr, a.b1) == (3, 8, 7, 2e-4, 0.5)
+
+
+@pytest.mark.parametrize("argv,fragment", [
+    (["--lr", "-1"], "lr must be"), (["--batch_size", "0"], "batch_size"),
+    (["--latent-dim", "0"], "latent_dim"), (["--b1", "1.0"], "b1 must be in"),
+    (["--b2", "1.5"], "b2 must be in"), (["--dataset", "cifar"], "cifar"),
+])
+def test_bad_input_one_line_exit_2_nothing_written(argv, fragment, tmp_path, capsys):
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit) as exc:
+        rc = main([*argv, "--out-dir", str(out)])
+        raise SystemExit(rc)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert fragment in err and len(err.splitlines()) == 1
+    assert not out.exists()
+
+
+def test_mnist_missing_offline_exit_2(tmp_path, monkeypatch, capsys):
+    import gan.data
+
+    def offline(data_dir):
+        raise gan.data.DataError(f"no MNIST in data dir {str(data_dir)!r} and download failed")
+    monkeypatch.setattr(gan.data, "_download_mnist", offline)
+    out, data = tmp_path / "out", tmp_path / "nodata"
+    assert main(["--dataset", "mnist", "--data-dir", str(data), "--out-dir", str(out)]) == 2
+    assert "nodata" in capsys.readouterr().err
+    assert not out.exists() and not data.exists()
+
+
+def test_cli_run_writes_outputs_and_resumes(tmp_path):
+    out = tmp_path / "run"
+    args = ["--dataset", "synthetic", "--n-epochs", "2", "--batch-size", "32", "--latent-dim", "8",
+            "--sample-interval", "15", "--log-interval", "5", "--eval-interval", "1",
+            "--eval-samples", "200", "--checkpoint-interval", "1", "--out-dir", str(out)]
+    proc = subprocess.run([sys.executable, "-m", "gan.train", *args], capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "epoch 2/2" in proc.stderr
+    metrics = pd.read_csv(out / "metrics.csv")
+    assert list(metrics["epoch"]) == [1, 2]
+    assert {"diversity", "fcd", "modes", "g_grad_fc0", "js_estimate"} <= set(metrics.columns)
+    assert (out / "images" / "15.png").is_file() and (out / "checkpoint.pt").is_file()
+    assert (out / "gan.train_config.json").is_file()
+    grad = pd.read_csv(out / "grad_log.csv")
+    assert grad["step"].is_monotonic_increasing and len(grad) == 40 // 5
+    # Extend the same run by one epoch.
+    assert main([*args[:2], *args[4:], "--n-epochs", "3", "--resume"]) == 0
+    metrics = pd.read_csv(out / "metrics.csv")
+    assert list(metrics["epoch"]) == [1, 2, 3]
+    grad = pd.read_csv(out / "grad_log.csv")
+    assert grad["step"].is_unique and grad["step"].max() == 60
