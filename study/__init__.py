@@ -1,0 +1,1 @@
+"""The Ray Tune + Optuna study of the vanilla GAN. All Ray code of the project lives here."""
