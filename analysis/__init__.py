@@ -1,0 +1,1 @@
+"""Failure-mode analysis of a study folder: loading, classification, charts, report."""

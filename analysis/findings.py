@@ -1,0 +1,72 @@
+"""Findings computed from the data: sentences whose every number comes from the trials."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from analysis.failures import CLASSES, HEALTHY
+
+
+def findings(trials: pd.DataFrame, history: pd.DataFrame,
+             probe: pd.DataFrame | None = None) -> list[str]:
+    n = len(trials)
+    out: list[str] = []
+    if n == 0:
+        return ["The study holds no trials."]
+    counts = trials["failure"].value_counts()
+    parts = [f"{counts.get(c, 0)} {c.replace('_', ' ')}" for c in CLASSES if counts.get(c, 0)]
+    out.append(f"{n} trials: " + ", ".join(parts) + ".")
+    failed = trials[trials["failure"] != HEALTHY]
+    healthy = trials[trials["failure"] == HEALTHY]
+    for cls, group in failed.groupby("failure"):
+        lr = group["lr"].astype(float)
+        sentence = (f"{len(group)} of {n} trials ended in {cls.replace('_', ' ')}, with lr from "
+                    f"{lr.min():.2g} to {lr.max():.2g}")
+        if len(healthy):
+            above = (lr > healthy["lr"].max()).sum()
+            if above:
+                sentence += (f"; {above} of them above the highest healthy lr "
+                             f"({healthy['lr'].max():.2g})")
+        onsets = group["onset_epoch"].dropna()
+        if len(onsets):
+            sentence += f"; onset at epoch {onsets.median():.0f} (median)"
+        out.append(sentence + ".")
+    if "loss" in trials and trials["loss"].nunique() > 1:
+        out.append(_loss_comparison(trials, history))
+    if "fcd" in trials and trials["fcd"].notna().any():
+        best = trials.loc[trials["fcd"].idxmin()]
+        out.append(f"Best final fcd {best['fcd']:.4g} (trial {best['trial_id']}, epoch "
+                   f"{int(best['epoch'])}): lr {best['lr']:.3g}, b1 {best['b1']:.3g}, b2 "
+                   f"{best['b2']:.4g}, latent {int(best['latent_dim'])}.")
+    if "latent_dim" in trials and trials["latent_dim"].nunique() > 1:
+        by_latent = trials.groupby("latent_dim")["failure"].apply(lambda f: (f != HEALTHY).mean())
+        worst = by_latent.idxmax()
+        out.append(f"Failure rate is highest at latent size {int(worst)} "
+                   f"({by_latent.max():.0%} of {int((trials['latent_dim'] == worst).sum())} "
+                   "trials).")
+    if probe is not None and len(probe):
+        first, last = probe.iloc[0], probe.iloc[-1]
+        drop = math.log10(max(first["minimax"], 1e-30) / max(last["minimax"], 1e-30))
+        out.append(f"Gradient probe on the best generator: as a fresh D trained for "
+                   f"{int(last['d_iteration'])} iterations, the minimax gradient norm fell from "
+                   f"{first['minimax']:.2g} to {last['minimax']:.2g} ({drop:.1f} orders of "
+                   f"magnitude) while the non-saturating one went from {first['ns']:.2g} to "
+                   f"{last['ns']:.2g}.")
+    return out
+
+
+def _loss_comparison(trials: pd.DataFrame, history: pd.DataFrame) -> str:
+    merged = history.merge(trials[["trial_id", "loss"]], on="trial_id", suffixes=("_h", ""))
+    parts = []
+    for loss, group in merged.groupby("loss"):
+        first = group.groupby("trial_id")["g_grad_norm"].first()
+        last = group.groupby("trial_id")["g_grad_norm"].last()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            orders = np.log10(first / last).replace([np.inf, -np.inf], np.nan).median()
+        epoch = group.groupby("trial_id")["epoch"].max().median()
+        parts.append(f"{loss} trials changed generator gradient by {orders:+.1f} orders of "
+                     f"magnitude (median, decrease positive) by epoch {epoch:.0f}")
+    return "; ".join(parts) + "."

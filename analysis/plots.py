@@ -1,0 +1,158 @@
+"""Charts: each takes DataFrames and returns a matplotlib Figure (Agg, never shown)."""
+
+from __future__ import annotations
+
+import math
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+
+from analysis.failures import CLASSES, VANISHING_GRAD_NORM  # noqa: E402
+
+PALETTE = dict(zip(CLASSES, sns.color_palette("colorblind", len(CLASSES))))
+
+
+def _with_class(history: pd.DataFrame, trials: pd.DataFrame) -> pd.DataFrame:
+    return history.merge(trials[["trial_id", "failure"]], on="trial_id", how="left")
+
+
+def _empty(ax, message: str) -> None:
+    ax.text(0.5, 0.5, message, ha="center", va="center", transform=ax.transAxes)
+    ax.set_axis_off()
+
+
+def vanishing_gradients(history: pd.DataFrame, trials: pd.DataFrame) -> plt.Figure:
+    """G's gradient norm (log) and mean D(G(z)) per epoch, one line per trial, by class."""
+    data = _with_class(history, trials)
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    sns.lineplot(data=data[data["g_grad_norm"] > 0], x="epoch", y="g_grad_norm", hue="failure",
+                 units="trial_id", estimator=None, palette=PALETTE, alpha=0.7, ax=axes[0])
+    axes[0].set_yscale("log")
+    axes[0].axhline(VANISHING_GRAD_NORM, color="grey", ls="--", lw=1)
+    axes[0].set_title("Generator gradient norm (vanishing below the dashed line)")
+    sns.lineplot(data=data, x="epoch", y="d_fake", hue="failure", units="trial_id",
+                 estimator=None, palette=PALETTE, alpha=0.7, ax=axes[1], legend=False)
+    axes[1].set_title("Mean D(G(z))")
+    axes[1].set_ylim(-0.02, 1.02)
+    fig.tight_layout()
+    return fig
+
+
+def diversity_collapse(history: pd.DataFrame, trials: pd.DataFrame) -> plt.Figure:
+    """Diversity per epoch for every trial, with each collapse onset marked."""
+    data = _with_class(history, trials)
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    if "diversity" not in data or data["diversity"].notna().sum() == 0:
+        _empty(ax, "no diversity measured")
+        return fig
+    sns.lineplot(data=data, x="epoch", y="diversity", hue="failure", units="trial_id",
+                 estimator=None, palette=PALETTE, alpha=0.7, ax=ax)
+    onsets = trials.dropna(subset=["onset_epoch"])
+    onsets = onsets[onsets["failure"] == "mode_collapse"]
+    for _, row in onsets.iterrows():
+        trial = data[(data["trial_id"] == row["trial_id"]) & (data["epoch"] == row["onset_epoch"])]
+        ax.scatter(trial["epoch"], trial["diversity"], marker="v", s=60, color="black", zorder=5)
+    ax.set_title("Diversity (coverage x class entropy); triangles mark collapse onsets")
+    ax.set_ylim(-0.02, 1.02)
+    fig.tight_layout()
+    return fig
+
+
+def lr_b1_landscape(trials: pd.DataFrame) -> plt.Figure:
+    """lr x b1 scatter: left coloured by final fcd, right by failure class."""
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
+    scored = trials[np.isfinite(trials.get("fcd", pd.Series(dtype=float)))]
+    if len(scored):
+        points = axes[0].scatter(scored["lr"], scored["b1"], c=np.log10(scored["fcd"] + 1e-9),
+                                 cmap="viridis_r", s=40)
+        fig.colorbar(points, ax=axes[0], label="log10 final fcd (lower is better)")
+    axes[0].set_xscale("log")
+    axes[0].set_title("Final fcd")
+    sns.scatterplot(data=trials, x="lr", y="b1", hue="failure", palette=PALETTE, s=50,
+                    ax=axes[1])
+    axes[1].set_xscale("log")
+    axes[1].set_title("Failure class")
+    for ax in axes:
+        ax.set_xlabel("learning rate")
+    fig.tight_layout()
+    return fig
+
+
+def latent_outcome(trials: pd.DataFrame) -> plt.Figure:
+    """Final fcd per latent size, points coloured by failure class."""
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    data = trials.copy()
+    data["latent_dim"] = data["latent_dim"].astype(int).astype(str)
+    order = sorted(data["latent_dim"].unique(), key=int)
+    sns.stripplot(data=data, x="latent_dim", y="fcd", hue="failure", palette=PALETTE,
+                  order=order, size=7, ax=ax)
+    ax.set_yscale("log")
+    ax.set_title("Final fcd by latent size")
+    fig.tight_layout()
+    return fig
+
+
+def failure_rate_vs_lr(trials: pd.DataFrame, bins: int = 6) -> plt.Figure:
+    """Share of trials that failed, per learning-rate bin (log-spaced)."""
+    fig, ax = plt.subplots(figsize=(8, 4))
+    lr = trials["lr"].astype(float)
+    edges = np.logspace(math.log10(lr.min()) - 1e-9, math.log10(lr.max()) + 1e-9, bins + 1)
+    binned = pd.cut(lr, edges, include_lowest=True)
+    rate = (trials["failure"] != "healthy").groupby(binned, observed=True).agg(["mean", "size"])
+    labels = [f"{iv.left:.0e}–{iv.right:.0e}\n(n={n})" for iv, n in zip(rate.index, rate["size"])]
+    ax.bar(labels, rate["mean"], color=sns.color_palette("rocket", 1)[0])
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("failure rate")
+    ax.set_title("Failure rate against learning rate")
+    ax.tick_params(axis="x", labelsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def importances(scores: dict[str, dict[str, float]]) -> plt.Figure:
+    """Optuna parameter importances, one panel per target."""
+    fig, axes = plt.subplots(1, max(1, len(scores)), figsize=(6 * max(1, len(scores)), 3.5))
+    axes = np.atleast_1d(axes)
+    for ax, (target, values) in zip(axes, scores.items()):
+        if not values:
+            _empty(ax, f"{target}: not enough trials")
+            continue
+        series = pd.Series(values).sort_values()
+        ax.barh(series.index, series.values, color=sns.color_palette("crest", len(series)))
+        ax.set_title(f"Importance for {target}")
+        ax.set_xlim(0, 1)
+    fig.tight_layout()
+    return fig
+
+
+def loss_curves(history: pd.DataFrame, labels: dict[str, str]) -> plt.Figure:
+    """d_loss and g_loss of a few chosen trials; ``labels`` maps trial_id to a title."""
+    fig, axes = plt.subplots(1, len(labels), figsize=(4.5 * len(labels), 3.5), squeeze=False)
+    for ax, (trial_id, title) in zip(axes[0], labels.items()):
+        trial = history[history["trial_id"] == trial_id]
+        ax.plot(trial["epoch"], trial["d_loss"], label="d_loss")
+        ax.plot(trial["epoch"], trial["g_loss"], label="g_loss")
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("epoch")
+        ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def gradient_probe(probe: pd.DataFrame) -> plt.Figure:
+    """Arjovsky & Bottou 2017, Fig. 2: G's gradient norm as a fresh D trains, per cost."""
+    fig, ax = plt.subplots(figsize=(7, 4))
+    long = probe.melt(id_vars="d_iteration", value_vars=["minimax", "ns"], var_name="cost",
+                      value_name="grad_norm")
+    sns.lineplot(data=long, x="d_iteration", y="grad_norm", hue="cost", ax=ax)
+    ax.set_yscale("log")
+    ax.set_xlabel("discriminator iterations")
+    ax.set_ylabel("generator gradient norm")
+    ax.set_title("Gradient probe: frozen G, fresh D")
+    fig.tight_layout()
+    return fig

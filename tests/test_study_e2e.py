@@ -1,0 +1,91 @@
+"""A real tiny Ray Tune + Optuna study: interrupted, resumed, analysed."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+pytestmark = pytest.mark.slow
+
+ARGS = ["--num-samples", "4", "--max-epochs", "2", "--dataset", "synthetic", "--grace-period", "2",
+        "--eval-samples", "200", "--log-interval", "5", "--sample-interval", "10",
+        "--max-concurrent", "1", "--name", "tiny"]
+
+
+def _study(results: Path, *extra: str, **kwargs):
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen([sys.executable, "-m", "study.run", *ARGS, "--results-dir",
+                             str(results), *extra], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, **kwargs)
+
+
+def _finished_trials(ray_dir: Path) -> int:
+    return sum(1 for d in ray_dir.glob("gan_trial_*") if (d / "result.json").is_file()
+               and '"done": true' in (d / "result.json").read_text())
+
+
+def test_study_interrupted_resumes_and_reports(tmp_path):
+    results = tmp_path / "results"
+    ray_dir = results / "tiny" / "ray"
+    proc = _study(results)
+    deadline = time.time() + 240
+    while time.time() < deadline and proc.poll() is None and _finished_trials(ray_dir) < 1:
+        time.sleep(0.5)
+    assert proc.poll() is None, proc.stdout.read()
+    proc.send_signal(signal.SIGINT)  # what Ctrl-C or a scheduler's timeout does
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode in (130, 0), out
+    interrupted = _finished_trials(ray_dir)
+    assert 1 <= interrupted
+
+    proc = _study(results, "--resume")
+    out, _ = proc.communicate(timeout=400)
+    assert proc.returncode == 0, out[-3000:]
+
+    study = results / "tiny"
+    history = pd.read_parquet(study / "history.parquet")
+    assert history["trial_id"].nunique() == 4
+    for col in ("d_loss", "g_loss", "d_fake", "js_estimate", "g_grad_norm", "g_grad_fc0",
+                "d_grad_norm", "diversity", "fcd", "modes", "inception_score", "coverage",
+                "status", "lr", "b1", "b2", "latent_dim"):
+        assert col in history and history[col].notna().all(), col
+    assert (history.groupby("trial_id")["epoch"].max() == 2).all()
+
+    import optuna
+
+    ot = optuna.load_study(study_name="tiny", storage=f"sqlite:///{study / 'optuna.db'}")
+    done = [t for t in ot.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert len(done) == 4
+    assert done[0].params == {"lr": 2e-4, "b1": 0.5, "b2": 0.999, "latent_dim": 100}
+    proposed = {tuple(sorted(t.params.items())) for t in done}
+    ran = {tuple(sorted(r.items())) for r in
+           history.groupby("trial_id")[["b1", "b2", "latent_dim", "lr"]].first()
+           .to_dict("records")}
+    assert proposed == ran  # every trial trained the config Optuna proposed
+
+    best = json.loads((study / "best_config.json").read_text())
+    assert best["gan_config"]["dataset"] == "synthetic"
+    assert (study / "run_config.json").is_file() and (study / "run_command.txt").is_file()
+    assert list(ray_dir.glob("gan_trial_*/grad_log.csv")) and list(ray_dir.glob("gan_trial_*/images/*.png"))
+    assert (study / "report" / "report.html").is_file()
+
+
+def test_bad_study_flags_exit_2_and_start_nothing(tmp_path):
+    for extra, fragment in ((["--num-samples", "0"], "num-samples"),
+                            (["--gpus-per-trial", "-1"], "gpus-per-trial"),
+                            (["--objective", "fid"], "fid"), (["--space", "huge"], "huge")):
+        proc = subprocess.run([sys.executable, "-m", "study.run", *extra, "--results-dir",
+                               str(tmp_path)], capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 2 and fragment in proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1
+    proc = subprocess.run([sys.executable, "-m", "study.run", "--resume", "--name", "none",
+                           "--results-dir", str(tmp_path)], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 2 and "no study" in proc.stderr
+    assert list(tmp_path.iterdir()) == []
