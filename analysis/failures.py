@@ -16,7 +16,7 @@ HEALTHY = "healthy"
 MODE_COLLAPSE = "mode_collapse"
 VANISHING = "vanishing_gradients"
 D_WINS = "discriminator_wins"
-OSCILLATION = "oscillation"  # oscillation or non-convergence
+OSCILLATION = "oscillation_nonconvergence"
 DIVERGED = "diverged"
 CLASSES = (HEALTHY, MODE_COLLAPSE, VANISHING, D_WINS, OSCILLATION, DIVERGED)
 
@@ -24,7 +24,8 @@ FINAL_WINDOW = 3  # epochs at the end of a trial that decide its class
 VANISHING_GRAD_NORM = 1e-2  # G's total gradient norm below this is "vanished" (healthy: 0.1-10)
 VANISHING_D_FAKE = 0.05  # ... while D(G(z)) stays near 0: D rejects every fake
 D_WINS_LOSS = 0.05  # d_loss below this: D separates real from fake almost perfectly
-COLLAPSE_MODES = 5  # fewer than 5 of 10 classes get 5% of the samples
+COLLAPSE_MODES = 5  # fewer than 5 of 10 classes get 5% of the samples ...
+COLLAPSE_MIN_DENSITY = 0.3  # ... while samples look real (Naeem density; real digits ~1)
 COLLAPSE_DROP = 0.5  # or diversity fell below half its peak ...
 COLLAPSE_PEAK = 0.2  # ... after that peak had passed 0.2 (it had learned, then lost, variety)
 NONCONVERGED_DIVERSITY = 0.1  # still below this at the end: never learned (real digits ~0.98)
@@ -48,15 +49,18 @@ def _onset(mask: np.ndarray, epochs: np.ndarray) -> float:
 
 
 def is_collapsed(trial: pd.DataFrame) -> np.ndarray:
-    """Per epoch: too few modes, or diversity well below a running peak it had reached."""
+    """Per epoch: realistic samples of too few classes, or diversity well below a peak it had
+    reached. Few modes of unrealistic samples is non-convergence, not collapse."""
     div = trial["diversity"].to_numpy(dtype=float) if "diversity" in trial else np.array([])
     if len(div) == 0:
         return np.zeros(len(trial), dtype=bool)
     modes = trial["modes"].to_numpy(dtype=float) if "modes" in trial else np.full(len(div), 10.0)
+    density = trial["density"].to_numpy(dtype=float) if "density" in trial \
+        else np.full(len(div), np.inf)
     peak = np.fmax.accumulate(np.nan_to_num(div, nan=0.0))
     with np.errstate(invalid="ignore"):
         fell = (peak > COLLAPSE_PEAK) & (div < COLLAPSE_DROP * peak)
-        return (modes < COLLAPSE_MODES) | fell
+        return ((modes < COLLAPSE_MODES) & (density >= COLLAPSE_MIN_DENSITY)) | fell
 
 
 def classify_trial(trial: pd.DataFrame) -> tuple[str, float]:
@@ -89,12 +93,17 @@ def classify_trial(trial: pd.DataFrame) -> tuple[str, float]:
     return HEALTHY, math.nan
 
 
-def classify_study(history: pd.DataFrame) -> pd.DataFrame:
-    """One row per trial: its final metrics, parameters, failure class and onset epoch."""
+def classify_study(history: pd.DataFrame, max_epochs: int | None = None) -> pd.DataFrame:
+    """One row per trial: final metrics, parameters, failure class, onset epoch, and
+    ``stopped_early`` (ASHA ended a healthy-status trial before ``max_epochs``; its class
+    describes it when it was stopped)."""
+    max_epochs = max_epochs or int(history["epoch"].max())
     rows = []
     for trial_id, trial in history.groupby("trial_id", sort=False):
         failure, onset = classify_trial(trial)
         last = trial.sort_values("epoch").iloc[-1].to_dict()
+        epochs = int(trial["epoch"].max())
         rows.append({**last, "trial_id": trial_id, "failure": failure, "onset_epoch": onset,
-                     "epochs": int(trial["epoch"].max())})
+                     "epochs": epochs,
+                     "stopped_early": failure != DIVERGED and epochs < max_epochs})
     return pd.DataFrame(rows)

@@ -19,6 +19,11 @@ def findings(trials: pd.DataFrame, history: pd.DataFrame,
     counts = trials["failure"].value_counts()
     parts = [f"{counts.get(c, 0)} {c.replace('_', ' ')}" for c in CLASSES if counts.get(c, 0)]
     out.append(f"{n} trials: " + ", ".join(parts) + ".")
+    if "stopped_early" in trials and trials["stopped_early"].any():
+        early = trials[trials["stopped_early"]]
+        out.append(f"ASHA stopped {len(early)} of {n} trials early (after "
+                   f"{int(early['epochs'].min())} to {int(early['epochs'].max())} epochs); their "
+                   "class describes them when they were stopped.")
     failed = trials[trials["failure"] != HEALTHY]
     healthy = trials[trials["failure"] == HEALTHY]
     for cls, group in failed.groupby("failure"):
@@ -49,6 +54,10 @@ def findings(trials: pd.DataFrame, history: pd.DataFrame,
                    "trials).")
     if probe is not None and len(probe):
         first, last = probe.iloc[0], probe.iloc[-1]
+        if not all(math.isfinite(v) for v in (first["minimax"], last["minimax"], first["ns"],
+                                              last["ns"])):
+            out.append("Gradient probe on the best generator produced non-finite gradient norms.")
+            return out
         drop = math.log10(max(first["minimax"], 1e-30) / max(last["minimax"], 1e-30))
         out.append(f"Gradient probe on the best generator: as a fresh D trained for "
                    f"{int(last['d_iteration'])} iterations, the minimax gradient norm fell from "

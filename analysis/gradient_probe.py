@@ -26,9 +26,19 @@ log = logging.getLogger("analysis.gradient_probe")
 PROG = "python -m analysis.gradient_probe"
 
 
+PROBE_LR, PROBE_BETAS = 2e-4, (0.5, 0.999)
+PROBE_BATCH = 512  # samples per gradient-norm estimate: one batch of 64 is too noisy
+
+
 def probe(checkpoint: dict, iterations: int = 4000, every: int = 100, seed: int = 0,
-          device: torch.device | str = "cpu", data=None) -> pd.DataFrame:
-    """Columns d_iteration, minimax, ns (G's total gradient norm), d_loss."""
+          device: torch.device | str = "cpu", data=None, lr: float = PROBE_LR,
+          betas: tuple[float, float] = PROBE_BETAS) -> pd.DataFrame:
+    """Columns d_iteration, minimax, ns (G's total gradient norm), d_loss.
+
+    The fresh D always trains with the seed's Adam settings (not the trial's), so
+    that probes of different trials are comparable and an unstable trial optimizer
+    cannot stop D from approaching optimality.
+    """
     if iterations < 1 or every < 1:
         raise ValueError(f"iterations and every must be >= 1, got {iterations}, {every}")
     config = config_from_checkpoint(checkpoint)
@@ -42,8 +52,7 @@ def probe(checkpoint: dict, iterations: int = 4000, every: int = 100, seed: int 
         p.requires_grad_(True)
     torch.manual_seed(seed)
     discriminator = Discriminator(config).to(device)
-    opt = make_adam(discriminator.parameters(), config.discriminator_lr, (config.b1, config.b2),
-                    device)
+    opt = make_adam(discriminator.parameters(), lr, betas, device)
     g = torch.Generator(device=device).manual_seed(seed)
     bs, rows = config.batch_size, []
     for it in range(iterations + 1):
@@ -66,7 +75,7 @@ def probe(checkpoint: dict, iterations: int = 4000, every: int = 100, seed: int 
 
 
 def _grad_norms(generator, discriminator, config, g, device) -> dict[str, float]:
-    z = torch.randn(config.batch_size, config.latent_dim, generator=g, device=device)
+    z = torch.randn(PROBE_BATCH, config.latent_dim, generator=g, device=device)
     out = {}
     for kind in ("minimax", "ns"):
         generator.zero_grad(set_to_none=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from dataclasses import dataclass, field
@@ -79,5 +80,35 @@ def _read_history(study_dir: Path) -> pd.DataFrame:
         history["trial_id"] = history["trial_id"].astype(str)
         history["epoch"] = history["epoch"].astype(int)
         return history.sort_values(["trial_id", "epoch"], kind="stable").reset_index(drop=True)
+    rebuilt = _history_from_trials(study_dir)
+    if rebuilt is not None:
+        log.warning("rebuilt the history of %s from its trial folders", study_dir)
+        return rebuilt.sort_values(["trial_id", "epoch"], kind="stable").reset_index(drop=True)
     detail = "; ".join(errors) if errors else "no history.parquet or history.csv"
     raise StudyLoadError(f"{str(study_dir)!r} is not a readable study ({detail})")
+
+
+def _history_from_trials(study_dir: Path) -> pd.DataFrame | None:
+    """The history from each Ray trial's ``params.json`` and ``result.json`` (an interrupted
+    study has these before it writes ``history.parquet``); bad files are skipped."""
+    frames = []
+    for trial_dir in sorted((study_dir / "ray").glob("gan_trial_*")):
+        match = TRIAL_DIR_ID.match(trial_dir.name)
+        try:
+            params = json.loads((trial_dir / "params.json").read_text())
+            rows = [json.loads(line) for line in
+                    (trial_dir / "result.json").read_text().splitlines() if line.strip()]
+        except (OSError, ValueError) as err:
+            log.warning("skipping trial folder %s: %s", trial_dir.name, err)
+            continue
+        rows = [r for r in rows if "epoch" in r and "status" in r]
+        if not match or not rows:
+            continue
+        frame = pd.DataFrame(rows).assign(**params)
+        frame["trial_id"] = match.group(1)
+        frames.append(frame)
+    if not frames:
+        return None
+    history = pd.concat(frames, ignore_index=True)
+    history["epoch"] = history["epoch"].astype(int)
+    return history

@@ -14,7 +14,9 @@ import seaborn as sns  # noqa: E402
 
 from analysis.failures import CLASSES, VANISHING_GRAD_NORM  # noqa: E402
 
-PALETTE = dict(zip(CLASSES, sns.color_palette("colorblind", len(CLASSES))))
+# Fixed colours per class, so every chart reads the same; diverged is black (no data after it).
+PALETTE = dict(zip(CLASSES, ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple",
+                             "black"]))
 
 
 def _with_class(history: pd.DataFrame, trials: pd.DataFrame) -> pd.DataFrame:
@@ -39,6 +41,23 @@ def vanishing_gradients(history: pd.DataFrame, trials: pd.DataFrame) -> plt.Figu
                  estimator=None, palette=PALETTE, alpha=0.7, ax=axes[1], legend=False)
     axes[1].set_title("Mean D(G(z))")
     axes[1].set_ylim(-0.02, 1.02)
+    fig.tight_layout()
+    return fig
+
+
+def step_grad_norms(grad_logs: dict[str, pd.DataFrame], trials: pd.DataFrame) -> plt.Figure:
+    """G's gradient norm per logged step (the trials' grad_log.csv), log scale, by class."""
+    fig, ax = plt.subplots(figsize=(12, 4))
+    frames = [log.assign(trial_id=trial_id) for trial_id, log in grad_logs.items() if len(log)]
+    if not frames:
+        _empty(ax, "no per-step gradient logs")
+        return fig
+    data = _with_class(pd.concat(frames, ignore_index=True), trials)
+    sns.lineplot(data=data[data["g_grad_norm"] > 0], x="step", y="g_grad_norm", hue="failure",
+                 units="trial_id", estimator=None, palette=PALETTE, alpha=0.6, lw=0.8, ax=ax)
+    ax.set_yscale("log")
+    ax.axhline(VANISHING_GRAD_NORM, color="grey", ls="--", lw=1)
+    ax.set_title("Generator gradient norm per step")
     fig.tight_layout()
     return fig
 

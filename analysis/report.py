@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import base64
 import html
+import json
 import logging
 import shutil
 import sys
@@ -25,9 +26,17 @@ from gan.cli_common import OneLineParser, fail, setup_logging
 
 log = logging.getLogger("analysis.report")
 PROG = "python -m analysis.report"
-TABLE_COLUMNS = ("trial_id", "failure", "onset_epoch", "epochs", "lr", "b1", "b2", "latent_dim",
+TABLE_COLUMNS = ("trial_id", "failure", "onset_epoch", "epochs", "stopped_early", "lr", "b1", "b2", "latent_dim",
                  "loss", "bn_eps", "d_lr_ratio", "fcd", "diversity", "modes", "g_grad_norm",
                  "d_loss", "status")
+
+
+def _max_epochs(study_dir: Path) -> int | None:
+    """Epochs a trial could run, from the study's run_config.json when it is there."""
+    try:
+        return int(json.loads((study_dir / "run_config.json").read_text())["gan"]["n_epochs"])
+    except (OSError, KeyError, TypeError, ValueError):
+        return None
 
 
 def _save(fig: plt.Figure, out: Path, name: str, svg: bool = True) -> str:
@@ -66,7 +75,7 @@ def _best_checkpoint(data: StudyData, trial_id: str) -> Path | None:
     return ckpts[-1] if ckpts else None
 
 
-def build_report(study_dir: str | Path, probe_iterations: int = 1000) -> list[Path]:
+def build_report(study_dir: str | Path, probe_iterations: int = 2000) -> list[Path]:
     """Write the report; return [report.html, report.md].
 
     Raises:
@@ -77,11 +86,13 @@ def build_report(study_dir: str | Path, probe_iterations: int = 1000) -> list[Pa
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
-    trials = failures.classify_study(data.history)
+    trials = failures.classify_study(data.history, _max_epochs(data.study_dir))
     trials.to_csv(out / "trials.csv", index=False)
     sections: list[tuple[str, list[str]]] = []
     sections.append(("Vanishing gradients", [
-        _save(plots.vanishing_gradients(data.history, trials), out, "vanishing_gradients")]))
+        _save(plots.vanishing_gradients(data.history, trials), out, "vanishing_gradients"),
+        _save(plots.step_grad_norms(data.grad_logs, trials), out, "step_grad_norms",
+              svg=False)]))
     sections.append(("Diversity collapse", [
         _save(plots.diversity_collapse(data.history, trials), out, "diversity_collapse")]))
     landscape = [_save(plots.lr_b1_landscape(trials), out, "lr_b1"),
@@ -175,7 +186,7 @@ def _html(data, facts, sections, table, out: Path) -> str:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = OneLineParser(prog=PROG, description=__doc__)
     p.add_argument("study_dir", type=Path)
-    p.add_argument("--probe-iterations", type=int, default=1000,
+    p.add_argument("--probe-iterations", type=int, default=2000,
                    help="D iterations of the gradient probe (0 skips it)")
     return p.parse_args(argv)
 

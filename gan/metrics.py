@@ -118,8 +118,23 @@ def frechet_distance(real_feats: torch.Tensor, fake_feats: torch.Tensor) -> floa
     return max(value, 0.0)
 
 
-def density_coverage(real_feats: torch.Tensor, fake_feats: torch.Tensor,
-                     k: int = NN_K) -> tuple[float, float]:
+def nn_radii(real_feats: torch.Tensor, k: int = NN_K) -> torch.Tensor:
+    """Distance from each real sample to its k-th nearest real neighbour, shape (N,).
+
+    Args:
+        real_feats: (N, D) real features, N > k.
+        k: neighbour rank.
+    """
+    if k < 1:
+        raise ValueError(f"k must be >= 1, got {k}")
+    _check_features("real_feats", real_feats, min_rows=k + 1)
+    real = real_feats.float()
+    # The (k+1)-th smallest distance skips each point's zero distance to itself.
+    return torch.cdist(real, real).kthvalue(k + 1, dim=1).values
+
+
+def density_coverage(real_feats: torch.Tensor, fake_feats: torch.Tensor, k: int = NN_K,
+                     radii: torch.Tensor | None = None) -> tuple[float, float]:
     """Density and coverage of Naeem et al. 2020.
 
     Each real sample gets a ball reaching its k-th nearest real neighbour.
@@ -131,18 +146,18 @@ def density_coverage(real_feats: torch.Tensor, fake_feats: torch.Tensor,
         real_feats: (N, D) real features, N > k.
         fake_feats: (M, D) generated features.
         k: neighbours defining each ball.
+        radii: ``nn_radii(real_feats, k)``, when the caller has it already.
 
     Returns:
         (density, coverage).
     """
-    if k < 1:
-        raise ValueError(f"k must be >= 1, got {k}")
-    _check_features("real_feats", real_feats, min_rows=k + 1)
+    radii = nn_radii(real_feats, k) if radii is None else radii
+    if radii.shape != (real_feats.shape[0],):
+        raise ValueError(f"radii must have shape ({real_feats.shape[0]},), got "
+                         f"{tuple(radii.shape)}")
     _check_features("fake_feats", fake_feats, min_rows=1)
-    real, fake = real_feats.float(), fake_feats.float()
-    # The (k+1)-th smallest distance skips each point's zero distance to itself.
-    radii = torch.cdist(real, real).kthvalue(k + 1, dim=1).values  # (N,)
-    inside = torch.cdist(real, fake) <= radii[:, None]  # (N, M)
+    fake = fake_feats.float()
+    inside = torch.cdist(real_feats.float(), fake) <= radii[:, None]  # (N, M)
     density = inside.sum().item() / (k * fake.shape[0])
     coverage = inside.any(dim=1).float().mean().item()
     return float(density), float(coverage)

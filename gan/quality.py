@@ -43,6 +43,7 @@ class QualityEvaluator:
         self.classifier = classifier.eval()
         self.noise = noise
         self.ref_features, _ = self.embed(reference)
+        self.ref_radii = metrics.nn_radii(self.ref_features)  # fixed: computed once
 
     @classmethod
     def for_data(cls, split: DataSplit, config: GANConfig,
@@ -74,7 +75,8 @@ class QualityEvaluator:
         if not torch.isfinite(images).all():
             return {**{k: math.nan for k in QUALITY_KEYS}, "eval_status": "nonfinite_samples"}
         feats, probs = self.embed(images)
-        density, coverage = metrics.density_coverage(self.ref_features, feats)
+        density, coverage = metrics.density_coverage(self.ref_features, feats,
+                                                     radii=self.ref_radii)
         entropy = metrics.normalized_class_entropy(probs)
         return {
             "diversity": metrics.diversity_score(coverage=min(coverage, 1.0),
@@ -91,6 +93,7 @@ class QualityEvaluator:
     def __call__(self, state: TrainState) -> dict[str, Any]:
         if self.noise is None:
             raise ValueError("this evaluator was built without sampling noise")
-        images = torch.cat([state.sample(self.noise[i:i + CHUNK])
-                            for i in range(0, len(self.noise), CHUNK)])
+        with torch.inference_mode():
+            images = torch.cat([state.sample(self.noise[i:i + CHUNK])
+                                for i in range(0, len(self.noise), CHUNK)])
         return self.score(images)

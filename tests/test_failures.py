@@ -34,3 +34,20 @@ def test_classify_study_one_row_per_trial():
     table = failures.classify_study(pd.concat(histories().values()))
     assert sorted(table["failure"]) == sorted(histories())
     assert (table["epochs"] == 8).all()
+
+
+def test_few_modes_of_unrealistic_samples_is_nonconvergence_not_collapse():
+    t = histories()["healthy"].copy()
+    t["modes"], t["diversity"], t["density"] = 2, 0.01, 0.05
+    assert failures.classify_trial(t)[0] == failures.OSCILLATION
+    t["density"] = 0.8  # the same few modes, but realistic digits: collapse from the start
+    assert failures.classify_trial(t) == (failures.MODE_COLLAPSE, 1.0)
+
+
+def test_stopped_early_flag():
+    import pandas as pd
+
+    h = histories()
+    short = h["healthy"][h["healthy"]["epoch"] <= 3].assign(trial_id="short")
+    table = failures.classify_study(pd.concat([h["healthy"], short]), max_epochs=8)
+    assert table.set_index("trial_id")["stopped_early"].to_dict() == {"a1": False, "short": True}

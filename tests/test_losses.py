@@ -46,3 +46,21 @@ def test_matches_torch_bce_and_propagates_nan():
     torch.testing.assert_close(generator_loss(p, "minimax"), -F.binary_cross_entropy(p, zeros))
     nan = torch.tensor([0.5, float("nan")])
     assert torch.isnan(discriminator_loss(nan, nan)) and torch.isnan(generator_loss(nan, "ns"))
+
+
+@pytest.mark.parametrize("kind", ["ns", "minimax"])
+def test_gradient_equals_torch_bce_even_when_d_saturates(kind):
+    """At p = 0 or 1 exactly (a saturated sigmoid) the gradient must stay finite, as BCELoss's."""
+    import torch.nn.functional as F
+
+    values = [0.0, 1e-30, 1e-13, 1e-6, 0.3, 0.5, 0.9, 1 - 1e-7, 1.0]
+    p = torch.tensor(values, requires_grad=True)
+    generator_loss(p, kind).backward()
+    q = torch.tensor(values, requires_grad=True)
+    target = torch.ones_like(q) if kind == "ns" else torch.zeros_like(q)
+    (F.binary_cross_entropy(q, target) * (1 if kind == "ns" else -1)).backward()
+    assert torch.isfinite(p.grad).all()
+    torch.testing.assert_close(p.grad, q.grad)
+    real = torch.tensor(values, requires_grad=True)
+    discriminator_loss(real, real.detach()).backward()
+    assert torch.isfinite(real.grad).all()

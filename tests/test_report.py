@@ -39,3 +39,26 @@ def test_report_cli_subprocess(tmp_path):
                            "--probe-iterations", "0"], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert (study / "report" / "report.html").is_file()
+
+
+def test_history_rebuilt_from_trial_folders_skipping_corrupt_ones(tmp_path, caplog):
+    import json
+
+    from analysis.load import load_study
+    from synthetic_study import histories
+
+    study = tmp_path / "interrupted"
+    for n, frame in enumerate(list(histories().values())[:3]):
+        trial_dir = study / "ray" / f"gan_trial_{frame['trial_id'][0]}_{n}_lr=x"
+        trial_dir.mkdir(parents=True)
+        (trial_dir / "params.json").write_text(json.dumps({"lr": float(frame["lr"][0])}))
+        rows = frame.drop(columns=["trial_id", "lr"]).to_dict("records")
+        (trial_dir / "result.json").write_text("\n".join(json.dumps(r) for r in rows))
+    broken = study / "ray" / "gan_trial_ffff_9_lr=y"
+    broken.mkdir()
+    (broken / "params.json").write_text("{not json")
+    (broken / "result.json").write_text("")
+    with caplog.at_level("WARNING"):
+        data = load_study(study)
+    assert sorted(data.trial_ids) == ["a1", "b2", "c3"]
+    assert "gan_trial_ffff" in caplog.text

@@ -6,8 +6,9 @@ Differences from the seed that do not change the math:
   cannot train on a batch of one);
 - the generator's backward pass skips D's weight gradients, which the seed
   computes and then throws away at ``optimizer_D.zero_grad()``;
-- D scores real and fake images in one forward pass (D has no BatchNorm, so
-  this equals two passes);
+- D's forward pass on the fakes is done once, in the generator step, and its
+  graph is reused by the discriminator step (D does not change in between, so
+  this equals the seed's second pass on ``gen_imgs.detach()``);
 - all randomness comes from one seeded ``torch.Generator`` that checkpoints
   save, so a resumed run continues exactly.
 """
@@ -163,11 +164,13 @@ def _run_epochs(state: TrainState, train_x: torch.Tensor, callbacks: Sequence[Ca
     bs, n = config.batch_size, len(train_x)
     G, D = state.generator, state.discriminator
     g_layers, d_layers = list(linear_layers(G).values()), list(linear_layers(D).values())
-    g_params = list(G.parameters())
+    g_params, d_params = list(G.parameters()), list(D.parameters())
     names = step_metric_names(state)
     G.train()
     D.train()
-    while state.epoch < config.n_epochs and not state.stop_requested:
+    # A run restored in the diverged state stays stopped.
+    while state.epoch < config.n_epochs and not state.stop_requested \
+            and state.status == STATUS_OK:
         started = time.perf_counter()
         perm = torch.randperm(n, generator=rng, device=device)
         totals = torch.zeros(len(names), device=device)
@@ -179,16 +182,18 @@ def _run_epochs(state: TrainState, train_x: torch.Tensor, callbacks: Sequence[Ca
             # Generator first, as in the seed.
             state.opt_g.zero_grad(set_to_none=True)
             fake = G(z)
-            g_loss = generator_loss(D(fake), config.loss)
-            g_loss.backward(inputs=g_params)
+            d_fake = D(fake)  # (B, 1); D is unchanged until its own step, so the D step reuses it
+            g_loss = generator_loss(d_fake, config.loss)
+            g_loss.backward(inputs=g_params, retain_graph=True)
             g_norms = _layer_grad_norms(g_layers)
             state.opt_g.step()
 
+            # The seed's D(gen_imgs.detach()) equals d_fake: backpropagating d_fake's graph
+            # into D's weights only never touches G's (already stepped) part of it.
             state.opt_d.zero_grad(set_to_none=True)
-            scores = D(torch.cat([real, fake.detach()]))  # (2B, 1): real rows, then fake rows
-            d_real, d_fake = scores[:bs], scores[bs:]
+            d_real = D(real)
             d_loss = discriminator_loss(d_real, d_fake)
-            d_loss.backward()
+            d_loss.backward(inputs=d_params)
             d_norms = _layer_grad_norms(d_layers)
             state.opt_d.step()
 
