@@ -9,6 +9,8 @@ import pandas as pd
 
 from analysis.failures import CLASSES, HEALTHY
 
+MIN_GROUP = 3  # a failure rate is quoted only for groups of at least this many trials
+
 
 def findings(trials: pd.DataFrame, history: pd.DataFrame,
              probe: pd.DataFrame | None = None) -> list[str]:
@@ -46,8 +48,11 @@ def findings(trials: pd.DataFrame, history: pd.DataFrame,
         out.append(f"Best final fcd {best['fcd']:.4g} (trial {best['trial_id']}, epoch "
                    f"{int(best['epoch'])}): lr {best['lr']:.3g}, b1 {best['b1']:.3g}, b2 "
                    f"{best['b2']:.4g}, latent {int(best['latent_dim'])}.")
-    if "latent_dim" in trials and trials["latent_dim"].nunique() > 1:
-        by_latent = trials.groupby("latent_dim")["failure"].apply(lambda f: (f != HEALTHY).mean())
+    sizes = trials["latent_dim"].value_counts() if "latent_dim" in trials else pd.Series()
+    sizes = sizes[sizes >= MIN_GROUP]
+    if len(sizes) > 1:
+        grouped = trials[trials["latent_dim"].isin(sizes.index)].groupby("latent_dim")
+        by_latent = grouped["failure"].apply(lambda f: (f != HEALTHY).mean())
         worst = by_latent.idxmax()
         out.append(f"Failure rate is highest at latent size {int(worst)} "
                    f"({by_latent.max():.0%} of {int((trials['latent_dim'] == worst).sum())} "
@@ -58,12 +63,15 @@ def findings(trials: pd.DataFrame, history: pd.DataFrame,
                                               last["ns"])):
             out.append("Gradient probe on the best generator produced non-finite gradient norms.")
             return out
-        drop = math.log10(max(first["minimax"], 1e-30) / max(last["minimax"], 1e-30))
-        out.append(f"Gradient probe on the best generator: as a fresh D trained for "
-                   f"{int(last['d_iteration'])} iterations, the minimax gradient norm fell from "
-                   f"{first['minimax']:.2g} to {last['minimax']:.2g} ({drop:.1f} orders of "
-                   f"magnitude) while the non-saturating one went from {first['ns']:.2g} to "
-                   f"{last['ns']:.2g}.")
+        d_loss = probe["d_loss"].dropna()
+        ratio = (f"{last['ns'] / last['minimax']:.3g} times smaller than"
+                 if last["minimax"] > 0 else "exactly 0 (underflow), against")
+        out.append(f"Gradient probe on the best generator: at the start both costs gave G a "
+                   f"gradient norm of about {first['minimax']:.2g}; after a fresh D trained for "
+                   f"{int(last['d_iteration'])} iterations (D loss "
+                   f"{d_loss.iloc[-1] if len(d_loss) else math.nan:.2g}), the minimax gradient "
+                   f"norm was {last['minimax']:.2g}, {ratio} the non-saturating one "
+                   f"({last['ns']:.2g}).")
     return out
 
 

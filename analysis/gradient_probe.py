@@ -14,11 +14,12 @@ from pathlib import Path
 
 import pandas as pd
 import torch
+import torch.nn.functional as F
 
 from gan.checkpoint import config_from_checkpoint, load_checkpoint
 from gan.cli_common import OneLineParser, fail, setup_logging
 from gan.data import DataError, load_data
-from gan.losses import discriminator_loss, generator_loss
+from gan.losses import generator_loss
 from gan.models import Discriminator, Generator
 from gan.runtime import make_adam, resolve_device
 
@@ -66,7 +67,14 @@ def probe(checkpoint: dict, iterations: int = 4000, every: int = 100, seed: int 
         with torch.no_grad():
             fake = generator(z)
         opt.zero_grad(set_to_none=True)
-        d_loss = discriminator_loss(discriminator(real_all[idx]), discriminator(fake))
+        # D trains on its logits (the same objective, computed stably): through the seed's
+        # Sigmoid + BCELoss a confident D can saturate to p = 0 exactly and never recover,
+        # which would end the probe with a dead D instead of an optimal one.
+        real_logits = discriminator.model[:-1](real_all[idx].flatten(1))
+        fake_logits = discriminator.model[:-1](fake.flatten(1))
+        d_loss = (F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
+                  + F.binary_cross_entropy_with_logits(fake_logits,
+                                                       torch.zeros_like(fake_logits))) / 2
         d_loss.backward()
         opt.step()
         if rows:
@@ -75,6 +83,7 @@ def probe(checkpoint: dict, iterations: int = 4000, every: int = 100, seed: int 
 
 
 def _grad_norms(generator, discriminator, config, g, device) -> dict[str, float]:
+    """G's gradient norm under each cost, through the seed's Sigmoid + BCE numerics."""
     z = torch.randn(PROBE_BATCH, config.latent_dim, generator=g, device=device)
     out = {}
     for kind in ("minimax", "ns"):

@@ -26,8 +26,8 @@ from gan.cli_common import OneLineParser, fail, setup_logging
 
 log = logging.getLogger("analysis.report")
 PROG = "python -m analysis.report"
-TABLE_COLUMNS = ("trial_id", "failure", "onset_epoch", "epochs", "stopped_early", "lr", "b1", "b2", "latent_dim",
-                 "loss", "bn_eps", "d_lr_ratio", "fcd", "diversity", "modes", "g_grad_norm",
+TABLE_COLUMNS = ("trial_id", "failure", "onset_epoch", "epochs", "stopped_early", "lr", "b1", "b2",
+                 "latent_dim", "loss", "bn_eps", "d_lr_ratio", "fcd", "diversity", "modes", "g_grad_norm",
                  "d_loss", "status")
 
 
@@ -75,7 +75,7 @@ def _best_checkpoint(data: StudyData, trial_id: str) -> Path | None:
     return ckpts[-1] if ckpts else None
 
 
-def build_report(study_dir: str | Path, probe_iterations: int = 2000) -> list[Path]:
+def build_report(study_dir: str | Path, probe_iterations: int = 4000) -> list[Path]:
     """Write the report; return [report.html, report.md].
 
     Raises:
@@ -186,7 +186,7 @@ def _html(data, facts, sections, table, out: Path) -> str:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = OneLineParser(prog=PROG, description=__doc__)
     p.add_argument("study_dir", type=Path)
-    p.add_argument("--probe-iterations", type=int, default=2000,
+    p.add_argument("--probe-iterations", type=int, default=4000,
                    help="D iterations of the gradient probe (0 skips it)")
     return p.parse_args(argv)
 

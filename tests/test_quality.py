@@ -85,3 +85,17 @@ def test_evaluate_cli_scores_a_file_and_rejects_bad_ones(tmp_path, control):
     junk.write_text("nope")
     proc = _evaluate(str(junk))
     assert proc.returncode == 2 and "junk.pt" in proc.stderr.strip().splitlines()[-1]
+
+
+def test_evaluate_cli_samples_a_checkpoint(tmp_path, synthetic, capsys):
+    from conftest import tiny_config
+    from gan import train
+    from gan.checkpoint import save_checkpoint
+    from gan.evaluate import main
+
+    path = save_checkpoint(train(tiny_config(n_epochs=1), data=synthetic), tmp_path / "c.pt")
+    assert main(["--checkpoint", str(path), "--num-samples", "300"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["dataset"] == "synthetic" and result["num_samples"] == 300
+    assert 0 <= result["diversity"] <= 1 and result["eval_status"] == "ok"
+    assert main([]) == 2  # neither samples nor checkpoint
