@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -125,6 +126,10 @@ def main(argv: list[str] | None = None) -> int:
     if not args.resume:
         runner.save_run_record(base, settings, argv)
     runner.start_ray(settings.address)
+    # `timeout`, batch schedulers and `kill` send SIGTERM: stop as gracefully as on Ctrl-C, so
+    # Tune saves the experiment state that --resume continues from. (After ray.init, which
+    # installs a SIGTERM handler of its own.)
+    signal.signal(signal.SIGTERM, lambda *_: signal.raise_signal(signal.SIGINT))
     log.info("study %s: %d trials of up to %d epochs on %s data; objective %s (%s)",
              study_dir, settings.num_samples, base.n_epochs, split.name, settings.objective,
              settings.mode)

@@ -68,11 +68,12 @@ def start_ray(address: str | None, num_cpus: int | None = None) -> Any:
 
 def _optuna_search(settings: StudySettings, study_name: str) -> Any:
     import optuna
-    from ray.tune.search.optuna import OptunaSearch
+
+    from study.search import ResumableOptunaSearch
 
     storage = optuna.storages.RDBStorage(
         f"sqlite:///{(settings.study_dir / OPTUNA_DB).resolve()}")
-    return OptunaSearch(
+    return ResumableOptunaSearch(
         space=optuna_space(settings.space), metric=OBJECTIVE_KEY, mode=settings.mode,
         points_to_evaluate=[seed_point(settings.space)],
         # A sampler passed in ignores OptunaSearch's seed: seed the sampler itself.
