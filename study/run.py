@@ -55,6 +55,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--log-interval", type=int, default=50, help="steps between grad-log rows")
     p.add_argument("--sample-interval", type=int, default=400, help="steps between sample grids")
     p.add_argument("--no-report", action="store_true", help="skip the analysis report")
+    p.add_argument("--probe-iterations", type=int, default=4000,
+                   help="D iterations of the report's gradient probe (0 skips it)")
     p.add_argument("--smoke-test", action="store_true",
                    help="4 trials x 2 epochs on synthetic data: checks the whole path in a minute")
     return p.parse_args(argv)
@@ -76,6 +78,8 @@ def _check(args: argparse.Namespace) -> None:
         raise ValueError("--cpus-per-trial 0 needs --gpus-per-trial > 0")
     if args.gpus_per_trial and args.gpus_per_trial > 1 and args.gpus_per_trial % 1:
         raise ValueError(f"--gpus-per-trial above 1 must be whole, got {args.gpus_per_trial}")
+    if args.probe_iterations < 0:
+        raise ValueError(f"--probe-iterations must be >= 0, got {args.probe_iterations}")
     for name in ("max_epochs", "grace_period", "checkpoint_interval"):
         value = getattr(args, name)
         if value is not None and value < 1:
@@ -90,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.smoke_test:
         args.num_samples, args.max_epochs, args.dataset = min(args.num_samples, 4), 2, "synthetic"
         args.grace_period, args.eval_samples, args.log_interval = 1, 200, 5
-        args.sample_interval = 10
+        args.sample_interval, args.probe_iterations = 10, min(args.probe_iterations, 200)
     has_gpu = torch.cuda.is_available()
     if args.gpus_per_trial is None:
         args.gpus_per_trial = 0.25 if has_gpu else 0.0
@@ -140,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
                     PROG, args.name, args.results_dir)
         return 130
     if not args.no_report:
-        _report(study_dir)
+        _report(study_dir, args.probe_iterations)
     return 0
 
 
@@ -156,13 +160,13 @@ def _settings(args: argparse.Namespace, study_dir: Path):
         checkpoint_interval=args.checkpoint_interval, address=args.address)
 
 
-def _report(study_dir: Path) -> None:
+def _report(study_dir: Path, probe_iterations: int) -> None:
     try:
         from analysis.report import build_report
     except ImportError:
         log.info("analysis package not available; skipping the report")
         return
-    paths = build_report(study_dir)
+    paths = build_report(study_dir, probe_iterations)
     log.info("report: %s", paths[0] if paths else "not written")
 
 

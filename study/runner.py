@@ -59,8 +59,9 @@ def start_ray(address: str | None, num_cpus: int | None = None) -> Any:
                            dashboard_host="127.0.0.1")
     url = getattr(context, "dashboard_url", None)
     if url:
-        log.info("Ray dashboard: http://%s  (token auth is on: `ray get-auth-token` prints the "
-                 "token it asks for)", url)
+        token_note = ("" if os.environ.get("RAY_AUTH_MODE", "token").lower() == "disabled"
+                      else "  (token auth: `ray get-auth-token` prints the token it asks for)")
+        log.info("Ray dashboard: http://%s%s", url, token_note)
     else:
         log.info("Ray dashboard not available (install ray[default])")
     return context

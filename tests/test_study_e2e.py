@@ -15,7 +15,7 @@ pytestmark = pytest.mark.slow
 
 ARGS = ["--num-samples", "4", "--max-epochs", "2", "--dataset", "synthetic", "--grace-period", "2",
         "--eval-samples", "200", "--log-interval", "5", "--sample-interval", "10",
-        "--max-concurrent", "1", "--name", "tiny"]
+        "--max-concurrent", "1", "--name", "tiny", "--probe-iterations", "100"]
 
 
 def _study(results: Path, *extra: str, **kwargs):
