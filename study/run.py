@@ -126,7 +126,10 @@ def main(argv: list[str] | None = None) -> int:
         return fail(PROG, str(err))
     from gan.classifier import load_or_train_classifier
 
-    load_or_train_classifier(split)  # trained once here; every trial loads it from the cache
+    from gan.runtime import resolve_device
+
+    # Trained once here (on the GPU when there is one); every trial loads it from the cache.
+    load_or_train_classifier(split, resolve_device("auto"))
     if not args.resume:
         runner.save_run_record(base, settings, argv)
     runner.start_ray(settings.address)
