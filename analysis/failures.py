@@ -30,6 +30,9 @@ COLLAPSE_DROP = 0.5  # or diversity fell below half its peak ...
 COLLAPSE_PEAK = 0.2  # ... after that peak had passed 0.2 (it had learned, then lost, variety)
 NONCONVERGED_DIVERSITY = 0.1  # still below this at the end: never learned (real digits ~0.98)
 OSCILLATION_CV = 0.5  # coefficient of variation of g_loss over the final epochs
+THRESHOLDS = ("FINAL_WINDOW", "VANISHING_GRAD_NORM", "VANISHING_D_FAKE", "D_WINS_LOSS",
+              "COLLAPSE_MODES", "COLLAPSE_MIN_DENSITY", "COLLAPSE_DROP", "COLLAPSE_PEAK",
+              "NONCONVERGED_DIVERSITY", "OSCILLATION_CV")  # quoted by the report
 
 
 def _tail(trial: pd.DataFrame, column: str) -> np.ndarray:

@@ -42,7 +42,7 @@ def findings(trials: pd.DataFrame, history: pd.DataFrame,
             sentence += f"; onset at epoch {onsets.median():.0f} (median)"
         out.append(sentence + ".")
     if "loss" in trials and trials["loss"].nunique() > 1:
-        out.append(_loss_comparison(trials, history))
+        out.append(_loss_comparison(history))
     if "fcd" in trials and trials["fcd"].notna().any():
         best = trials.loc[trials["fcd"].idxmin()]
         out.append(f"Best final fcd {best['fcd']:.4g} (trial {best['trial_id']}, epoch "
@@ -75,10 +75,10 @@ def findings(trials: pd.DataFrame, history: pd.DataFrame,
     return out
 
 
-def _loss_comparison(trials: pd.DataFrame, history: pd.DataFrame) -> str:
-    merged = history.merge(trials[["trial_id", "loss"]], on="trial_id", suffixes=("_h", ""))
+def _loss_comparison(history: pd.DataFrame) -> str:
+    """Median change of G's gradient norm per generator loss (a trial's loss is in its rows)."""
     parts = []
-    for loss, group in merged.groupby("loss"):
+    for loss, group in history.groupby("loss"):
         first = group.groupby("trial_id")["g_grad_norm"].first()
         last = group.groupby("trial_id")["g_grad_norm"].last()
         with np.errstate(divide="ignore", invalid="ignore"):

@@ -30,7 +30,7 @@ def param_importances(trials: pd.DataFrame, target: str) -> dict[str, float]:
         return {}
     study = optuna.create_study(direction="minimize")
     for _, row in rows.iterrows():
-        values = {p: _native(row[p]) for p in params}
+        values = {p: _native(row[p], p) for p in params}
         study.add_trial(optuna.trial.create_trial(
             params=values, distributions={p: space[p] for p in params}, value=float(row[target])))
     try:
@@ -40,10 +40,8 @@ def param_importances(trials: pd.DataFrame, target: str) -> dict[str, float]:
         return {}
 
 
-def _native(value):
+def _native(value, param: str):
+    """A pandas cell as the Python value Optuna's distribution expects (latent_dim is an int)."""
     if hasattr(value, "item"):
         value = value.item()
-    if isinstance(value, float) and value.is_integer() and value in (2, 8, 16, 32, 64, 100,
-                                                                    128, 256):
-        return int(value)
-    return value
+    return int(value) if param == "latent_dim" else value

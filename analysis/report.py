@@ -139,10 +139,7 @@ def build_report(study_dir: str | Path, probe_iterations: int = 4000) -> list[Pa
 
 
 def _thresholds() -> str:
-    names = ("VANISHING_GRAD_NORM", "VANISHING_D_FAKE", "D_WINS_LOSS", "COLLAPSE_MODES",
-             "COLLAPSE_DROP", "COLLAPSE_PEAK", "NONCONVERGED_DIVERSITY", "OSCILLATION_CV",
-             "FINAL_WINDOW")
-    return ", ".join(f"{n}={getattr(failures, n)}" for n in names)
+    return ", ".join(f"{n}={getattr(failures, n)}" for n in failures.THRESHOLDS)
 
 
 def _markdown(data, facts, sections, table) -> str:

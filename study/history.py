@@ -11,7 +11,6 @@ import pandas as pd
 log = logging.getLogger(__name__)
 
 PARAM_COLUMNS = ("lr", "b1", "b2", "latent_dim", "loss", "bn_eps", "d_lr_ratio")
-RAY_COLUMNS = ("training_iteration", "time_total_s", "timestamp")
 SUMMARY_COLUMNS = ("trial_id", "lr", "b1", "b2", "latent_dim", "epoch", "objective", "fcd",
                    "diversity", "status")
 

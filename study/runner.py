@@ -44,7 +44,7 @@ class StudySettings:
     address: str | None
 
 
-def start_ray(address: str | None, num_cpus: int | None = None) -> Any:
+def start_ray(address: str | None) -> Any:
     """Join ``address`` / RAY_ADDRESS, or start a local Ray with its dashboard."""
     import ray
 
@@ -54,7 +54,7 @@ def start_ray(address: str | None, num_cpus: int | None = None) -> Any:
     if address:
         context = ray.init(address=address, log_to_driver=True)
     else:
-        context = ray.init(num_cpus=num_cpus or os.cpu_count() or 1,
+        context = ray.init(num_cpus=os.cpu_count() or 1,
                            num_gpus=torch.cuda.device_count(), include_dashboard=True,
                            dashboard_host="127.0.0.1")
     url = getattr(context, "dashboard_url", None)

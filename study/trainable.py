@@ -14,6 +14,7 @@ from ray import tune
 from gan.checkpoint import load_checkpoint, save_checkpoint
 from gan.config import GANConfig
 from gan.train import Callback, TrainState, train
+from gan.train.loop import STATUS_OK
 from gan.train.callbacks import CHECKPOINT_FILE, MetricsWriter, SampleGrids
 from study.space import trial_config
 
@@ -32,7 +33,7 @@ REPORTED = ("d_loss", "g_loss", "d_real", "d_fake", "js_estimate", "g_grad_norm"
 def objective_value(record: dict[str, Any], objective: str, mode: str) -> tuple[float, bool]:
     """(finite objective for the searcher, whether it was penalised)."""
     value = record.get(objective, math.nan)
-    ok = record.get("status") == "ok" and isinstance(value, (int, float)) and math.isfinite(value)
+    ok = record.get("status") == STATUS_OK and isinstance(value, (int, float)) and math.isfinite(value)
     return (float(value), False) if ok else (PENALTY[mode], True)
 
 
@@ -51,14 +52,14 @@ class TuneReporter(Callback):
         metrics["eval_status"] = record.get("eval_status", "not_run")
         metrics[OBJECTIVE_KEY], metrics["objective_penalized"] = objective_value(
             record, self.objective, self.mode)
-        last = state.epoch >= state.config.n_epochs or state.status != "ok"
+        last = state.epoch >= state.config.n_epochs or state.status != STATUS_OK
         if last or state.epoch % self.every == 0:
             with tempfile.TemporaryDirectory() as tmp:
                 save_checkpoint(state, Path(tmp) / CHECKPOINT_FILE)
                 tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(tmp))
         else:
             tune.report(metrics)
-        if state.status != "ok":
+        if state.status != STATUS_OK:
             state.request_stop()  # a diverged trial ends here, cleanly, with a finite objective
 
 

@@ -62,3 +62,19 @@ def test_history_rebuilt_from_trial_folders_skipping_corrupt_ones(tmp_path, capl
         data = load_study(study)
     assert sorted(data.trial_ids) == ["a1", "b2", "c3"]
     assert "gan_trial_ffff" in caplog.text
+
+
+def test_findings_compare_generator_losses():
+    import pandas as pd
+
+    from analysis.failures import classify_study
+    from analysis.findings import findings
+    from synthetic_study import histories
+
+    h = histories()
+    history = pd.concat([h["healthy"].assign(loss="ns"),
+                         h["vanishing_gradients"].assign(loss="minimax")], ignore_index=True)
+    facts = " ".join(findings(classify_study(history), history))
+    # b2's generator gradient fell from 1 to 1e-4: four orders of magnitude by epoch 8.
+    assert "minimax trials changed generator gradient by +4.0 orders" in facts
+    assert "ns trials changed generator gradient by +0.0 orders" in facts
