@@ -16,11 +16,12 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from gan.checkpoint import config_from_checkpoint, load_checkpoint
+from analysis.plots import gradient_probe as plot
+from gan.checkpoint import config_from_checkpoint, load_checkpoint, load_generator
 from gan.cli_common import OneLineParser, fail, setup_logging
 from gan.data import DataError, load_data
 from gan.losses import generator_loss
-from gan.models import Discriminator, Generator
+from gan.models import Discriminator
 from gan.runtime import make_adam, resolve_device
 
 log = logging.getLogger("analysis.gradient_probe")
@@ -46,9 +47,8 @@ def probe(checkpoint: dict, iterations: int = 4000, every: int = 100, seed: int 
     device = torch.device(device)
     split = data if data is not None else load_data(config, device)
     real_all = split.train.to(device)
-    generator = Generator(config).to(device)
-    generator.load_state_dict(checkpoint["generator"])
-    generator.train()  # as in training: BatchNorm on batch statistics
+    # Train mode, as in training: BatchNorm on batch statistics.
+    generator, _ = load_generator(checkpoint, device, train_mode=True)
     for p in generator.parameters():
         p.requires_grad_(True)
     torch.manual_seed(seed)
@@ -70,8 +70,8 @@ def probe(checkpoint: dict, iterations: int = 4000, every: int = 100, seed: int 
         # D trains on its logits (the same objective, computed stably): through the seed's
         # Sigmoid + BCELoss a confident D can saturate to p = 0 exactly and never recover,
         # which would end the probe with a dead D instead of an optimal one.
-        real_logits = discriminator.model[:-1](real_all[idx].flatten(1))
-        fake_logits = discriminator.model[:-1](fake.flatten(1))
+        real_logits = discriminator.logits(real_all[idx])
+        fake_logits = discriminator.logits(fake)
         d_loss = (F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
                   + F.binary_cross_entropy_with_logits(fake_logits,
                                                        torch.zeros_like(fake_logits))) / 2
@@ -123,8 +123,6 @@ def main(argv: list[str] | None = None) -> int:
     prefix = args.out or args.checkpoint.with_name("gradient_probe")
     prefix.parent.mkdir(parents=True, exist_ok=True)
     frame.to_csv(prefix.with_suffix(".csv"), index=False)
-    from analysis.plots import gradient_probe as plot
-
     plot(frame).savefig(prefix.with_suffix(".png"), dpi=110)
     first, last = frame.iloc[0], frame.iloc[-1]
     log.info("minimax grad norm %.3g -> %.3g; ns %.3g -> %.3g over %d D iterations; wrote %s",

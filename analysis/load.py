@@ -1,18 +1,29 @@
-"""A study folder read into pandas; bad trial files are warned about and skipped."""
+"""A study folder read into pandas; bad trial files are warned about and skipped.
+
+:func:`history_from_trials` is the one builder of a study's history: the study
+calls it to write ``history.parquet``, and :func:`load_study` calls it when that
+file is missing (an interrupted study).
+"""
 
 from __future__ import annotations
 
 import json
 import logging
-import re
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
+from gan import layout
+
 log = logging.getLogger(__name__)
 
-TRIAL_DIR_ID = re.compile(r"^gan_trial_([0-9a-f]+)_")
+# Columns renamed since older studies were written: old name -> current name.
+RENAMED_COLUMNS = {"js_estimate": "js_lower_bound"}
+REQUIRED_COLUMNS = {"trial_id", "epoch", "status"}
+STATUS_NO_REPORT = "no_report"  # a trial folder without a single epoch record
 
 
 class StudyLoadError(ValueError):
@@ -25,14 +36,33 @@ class StudyData:
     history: pd.DataFrame  # one row per trial and epoch
     trial_dirs: dict[str, Path] = field(default_factory=dict)
     grad_logs: dict[str, pd.DataFrame] = field(default_factory=dict)
+    run_config: dict[str, Any] = field(default_factory=dict)
 
     @property
     def trial_ids(self) -> list[str]:
         return list(dict.fromkeys(self.history["trial_id"]))
 
+    @property
+    def max_epochs(self) -> int | None:
+        """Epochs a trial could run, from run_config.json when it is there."""
+        try:
+            return int(self.run_config["gan"]["n_epochs"])
+        except (KeyError, TypeError, ValueError):
+            return None
+
+
+def plain(value: Any) -> Any:
+    """A pandas/NumPy cell as a plain Python value; NaN becomes None."""
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
 
 def load_study(study_dir: str | Path) -> StudyData:
-    """Read ``history.parquet`` (or ``history.csv``) and every trial's gradient log.
+    """Read the history (``history.parquet``, ``history.csv``, else the trial folders) and
+    every trial's gradient log.
 
     Raises:
         StudyLoadError: when the folder or its history is missing or unreadable.
@@ -41,14 +71,13 @@ def load_study(study_dir: str | Path) -> StudyData:
     if not study_dir.is_dir():
         raise StudyLoadError(f"no study folder at {str(study_dir)!r}")
     history = _read_history(study_dir)
-    data = StudyData(study_dir, history)
-    for trial_dir in sorted((study_dir / "ray").glob("gan_trial_*")):
-        match = TRIAL_DIR_ID.match(trial_dir.name)
-        if not match or match.group(1) not in set(history["trial_id"]):
+    data = StudyData(study_dir, history, run_config=_read_run_config(study_dir))
+    known = set(history["trial_id"])
+    for trial_id, trial_dir in layout.trial_dirs(study_dir).items():
+        if trial_id not in known:
             continue
-        trial_id = match.group(1)
         data.trial_dirs[trial_id] = trial_dir
-        grad_log = trial_dir / "grad_log.csv"
+        grad_log = trial_dir / layout.GRAD_LOG_FILE
         if grad_log.is_file():
             try:
                 frame = pd.read_csv(grad_log)
@@ -60,9 +89,24 @@ def load_study(study_dir: str | Path) -> StudyData:
     return data
 
 
+def _read_run_config(study_dir: Path) -> dict[str, Any]:
+    try:
+        return json.loads((study_dir / layout.RUN_CONFIG).read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _tidy(history: pd.DataFrame) -> pd.DataFrame:
+    history = history.rename(columns=RENAMED_COLUMNS).dropna(subset=["epoch"]).copy()
+    history["trial_id"] = history["trial_id"].astype(str)
+    history["epoch"] = history["epoch"].astype(int)
+    return history.sort_values(["trial_id", "epoch"], kind="stable").reset_index(drop=True)
+
+
 def _read_history(study_dir: Path) -> pd.DataFrame:
     errors = []
-    for name, reader in (("history.parquet", pd.read_parquet), ("history.csv", pd.read_csv)):
+    for name, reader in ((layout.HISTORY_PARQUET, pd.read_parquet),
+                         (layout.HISTORY_CSV, pd.read_csv)):
         path = study_dir / name
         if not path.is_file():
             continue
@@ -72,43 +116,54 @@ def _read_history(study_dir: Path) -> pd.DataFrame:
             log.warning("unreadable %s: %s", path, err)
             errors.append(f"{name}: {err}")
             continue
-        missing = {"trial_id", "epoch", "status"} - set(history.columns)
+        missing = REQUIRED_COLUMNS - set(history.rename(columns=RENAMED_COLUMNS).columns)
         if missing:
             errors.append(f"{name} lacks columns {sorted(missing)}")
             continue
-        history = history.dropna(subset=["epoch"]).copy()
-        history["trial_id"] = history["trial_id"].astype(str)
-        history["epoch"] = history["epoch"].astype(int)
-        return history.sort_values(["trial_id", "epoch"], kind="stable").reset_index(drop=True)
-    rebuilt = _history_from_trials(study_dir)
-    if rebuilt is not None:
+        return _tidy(history)
+    rebuilt = history_from_trials(study_dir)
+    if not rebuilt.empty and rebuilt["epoch"].notna().any():
         log.warning("rebuilt the history of %s from its trial folders", study_dir)
-        return rebuilt.sort_values(["trial_id", "epoch"], kind="stable").reset_index(drop=True)
-    detail = "; ".join(errors) if errors else "no history.parquet or history.csv"
+        return _tidy(rebuilt)
+    detail = "; ".join(errors) if errors else f"no {layout.HISTORY_PARQUET} or trial records"
     raise StudyLoadError(f"{str(study_dir)!r} is not a readable study ({detail})")
 
 
-def _history_from_trials(study_dir: Path) -> pd.DataFrame | None:
-    """The history from each Ray trial's ``params.json`` and ``result.json`` (an interrupted
-    study has these before it writes ``history.parquet``); bad files are skipped."""
+def _trial_columns(meta: dict[str, Any]) -> dict[str, Any]:
+    """What a trial was: id, phase, replicate, seeds and every search parameter's value as
+    trained (from its config; ``d_lr_ratio`` from its two learning rates)."""
+    config = meta.get("config", {})
+    lr, d_lr = config.get("lr"), config.get("d_lr")
+    columns = {"trial_id": str(meta["trial_id"]), "phase": meta.get("phase", layout.PHASE_SEARCH),
+               "replicate": int(meta.get("replicate", 0)), "seed": config.get("seed"),
+               "eval_seed": config.get("eval_seed")}
+    for name in layout.SEARCH_PARAMS:
+        if name == "d_lr_ratio":
+            columns[name] = (d_lr / lr) if (d_lr is not None and lr) else 1.0
+        else:
+            columns[name] = meta.get("params", {}).get(name, config.get(name))
+    return columns
+
+
+def history_from_trials(study_dir: str | Path) -> pd.DataFrame:
+    """One row per trial and epoch: each trial folder's ``trial.json`` beside its
+    ``metrics.csv``. A trial with no epoch yet gets one row with status ``no_report``
+    and no epoch; unreadable trial files are warned about and skipped."""
     frames = []
-    for trial_dir in sorted((study_dir / "ray").glob("gan_trial_*")):
-        match = TRIAL_DIR_ID.match(trial_dir.name)
+    for trial_dir in layout.trial_dirs(Path(study_dir)).values():
         try:
-            params = json.loads((trial_dir / "params.json").read_text())
-            rows = [json.loads(line) for line in
-                    (trial_dir / "result.json").read_text().splitlines() if line.strip()]
-        except (OSError, ValueError) as err:
+            meta = json.loads((trial_dir / layout.TRIAL_FILE).read_text())
+            columns = _trial_columns(meta)
+            metrics_path = trial_dir / layout.METRICS_FILE
+            rows = pd.read_csv(metrics_path) if metrics_path.is_file() else pd.DataFrame()
+        except (OSError, ValueError, KeyError, pd.errors.ParserError) as err:
             log.warning("skipping trial folder %s: %s", trial_dir.name, err)
             continue
-        rows = [r for r in rows if "epoch" in r and "status" in r]
-        if not match or not rows:
-            continue
-        frame = pd.DataFrame(rows).assign(**params)
-        frame["trial_id"] = match.group(1)
-        frames.append(frame)
+        if rows.empty:
+            rows = pd.DataFrame([{"status": STATUS_NO_REPORT, "epoch": math.nan}])
+        frames.append(rows.assign(**columns))
     if not frames:
-        return None
-    history = pd.concat(frames, ignore_index=True)
-    history["epoch"] = history["epoch"].astype(int)
-    return history
+        return pd.DataFrame(columns=["trial_id", "phase", "epoch", "status"])
+    history = pd.concat(frames, ignore_index=True).rename(columns=RENAMED_COLUMNS)
+    first = ["trial_id", "phase", "replicate", "epoch"]
+    return history[first + [c for c in history.columns if c not in first]]

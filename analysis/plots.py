@@ -1,18 +1,19 @@
-"""Charts: each takes DataFrames and returns a matplotlib Figure (Agg, never shown)."""
+"""Charts: each takes DataFrames and returns a matplotlib Figure.
+
+Figures are built without pyplot, so no backend is chosen or changed: a notebook
+keeps its own, and ``fig.savefig`` renders PNG/SVG on any machine.
+"""
 
 from __future__ import annotations
 
 import math
 
-import matplotlib
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
-
-from analysis.failures import CLASSES, VANISHING_GRAD_NORM  # noqa: E402
+from analysis.failures import CLASSES, VANISHING_GRAD_NORM
 
 # Fixed colours per class, so every chart reads the same; diverged is black (no data after it).
 PALETTE = dict(zip(CLASSES, ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple",
@@ -28,10 +29,11 @@ def _empty(ax, message: str) -> None:
     ax.set_axis_off()
 
 
-def vanishing_gradients(history: pd.DataFrame, trials: pd.DataFrame) -> plt.Figure:
+def vanishing_gradients(history: pd.DataFrame, trials: pd.DataFrame) -> Figure:
     """G's gradient norm (log) and mean D(G(z)) per epoch, one line per trial, by class."""
     data = _with_class(history, trials)
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    fig = Figure(figsize=(12, 4.5))
+    axes = fig.subplots(1, 2)
     sns.lineplot(data=data[data["g_grad_norm"] > 0], x="epoch", y="g_grad_norm", hue="failure",
                  units="trial_id", estimator=None, palette=PALETTE, alpha=0.7, ax=axes[0])
     axes[0].set_yscale("log")
@@ -45,9 +47,10 @@ def vanishing_gradients(history: pd.DataFrame, trials: pd.DataFrame) -> plt.Figu
     return fig
 
 
-def step_grad_norms(grad_logs: dict[str, pd.DataFrame], trials: pd.DataFrame) -> plt.Figure:
+def step_grad_norms(grad_logs: dict[str, pd.DataFrame], trials: pd.DataFrame) -> Figure:
     """G's gradient norm per logged step (the trials' grad_log.csv), log scale, by class."""
-    fig, ax = plt.subplots(figsize=(12, 4))
+    fig = Figure(figsize=(12, 4))
+    ax = fig.subplots()
     frames = [log.assign(trial_id=trial_id) for trial_id, log in grad_logs.items() if len(log)]
     if not frames:
         _empty(ax, "no per-step gradient logs")
@@ -62,10 +65,11 @@ def step_grad_norms(grad_logs: dict[str, pd.DataFrame], trials: pd.DataFrame) ->
     return fig
 
 
-def diversity_collapse(history: pd.DataFrame, trials: pd.DataFrame) -> plt.Figure:
+def diversity_collapse(history: pd.DataFrame, trials: pd.DataFrame) -> Figure:
     """Diversity per epoch for every trial, with each collapse onset marked."""
     data = _with_class(history, trials)
-    fig, ax = plt.subplots(figsize=(9, 4.5))
+    fig = Figure(figsize=(9, 4.5))
+    ax = fig.subplots()
     if "diversity" not in data or data["diversity"].notna().sum() == 0:
         _empty(ax, "no diversity measured")
         return fig
@@ -82,9 +86,10 @@ def diversity_collapse(history: pd.DataFrame, trials: pd.DataFrame) -> plt.Figur
     return fig
 
 
-def lr_b1_landscape(trials: pd.DataFrame) -> plt.Figure:
+def lr_b1_landscape(trials: pd.DataFrame) -> Figure:
     """lr x b1 scatter: left coloured by final fcd, right by failure class."""
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
+    fig = Figure(figsize=(12, 4.5))
+    axes = fig.subplots(1, 2, sharey=True)
     scored = trials[np.isfinite(trials.get("fcd", pd.Series(dtype=float)))]
     if len(scored):
         points = axes[0].scatter(scored["lr"], scored["b1"], c=np.log10(scored["fcd"] + 1e-9),
@@ -102,9 +107,10 @@ def lr_b1_landscape(trials: pd.DataFrame) -> plt.Figure:
     return fig
 
 
-def latent_outcome(trials: pd.DataFrame) -> plt.Figure:
+def latent_outcome(trials: pd.DataFrame) -> Figure:
     """Final fcd per latent size, points coloured by failure class."""
-    fig, ax = plt.subplots(figsize=(8, 4.5))
+    fig = Figure(figsize=(8, 4.5))
+    ax = fig.subplots()
     data = trials.copy()
     data["latent_dim"] = data["latent_dim"].astype(int).astype(str)
     order = sorted(data["latent_dim"].unique(), key=int)
@@ -116,9 +122,10 @@ def latent_outcome(trials: pd.DataFrame) -> plt.Figure:
     return fig
 
 
-def failure_rate_vs_lr(trials: pd.DataFrame, bins: int = 6) -> plt.Figure:
+def failure_rate_vs_lr(trials: pd.DataFrame, bins: int = 6) -> Figure:
     """Share of trials that failed, per learning-rate bin (log-spaced)."""
-    fig, ax = plt.subplots(figsize=(8, 4))
+    fig = Figure(figsize=(8, 4))
+    ax = fig.subplots()
     lr = trials["lr"].astype(float)
     edges = np.logspace(math.log10(lr.min()) - 1e-9, math.log10(lr.max()) + 1e-9, bins + 1)
     binned = pd.cut(lr, edges, include_lowest=True)
@@ -133,9 +140,10 @@ def failure_rate_vs_lr(trials: pd.DataFrame, bins: int = 6) -> plt.Figure:
     return fig
 
 
-def importances(scores: dict[str, dict[str, float]]) -> plt.Figure:
+def importances(scores: dict[str, dict[str, float]]) -> Figure:
     """Optuna parameter importances, one panel per target."""
-    fig, axes = plt.subplots(1, max(1, len(scores)), figsize=(6 * max(1, len(scores)), 3.5))
+    fig = Figure(figsize=(6 * max(1, len(scores)), 3.5))
+    axes = fig.subplots(1, max(1, len(scores)))
     axes = np.atleast_1d(axes)
     for ax, (target, values) in zip(axes, scores.items()):
         if not values:
@@ -149,9 +157,10 @@ def importances(scores: dict[str, dict[str, float]]) -> plt.Figure:
     return fig
 
 
-def loss_curves(history: pd.DataFrame, labels: dict[str, str]) -> plt.Figure:
+def loss_curves(history: pd.DataFrame, labels: dict[str, str]) -> Figure:
     """d_loss and g_loss of a few chosen trials; ``labels`` maps trial_id to a title."""
-    fig, axes = plt.subplots(1, len(labels), figsize=(4.5 * len(labels), 3.5), squeeze=False)
+    fig = Figure(figsize=(4.5 * len(labels), 3.5))
+    axes = fig.subplots(1, len(labels), squeeze=False)
     for ax, (trial_id, title) in zip(axes[0], labels.items()):
         trial = history[history["trial_id"] == trial_id]
         ax.plot(trial["epoch"], trial["d_loss"], label="d_loss")
@@ -163,9 +172,10 @@ def loss_curves(history: pd.DataFrame, labels: dict[str, str]) -> plt.Figure:
     return fig
 
 
-def gradient_probe(probe: pd.DataFrame) -> plt.Figure:
+def gradient_probe(probe: pd.DataFrame) -> Figure:
     """Arjovsky & Bottou 2017, Fig. 2: G's gradient norm as a fresh D trains, per cost."""
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig = Figure(figsize=(7, 4))
+    ax = fig.subplots()
     long = probe.melt(id_vars="d_iteration", value_vars=["minimax", "ns"], var_name="cost",
                       value_name="grad_norm")
     sns.lineplot(data=long, x="d_iteration", y="grad_norm", hue="cost", ax=ax)

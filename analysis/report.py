@@ -9,19 +9,19 @@ from __future__ import annotations
 import argparse
 import base64
 import html
-import json
 import logging
 import shutil
 import sys
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import pandas as pd
+from matplotlib.figure import Figure
 
 from analysis import failures, plots
 from analysis.findings import findings
 from analysis.importance import param_importances
 from analysis.load import StudyData, StudyLoadError, load_study
+from gan import layout
 from gan.cli_common import OneLineParser, fail, setup_logging
 
 log = logging.getLogger("analysis.report")
@@ -31,19 +31,10 @@ TABLE_COLUMNS = ("trial_id", "failure", "onset_epoch", "epochs", "stopped_early"
                  "d_loss", "status")
 
 
-def _max_epochs(study_dir: Path) -> int | None:
-    """Epochs a trial could run, from the study's run_config.json when it is there."""
-    try:
-        return int(json.loads((study_dir / "run_config.json").read_text())["gan"]["n_epochs"])
-    except (OSError, KeyError, TypeError, ValueError):
-        return None
-
-
-def _save(fig: plt.Figure, out: Path, name: str, svg: bool = True) -> str:
+def _save(fig: Figure, out: Path, name: str, svg: bool = True) -> str:
     fig.savefig(out / f"{name}.png", dpi=110)
     if svg:
         fig.savefig(out / f"{name}.svg")
-    plt.close(fig)
     return f"{name}.png"
 
 
@@ -62,8 +53,7 @@ def _example_trials(trials: pd.DataFrame) -> dict[str, str]:
 
 def _latest_grid(data: StudyData, trial_id: str) -> Path | None:
     trial_dir = data.trial_dirs.get(trial_id)
-    grids = sorted((trial_dir / "images").glob("*.png"), key=lambda p: int(p.stem)) \
-        if trial_dir and (trial_dir / "images").is_dir() else []
+    grids = layout.image_grids(trial_dir) if trial_dir else []
     return grids[-1] if grids else None
 
 
@@ -71,7 +61,7 @@ def _best_checkpoint(data: StudyData, trial_id: str) -> Path | None:
     trial_dir = data.trial_dirs.get(trial_id)
     if not trial_dir:
         return None
-    ckpts = sorted(trial_dir.glob("checkpoint_*/checkpoint.pt"))
+    ckpts = layout.trial_checkpoints(trial_dir)
     return ckpts[-1] if ckpts else None
 
 
@@ -82,11 +72,11 @@ def build_report(study_dir: str | Path, probe_iterations: int = 4000) -> list[Pa
         StudyLoadError: when ``study_dir`` is not a readable study.
     """
     data = load_study(study_dir)
-    out = data.study_dir / "report"
+    out = data.study_dir / layout.REPORT_DIR
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
-    trials = failures.classify_study(data.history, _max_epochs(data.study_dir))
+    trials = failures.classify_study(data.history, data.max_epochs)
     trials.to_csv(out / "trials.csv", index=False)
     sections: list[tuple[str, list[str]]] = []
     sections.append(("Vanishing gradients", [
@@ -99,8 +89,8 @@ def build_report(study_dir: str | Path, probe_iterations: int = 4000) -> list[Pa
                  _save(plots.latent_outcome(trials), out, "latent_dim"),
                  _save(plots.failure_rate_vs_lr(trials), out, "failure_rate_lr")]
     trials["failed"] = (trials["failure"] != failures.HEALTHY).astype(float)
-    scores = {"fcd": param_importances(trials, "fcd"),
-              "failure": param_importances(trials, "failed")}
+    scores = {"fcd": param_importances(trials, "fcd", data.study_dir),
+              "failure": param_importances(trials, "failed", data.study_dir)}
     landscape.append(_save(plots.importances(scores), out, "importances"))
     sections.append(("Hyperparameter landscape", landscape))
     picks = _example_trials(trials)

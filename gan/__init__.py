@@ -2,8 +2,9 @@
 
 from gan.config import GANConfig
 from gan.models import Discriminator, Generator
-from gan.train import Callback, TrainState, train
+from gan.state import Callback, TrainState
+from gan.train import train
+from gan.version import __version__
 
-__version__ = "0.1.0"
 __all__ = ["GANConfig", "Generator", "Discriminator", "train", "Callback", "TrainState",
            "__version__"]

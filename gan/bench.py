@@ -19,18 +19,41 @@ from torch import nn
 
 from gan.cli_common import OneLineParser, fail, setup_logging
 from gan.config import GANConfig
-from gan.data import DataError, DataSplit, _mnist_present, load_data, write_mnist_raw
+from gan.data import DataError, DataSplit, load_data, mnist_present, write_mnist_raw
 from gan.models import Discriminator, Generator
 from gan.runtime import resolve_device
-from gan.train.loop import train
+from gan.quality import QualityEvaluator
+from gan.train.loop import build_state, train
 
 log = logging.getLogger("gan.bench")
 PROG = "python -m gan.bench"
 
 
+def seed_style_step(G: Generator, D: Discriminator, opt_g: torch.optim.Optimizer,
+                    opt_d: torch.optim.Optimizer, real: torch.Tensor, z: torch.Tensor,
+                    loss: str = "ns") -> tuple[torch.Tensor, torch.Tensor]:
+    """One step of the seed script as it is written: BCELoss on probabilities, a full D
+    backward in the G step (discarded at ``opt_d.zero_grad()``) and a second D pass on the
+    detached fakes. ``loss="minimax"`` swaps in the saturating cost. Returns (g_loss, d_loss).
+    """
+    bce = nn.BCELoss()
+    valid = torch.ones(len(real), 1, device=real.device)
+    fake = torch.zeros(len(real), 1, device=real.device)
+    opt_g.zero_grad()
+    gen_imgs = G(z)
+    g_loss = bce(D(gen_imgs), valid) if loss == "ns" else -bce(D(gen_imgs), fake)
+    g_loss.backward()
+    opt_g.step()
+    opt_d.zero_grad()
+    d_loss = (bce(D(real), valid) + bce(D(gen_imgs.detach()), fake)) / 2
+    d_loss.backward()
+    opt_d.step()
+    return g_loss, d_loss
+
+
 def seed_style_steps_per_s(data_root: Path, config: GANConfig, device: torch.device,
                            steps: int, warmup: int = 5) -> float:
-    """The seed's loop: DataLoader + PIL transforms, two D passes, a D backward it discards."""
+    """The seed's loop: DataLoader + PIL transforms and :func:`seed_style_step`."""
     from torch.utils.data import DataLoader
     from torchvision import datasets, transforms
 
@@ -39,7 +62,6 @@ def seed_style_steps_per_s(data_root: Path, config: GANConfig, device: torch.dev
     loader = DataLoader(datasets.MNIST(str(data_root), train=True, download=False, transform=tf),
                         batch_size=config.batch_size, shuffle=True)
     G, D = Generator(config).to(device), Discriminator(config).to(device)
-    bce = nn.BCELoss()
     opt_g = torch.optim.Adam(G.parameters(), lr=config.lr, betas=(config.b1, config.b2))
     opt_d = torch.optim.Adam(D.parameters(), lr=config.lr, betas=(config.b1, config.b2))
     done, started = 0, 0.0
@@ -48,19 +70,8 @@ def seed_style_steps_per_s(data_root: Path, config: GANConfig, device: torch.dev
             if done == warmup:
                 _sync(device)
                 started = time.perf_counter()
-            valid = torch.ones(imgs.size(0), 1, device=device)
-            fake = torch.zeros(imgs.size(0), 1, device=device)
-            real_imgs = imgs.to(device)
-            opt_g.zero_grad()
             z = torch.randn(imgs.shape[0], config.latent_dim, device=device)
-            gen_imgs = G(z)
-            g_loss = bce(D(gen_imgs), valid)
-            g_loss.backward()
-            opt_g.step()
-            opt_d.zero_grad()
-            d_loss = (bce(D(real_imgs), valid) + bce(D(gen_imgs.detach()), fake)) / 2
-            d_loss.backward()
-            opt_d.step()
+            g_loss, d_loss = seed_style_step(G, D, opt_g, opt_d, imgs.to(device), z)
             g_loss.item()  # the seed prints both losses every batch
             d_loss.item()
             done += 1
@@ -80,9 +91,6 @@ def project_steps_per_s(split: DataSplit, config: GANConfig, epochs: int = 3) ->
 
 def eval_share(split: DataSplit, config: GANConfig) -> tuple[float, float]:
     """(seconds of one quality evaluation, seconds of one training epoch) on ``split``."""
-    from gan.quality import QualityEvaluator
-    from gan.train.loop import build_state
-
     evaluator = QualityEvaluator.for_data(split, config, split.train.device)
     state = build_state(config, split.train.device)
     evaluator(state)  # warm-up
@@ -122,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         return fail(PROG, str(err))
     if args.threads:
         torch.set_num_threads(args.threads)
-    dataset = "mnist" if _mnist_present(args.data_dir) else "embedded"
+    dataset = "mnist" if mnist_present(args.data_dir) else "embedded"
     config = GANConfig(dataset=dataset, data_dir=str(args.data_dir), device=str(device),
                        eval_interval=0, log_interval=10**9, sample_interval=10**9)
     try:

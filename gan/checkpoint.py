@@ -9,15 +9,15 @@ from typing import Any
 import torch
 
 from gan.config import GANConfig
-from gan.train.loop import TrainState
+from gan.models import Generator
+from gan.state import TrainState
+from gan.version import __version__
 
 CHECKPOINT_FORMAT = 1
 
 
 def checkpoint_dict(state: TrainState) -> dict[str, Any]:
     """A plain dict of tensors and builtins, loadable with ``weights_only=True``."""
-    from gan import __version__
-
     return {
         "format": CHECKPOINT_FORMAT,
         "package_version": __version__,
@@ -58,7 +58,9 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:
-        raise ValueError(f"checkpoint {str(path)!r} is unreadable: {err}") from err
+        # torch's own message runs to hundreds of characters; the type says enough.
+        raise ValueError(f"checkpoint {str(path)!r} is unreadable ({type(err).__name__}): "
+                         "not a complete torch file") from err
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"{str(path)!r} is not a gan-study checkpoint (format "
                          f"{CHECKPOINT_FORMAT})")
@@ -85,3 +87,13 @@ def restore_state(state: TrainState, ckpt: dict[str, Any]) -> None:
     state.fixed_noise = ckpt["fixed_noise"].to(state.device)
     state.epoch, state.step, state.status = ckpt["epoch"], ckpt["step"], ckpt["status"]
     state.history = list(ckpt.get("history", []))
+
+
+def load_generator(ckpt: dict[str, Any], device: torch.device | str = "cpu",
+                   train_mode: bool = False) -> tuple[Generator, GANConfig]:
+    """The checkpoint's generator on ``device`` (eval mode unless ``train_mode``) and config."""
+    config = config_from_checkpoint(ckpt)
+    generator = Generator(config).to(device)
+    generator.load_state_dict(ckpt["generator"])
+    generator.train(train_mode)
+    return generator, config

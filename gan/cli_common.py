@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import shlex
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, Iterable, NoReturn
+
+from gan.config import GANConfig, field_type
 
 EXIT_BAD_INPUT = 2
 
@@ -42,11 +45,37 @@ def setup_logging(verbose: bool = False) -> None:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
 
 
+def add_config_flags(parser: argparse._ActionsContainer, names: Iterable[str],
+                     defaults: GANConfig | None = None) -> None:
+    """Add one flag per GANConfig field in ``names``, typed, with help and choices.
+
+    Each flag is spelled ``--field_name`` (the seed script's spelling) and
+    ``--field-name``; its default comes from ``defaults`` (``GANConfig()``).
+    """
+    defaults = defaults or GANConfig()
+    by_name = {f.name: f for f in dataclasses.fields(GANConfig)}
+    for name in names:
+        meta = by_name[name].metadata
+        flags = list(dict.fromkeys([f"--{name}", f"--{name.replace('_', '-')}"]))
+        parser.add_argument(*flags, dest=name, type=field_type(name), choices=meta.get("choices"),
+                            default=getattr(defaults, name), help=meta.get("help"))
+
+
+def config_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The GANConfig fields among parsed ``args``."""
+    names = {f.name for f in dataclasses.fields(GANConfig)}
+    return {k: v for k, v in vars(args).items() if k in names}
+
+
 def write_run_record(out_dir: Path, config: dict[str, Any], argv: list[str] | None,
-                     name: str = "run") -> None:
-    """``<name>_config.json`` and ``<name>_command.txt`` beside the results."""
+                     module: str, name: str) -> None:
+    """``<name>_config.json`` and ``<name>_command.txt`` beside the results.
+
+    The command is ``python -m <module> <args>``: pasted into a shell in the
+    project root, it starts the same run again.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / f"{name}_config.json").write_text(json.dumps(config, indent=2, sort_keys=True))
     args = sys.argv[1:] if argv is None else argv
-    command = shlex.join([sys.executable, "-m", name if "." in name else sys.argv[0], *args])
+    command = shlex.join([Path(sys.executable).name, "-m", module, *args])
     (out_dir / f"{name}_command.txt").write_text(command + "\n")

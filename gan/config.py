@@ -9,39 +9,49 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass, fields
+import typing
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 DATASETS = ("auto", "mnist", "embedded", "synthetic")
 LOSSES = ("ns", "minimax")
 
 
+def _setting(default: Any, help: str, choices: tuple[str, ...] | None = None) -> Any:
+    """A config field whose help text and choices the CLIs read (see gan.cli_common)."""
+    return field(default=default, metadata={"help": help, "choices": choices})
+
+
 @dataclass(frozen=True)
 class GANConfig:
     # --- the seed script's flags, same names and defaults ---
-    n_epochs: int = 200
-    batch_size: int = 64
-    lr: float = 2e-4
-    b1: float = 0.5
-    b2: float = 0.999
-    n_cpu: int = 8
-    latent_dim: int = 100
-    img_size: int = 28
-    channels: int = 1
-    sample_interval: int = 400
+    n_epochs: int = _setting(200, "number of epochs of training")
+    batch_size: int = _setting(64, "size of the batches")
+    lr: float = _setting(2e-4, "adam: learning rate")
+    b1: float = _setting(0.5, "adam: decay of first order momentum of gradient")
+    b2: float = _setting(0.999, "adam: decay of second order momentum of gradient")
+    n_cpu: int = _setting(8, "CPU threads for training (the seed's data-loader workers)")
+    latent_dim: int = _setting(100, "dimensionality of the latent space")
+    img_size: int = _setting(28, "size of each image dimension")
+    channels: int = _setting(1, "number of image channels")
+    sample_interval: int = _setting(400, "steps between 5x5 sample grids")
     # --- additions ---
-    seed: int = 0
-    device: str = "auto"  # "auto" picks CUDA when present
-    dataset: str = "auto"
-    data_dir: str = "data"
+    seed: int = _setting(0, "seeds models, batches and noise")
+    device: str = _setting("auto", "auto (CUDA when present), cpu, cuda[:N] or mps")
+    dataset: str = _setting("auto", "auto: full MNIST under --data-dir (or downloadable), else "
+                            "the embedded 5,000 digits", DATASETS)
+    data_dir: str = _setting("data", "where torchvision's MNIST lives or is downloaded to")
     # "ns": the seed's non-saturating -log D(G(z)); "minimax": log(1 - D(G(z))).
-    loss: str = "ns"
+    loss: str = _setting("ns", "generator cost: ns (the seed's) or minimax (saturating)", LOSSES)
     # The seed writes BatchNorm1d(out, 0.8): positionally that is eps, not momentum.
-    bn_eps: float = 0.8
-    d_lr: float | None = None  # None: the discriminator uses lr, as in the seed
-    log_interval: int = 50  # steps between gradient-log rows and step callbacks
-    eval_interval: int = 1  # epochs between sample-quality evaluations; 0 disables
-    eval_samples: int = 1000
+    bn_eps: float = _setting(0.8, "BatchNorm1d eps of the generator (the seed's 0.8)")
+    d_lr: float | None = _setting(None, "discriminator lr (default: --lr, as in the seed)")
+    log_interval: int = _setting(50, "steps between gradient-log rows and step callbacks")
+    eval_interval: int = _setting(1, "epochs between sample-quality evaluations; 0 disables")
+    eval_samples: int = _setting(1000, "samples scored per quality evaluation")
+    # Evaluation noise has its own seed so that runs of different training seeds (every
+    # trial of a study) are scored on identical noise; None: derived from ``seed``.
+    eval_seed: int | None = _setting(None, "seed of the evaluation noise (default: --seed)")
 
     def __post_init__(self) -> None:
         self._check_types()
@@ -70,25 +80,14 @@ class GANConfig:
     def _check_types(self) -> None:
         for f in fields(self):
             value = getattr(self, f.name)
-            expected = f.type
-            if expected == "int":
-                ok = isinstance(value, int) and not isinstance(value, bool)
-            elif expected == "float":
-                ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-                if ok:
-                    object.__setattr__(self, f.name, float(value))
-            elif expected == "float | None":
-                ok = value is None or (
-                    isinstance(value, (int, float)) and not isinstance(value, bool)
-                )
-                if ok and value is not None:
-                    object.__setattr__(self, f.name, float(value))
-            elif expected == "str":
-                ok = isinstance(value, str)
-            else:  # pragma: no cover - a new field type must be handled above
-                raise TypeError(f"unhandled field type {expected!r} for {f.name}")
-            if not ok:
-                raise ValueError(f"{f.name} must be {expected}, got {value!r}")
+            expected = field_type(f.name)
+            if value is None and optional(f.name):
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float) if expected is float
+                                                         else expected):
+                raise ValueError(f"{f.name} must be {expected.__name__}, got {value!r}")
+            if expected is float:
+                object.__setattr__(self, f.name, float(value))
 
     def _check_values(self) -> None:
         positive = ("n_epochs", "batch_size", "latent_dim", "img_size", "channels",
@@ -109,13 +108,32 @@ class GANConfig:
             value = getattr(self, name)
             if not 0.0 <= value < 1.0:
                 raise ValueError(f"{name} must be in [0, 1), got {value}")
+        if self.eval_seed is not None and self.eval_seed < 0:
+            raise ValueError(f"eval_seed must be >= 0, got {self.eval_seed}")
         if self.n_cpu < 0:
             raise ValueError(f"n_cpu must be >= 0, got {self.n_cpu}")
         if self.eval_interval < 0:
             raise ValueError(f"eval_interval must be >= 0, got {self.eval_interval}")
-        if self.dataset not in DATASETS:
-            raise ValueError(f"dataset must be one of {DATASETS}, got {self.dataset!r}")
-        if self.loss not in LOSSES:
-            raise ValueError(f"loss must be one of {LOSSES}, got {self.loss!r}")
+        for f in fields(self):
+            choices = f.metadata.get("choices")
+            if choices and getattr(self, f.name) not in choices:
+                raise ValueError(f"{f.name} must be one of {choices}, got "
+                                 f"{getattr(self, f.name)!r}")
         if self.device != "auto" and not self.device.startswith(("cpu", "cuda", "mps")):
             raise ValueError(f"device must be auto, cpu, cuda[:N] or mps, got {self.device!r}")
+
+
+def _hints() -> dict[str, Any]:
+    return typing.get_type_hints(GANConfig)
+
+
+def optional(name: str) -> bool:
+    """Whether the field ``name`` may be None."""
+    return type(None) in typing.get_args(_hints()[name])
+
+
+def field_type(name: str) -> type:
+    """The field's value type (``int``, ``float`` or ``str``), with any ``| None`` removed."""
+    hint = _hints()[name]
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    return args[0] if args else hint

@@ -91,7 +91,7 @@ def _to_unit_range(pixels: torch.Tensor) -> torch.Tensor:
     return (pixels.float().div(255.0).sub(0.5).div(0.5)).unsqueeze(1)
 
 
-def _mnist_present(data_dir: Path) -> bool:
+def mnist_present(data_dir: Path) -> bool:
     raw = data_dir / "MNIST" / "raw"
     names = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
              "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
@@ -101,7 +101,7 @@ def _mnist_present(data_dir: Path) -> bool:
 def _load_mnist(data_dir: Path) -> DataSplit:
     from torchvision.datasets import MNIST
 
-    if not _mnist_present(data_dir):
+    if not mnist_present(data_dir):
         _download_mnist(data_dir)
     train = MNIST(str(data_dir), train=True, download=False)
     test = MNIST(str(data_dir), train=False, download=False)

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import torch
 
-from gan.checkpoint import config_from_checkpoint, load_checkpoint
+from gan.checkpoint import config_from_checkpoint, load_checkpoint, load_generator
+from gan.classifier import load_or_train_classifier
 from gan.cli_common import OneLineParser, fail, setup_logging
 from gan.config import DATASETS, GANConfig
 from gan.data import DataError, load_data
-from gan.models import Generator
 from gan.quality import QualityEvaluator, reference_images
 from gan.runtime import resolve_device
 
@@ -75,14 +75,10 @@ def main(argv: list[str] | None = None) -> int:
                              f"data {tuple(split.test.shape[1:])}")
     except (ValueError, DataError) as err:
         return fail(PROG, str(err))
-    from gan.classifier import load_or_train_classifier
-
     classifier, _ = load_or_train_classifier(split, device)
     evaluator = QualityEvaluator(classifier, reference_images(split))
     if images is None:
-        generator = Generator(config).to(device)
-        generator.load_state_dict(ckpt["generator"])
-        generator.eval()
+        generator, _ = load_generator(ckpt, device)
         g = torch.Generator(device=device).manual_seed(args.seed)
         with torch.no_grad():
             z = torch.randn(args.num_samples, config.latent_dim, generator=g, device=device)

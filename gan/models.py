@@ -52,6 +52,10 @@ class Discriminator(nn.Module):
             nn.Sigmoid(),
         )
 
+    def logits(self, img: torch.Tensor) -> torch.Tensor:
+        """D's pre-sigmoid output (B, 1): for losses that must not pass through the sigmoid."""
+        return self.model[:-1](img.flatten(1))
+
     def forward(self, img: torch.Tensor) -> torch.Tensor:
         return self.model(img.flatten(1))
 

@@ -8,7 +8,7 @@ control (they must look diverse, see tests/test_quality.py).
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 
@@ -16,9 +16,7 @@ from gan import metrics
 from gan.classifier import DigitClassifier, load_or_train_classifier
 from gan.config import GANConfig
 from gan.data import DataSplit
-
-if TYPE_CHECKING:
-    from gan.train.loop import TrainState
+from gan.state import TrainState
 
 QUALITY_KEYS = ("diversity", "fcd", "modes", "class_kl", "inception_score", "density",
                 "coverage", "eval_status")

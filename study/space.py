@@ -7,13 +7,20 @@ import hashlib
 import json
 from typing import Any
 
+from optuna.distributions import CategoricalDistribution, FloatDistribution
+
 from gan.config import GANConfig
+from gan.layout import SEARCH_PARAMS
 
 SPACES = ("default", "extended")
+# Keys a trial's Tune config may carry besides search parameters: confirmation and control
+# runs say what they are, and which repeat of their config they are.
+TRIAL_META_KEYS = ("phase", "replicate")
 LATENT_DIMS = (2, 8, 16, 32, 64, 100, 128, 256)
 # Objectives: the metric name and whether lower is better.
+# density is not offered: it rewards samples piled onto dense regions, i.e. collapse.
 OBJECTIVES = {"fcd": "min", "diversity": "max", "inception_score": "max", "coverage": "max",
-              "density": "max", "class_kl": "min"}
+              "class_kl": "min"}
 
 SEED_POINT = {"lr": 2e-4, "b1": 0.5, "b2": 0.999, "latent_dim": 100}
 EXTENDED_SEED_POINT = {"loss": "ns", "bn_eps": 0.8, "d_lr_ratio": 1.0}
@@ -21,8 +28,6 @@ EXTENDED_SEED_POINT = {"loss": "ns", "bn_eps": 0.8, "d_lr_ratio": 1.0}
 
 def optuna_space(space: str) -> dict[str, Any]:
     """Optuna distributions for ``space`` (Lucic et al. 2018's wide lr range)."""
-    from optuna.distributions import CategoricalDistribution, FloatDistribution
-
     if space not in SPACES:
         raise ValueError(f"unknown space {space!r}; expected one of {SPACES}")
     dists: dict[str, Any] = {
@@ -49,21 +54,38 @@ def trial_seed(study_seed: int, params: dict[str, Any]) -> int:
     return int(hashlib.sha256(blob.encode()).hexdigest()[:8], 16)
 
 
+def split_trial_params(params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(search parameters, meta keys such as phase and replicate) of a trial's Tune config.
+
+    Raises:
+        ValueError: for a key that is neither.
+    """
+    meta = {k: v for k, v in params.items() if k in TRIAL_META_KEYS}
+    search = {k: v for k, v in params.items() if k not in TRIAL_META_KEYS}
+    unknown = sorted(set(search) - set(SEARCH_PARAMS))
+    if unknown:
+        raise ValueError(f"unknown search parameter(s): {', '.join(unknown)}")
+    return search, meta
+
+
 def trial_config(base: GANConfig, params: dict[str, Any], study_seed: int) -> GANConfig:
     """``base`` with a trial's proposed parameters applied.
+
+    The training seed derives from the study seed, the parameters and (for a
+    confirmation run) the replicate number; the evaluation noise is the study
+    seed's for every trial, so all trials are scored on identical noise.
 
     Raises:
         ValueError: for a parameter that is not part of any space.
     """
-    params = dict(params)
-    ratio = params.pop("d_lr_ratio", None)
-    known = {"lr", "b1", "b2", "latent_dim", "loss", "bn_eps"}
-    unknown = sorted(set(params) - known)
-    if unknown:
-        raise ValueError(f"unknown search parameter(s): {', '.join(unknown)}")
-    if "latent_dim" in params:
-        params["latent_dim"] = int(params["latent_dim"])
-    changes = {**params, "seed": trial_seed(study_seed, {**params, "d_lr_ratio": ratio})}
+    search, meta = split_trial_params(params)
+    ratio = search.pop("d_lr_ratio", None)
+    if "latent_dim" in search:
+        search["latent_dim"] = int(search["latent_dim"])
+    seed_key = {**search, "d_lr_ratio": ratio}
+    if meta.get("replicate"):
+        seed_key["replicate"] = int(meta["replicate"])
+    changes = {**search, "seed": trial_seed(study_seed, seed_key), "eval_seed": study_seed}
     if ratio is not None:
-        changes["d_lr"] = float(ratio) * float(params.get("lr", base.lr))
+        changes["d_lr"] = float(ratio) * float(search.get("lr", base.lr))
     return dataclasses.replace(base, **changes)

@@ -1,10 +1,17 @@
-"""The Ray Tune function trainable: gan.train with a callback that reports to Tune."""
+"""The Ray Tune function trainable: gan.train with callbacks that record and report to Tune.
+
+A trial's record is built once: the loop's epoch record, tagged with the search
+objective by :class:`ObjectiveTag`, is written to ``metrics.csv`` (the study's
+history is built from these files) and reported whole to Tune.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -13,47 +20,61 @@ from ray import tune
 
 from gan.checkpoint import load_checkpoint, save_checkpoint
 from gan.config import GANConfig
-from gan.train import Callback, TrainState, train
-from gan.train.loop import STATUS_OK
-from gan.train.callbacks import CHECKPOINT_FILE, MetricsWriter, SampleGrids
-from study.space import trial_config
+from gan.data import DataSplit
+from gan.layout import CHECKPOINT_FILE, PHASE_SEARCH, TRIAL_FILE, trial_dirname
+from gan.state import STATUS_OK, Callback, TrainState
+from gan.train import train
+from gan.train.callbacks import MetricsWriter, SampleGrids
+from study.space import TRIAL_META_KEYS, split_trial_params, trial_config
 
 log = logging.getLogger(__name__)
 
 OBJECTIVE_KEY = "objective"
+RUN_KEY = "run"  # confirmation runs arrive as {"run": {params...}} (a grid over configs)
 # What a diverged trial (or one with no finite score yet) reports as the search objective.
 # It is the worst possible value in the search's direction, kept out of the real metric
 # columns, which stay NaN with status "diverged".
 PENALTY = {"min": 1e9, "max": -1e9}
-REPORTED = ("d_loss", "g_loss", "d_real", "d_fake", "js_estimate", "g_grad_norm", "g_grad_fc0",
-            "d_grad_norm", "diversity", "fcd", "modes", "class_kl", "inception_score", "density",
-            "coverage", "epoch", "step", "epoch_seconds")
 
 
 def objective_value(record: dict[str, Any], objective: str, mode: str) -> tuple[float, bool]:
     """(finite objective for the searcher, whether it was penalised)."""
     value = record.get(objective, math.nan)
-    ok = record.get("status") == STATUS_OK and isinstance(value, (int, float)) and math.isfinite(value)
+    ok = record.get("status") == STATUS_OK and isinstance(value, (int, float)) \
+        and math.isfinite(value)
     return (float(value), False) if ok else (PENALTY[mode], True)
 
 
-class TuneReporter(Callback):
-    """Reports every epoch to Tune; checkpoints every ``every`` epochs and at the end."""
+class ObjectiveTag(Callback):
+    """Adds ``objective`` and ``objective_penalized`` to each epoch record (runs first)."""
 
-    def __init__(self, objective: str, mode: str, every: int) -> None:
-        self.objective, self.mode, self.every = objective, mode, every
+    def __init__(self, objective: str, mode: str) -> None:
+        self.objective, self.mode = objective, mode
 
     def on_epoch_end(self, state: TrainState, record: dict[str, Any]) -> None:
-        metrics: dict[str, Any] = {k: float(record[k]) for k in REPORTED if k in record}
-        for key in ("epoch", "step", "modes"):
-            if key in metrics and math.isfinite(metrics[key]):
-                metrics[key] = int(metrics[key])
-        metrics["status"] = record["status"]
-        metrics["eval_status"] = record.get("eval_status", "not_run")
-        metrics[OBJECTIVE_KEY], metrics["objective_penalized"] = objective_value(
+        record[OBJECTIVE_KEY], record["objective_penalized"] = objective_value(
             record, self.objective, self.mode)
-        last = state.epoch >= state.config.n_epochs or state.status != STATUS_OK
-        if last or state.epoch % self.every == 0:
+
+
+def tune_metrics(record: dict[str, Any]) -> dict[str, Any]:
+    """The epoch record as Tune metrics: every key, ints where the value is a count."""
+    metrics = dict(record)
+    for key in ("epoch", "step", "modes"):
+        value = metrics.get(key)
+        if isinstance(value, float) and math.isfinite(value):
+            metrics[key] = int(value)
+    return metrics
+
+
+class TuneReporter(Callback):
+    """Reports every epoch to Tune; checkpoints at ``checkpoint_epochs`` and at the end."""
+
+    def __init__(self, checkpoint_epochs: frozenset[int]) -> None:
+        self.checkpoint_epochs = checkpoint_epochs
+
+    def on_epoch_end(self, state: TrainState, record: dict[str, Any]) -> None:
+        metrics = tune_metrics(record)
+        if state.finished or state.epoch in self.checkpoint_epochs:
             with tempfile.TemporaryDirectory() as tmp:
                 save_checkpoint(state, Path(tmp) / CHECKPOINT_FILE)
                 tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(tmp))
@@ -63,21 +84,55 @@ class TuneReporter(Callback):
             state.request_stop()  # a diverged trial ends here, cleanly, with a finite objective
 
 
-def make_trainable(base: GANConfig, *, study_seed: int, objective: str, mode: str,
-                   checkpoint_every: int, threads: int) -> Callable[[dict[str, Any]], None]:
-    """A closure over the study settings; Tune calls it with Optuna's proposal."""
+@dataclass(frozen=True)
+class TrialSettings:
+    """What every trial of a study shares besides its proposed parameters."""
 
-    def gan_trial(params: dict[str, Any]) -> None:
-        torch.set_num_threads(max(1, threads))
-        config = trial_config(base, params, study_seed)
-        trial_dir = Path(tune.get_context().get_trial_dir())
+    base: GANConfig
+    study_seed: int
+    objective: str
+    mode: str
+    checkpoint_epochs: frozenset[int]
+    threads: int
+
+
+def write_trial_file(trial_dir: Path, trial_id: str, params: dict[str, Any],
+                     config: GANConfig) -> None:
+    """``trial.json``: what the trial is (phase, parameters, the config it trains)."""
+    search, meta = split_trial_params(params)
+    record = {"trial_id": trial_id, "phase": meta.get("phase", PHASE_SEARCH),
+              "replicate": meta.get("replicate", 0), "params": search,
+              "config": config.to_dict()}
+    trial_dir.mkdir(parents=True, exist_ok=True)
+    (trial_dir / TRIAL_FILE).write_text(json.dumps(record, indent=2, sort_keys=True))
+
+
+def make_trainable(settings: TrialSettings) -> Callable[..., None]:
+    """A function trainable; Tune calls it with Optuna's proposal (or a confirmation's)."""
+
+    def gan_trial(params: dict[str, Any], data: DataSplit | None = None) -> None:
+        torch.set_num_threads(max(1, settings.threads))
+        params = params.get(RUN_KEY, params)
+        config = trial_config(settings.base, params, settings.study_seed)
+        context = tune.get_context()
+        trial_dir = Path(context.get_trial_dir())
+        write_trial_file(trial_dir, context.get_trial_id(), params, config)
         checkpoint = None
         tune_ckpt = tune.get_checkpoint()
         if tune_ckpt is not None:
             with tune_ckpt.as_directory() as ckpt_dir:
                 checkpoint = load_checkpoint(Path(ckpt_dir) / CHECKPOINT_FILE)
-        callbacks = [MetricsWriter(trial_dir), SampleGrids(trial_dir),
-                     TuneReporter(objective, mode, checkpoint_every)]
-        train(config, callbacks, checkpoint=checkpoint)
+        callbacks = [ObjectiveTag(settings.objective, settings.mode), MetricsWriter(trial_dir),
+                     SampleGrids(trial_dir), TuneReporter(settings.checkpoint_epochs)]
+        train(config, callbacks, data=data, checkpoint=checkpoint)
 
     return gan_trial
+
+
+def trial_dirname_creator(trial: Any) -> str:
+    """Tune's hook: name trial folders through gan.layout, never by Ray's default."""
+    return trial_dirname(trial.trial_id)
+
+
+__all__ = ["OBJECTIVE_KEY", "TRIAL_META_KEYS", "TrialSettings", "make_trainable",
+           "objective_value", "trial_dirname_creator"]

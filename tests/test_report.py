@@ -45,23 +45,27 @@ def test_history_rebuilt_from_trial_folders_skipping_corrupt_ones(tmp_path, capl
     import json
 
     from analysis.load import load_study
+    from gan import layout
     from synthetic_study import histories
 
     study = tmp_path / "interrupted"
-    for n, frame in enumerate(list(histories().values())[:3]):
-        trial_dir = study / "ray" / f"gan_trial_{frame['trial_id'][0]}_{n}_lr=x"
+    for frame in list(histories().values())[:3]:
+        trial_id = frame["trial_id"][0]
+        trial_dir = study / layout.RAY_DIR / layout.trial_dirname(trial_id)
         trial_dir.mkdir(parents=True)
-        (trial_dir / "params.json").write_text(json.dumps({"lr": float(frame["lr"][0])}))
-        rows = frame.drop(columns=["trial_id", "lr"]).to_dict("records")
-        (trial_dir / "result.json").write_text("\n".join(json.dumps(r) for r in rows))
-    broken = study / "ray" / "gan_trial_ffff_9_lr=y"
+        (trial_dir / layout.TRIAL_FILE).write_text(json.dumps(
+            {"trial_id": trial_id, "phase": "search", "params": {"lr": float(frame["lr"][0])},
+             "config": {"lr": float(frame["lr"][0]), "b1": 0.5, "seed": 7}}))
+        frame.drop(columns=["trial_id", "lr"]).to_csv(trial_dir / layout.METRICS_FILE,
+                                                     index=False)
+    broken = study / layout.RAY_DIR / layout.trial_dirname("ffff")
     broken.mkdir()
-    (broken / "params.json").write_text("{not json")
-    (broken / "result.json").write_text("")
+    (broken / layout.TRIAL_FILE).write_text("{not json")
     with caplog.at_level("WARNING"):
         data = load_study(study)
     assert sorted(data.trial_ids) == ["a1", "b2", "c3"]
-    assert "gan_trial_ffff" in caplog.text
+    assert layout.trial_dirname("ffff") in caplog.text
+    assert (data.history["seed"] == 7).all() and (data.history["d_lr_ratio"] == 1.0).all()
 
 
 def test_findings_compare_generator_losses():

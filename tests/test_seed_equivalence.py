@@ -7,13 +7,13 @@ import torch
 
 from conftest import tiny_config
 from gan import train
-from gan.losses import discriminator_loss, generator_loss
+from gan.bench import seed_style_step
 from gan.runtime import make_adam
 from gan.train.loop import build_state
 
 
 def seed_loop(config, data, steps):
-    """The seed's step, written plainly: two D passes, a full D backward in the G step."""
+    """gan.bench's seed-style step, fed the same batches and noise as gan.train."""
     state = build_state(config)  # same seeded init and RNG stream as gan.train
     G, D, rng = copy.deepcopy(state.generator), copy.deepcopy(state.discriminator), state.rng
     opt_g = make_adam(G.parameters(), config.lr, (config.b1, config.b2), state.device)
@@ -24,15 +24,7 @@ def seed_loop(config, data, steps):
         for i in range(len(data) // bs):
             real = data[perm[i * bs:(i + 1) * bs]]
             z = torch.randn(bs, config.latent_dim, generator=rng)
-            opt_g.zero_grad()
-            gen_imgs = G(z)
-            g_loss = generator_loss(D(gen_imgs), config.loss)
-            g_loss.backward()
-            opt_g.step()
-            opt_d.zero_grad()
-            d_loss = discriminator_loss(D(real), D(gen_imgs.detach()))
-            d_loss.backward()
-            opt_d.step()
+            seed_style_step(G, D, opt_g, opt_d, real, z, config.loss)
             done += 1
             if done == steps:
                 break

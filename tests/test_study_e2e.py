@@ -11,6 +11,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from gan import layout
+
 pytestmark = pytest.mark.slow
 
 ARGS = ["--num-samples", "4", "--max-epochs", "2", "--dataset", "synthetic", "--grace-period", "2",
@@ -25,33 +27,40 @@ def _study(results: Path, *extra: str, **kwargs):
                             stderr=subprocess.STDOUT, text=True, **kwargs)
 
 
-def _finished_trials(ray_dir: Path) -> int:
-    return sum(1 for d in ray_dir.glob("gan_trial_*") if (d / "result.json").is_file()
-               and '"done": true' in (d / "result.json").read_text())
+def _finished_trials(study: Path) -> int:
+    """Trials whose own record reached the last epoch."""
+    done = 0
+    for trial_dir in layout.trial_dirs(study).values():
+        metrics = trial_dir / layout.METRICS_FILE
+        if metrics.is_file() and "epoch" in (frame := pd.read_csv(metrics)) \
+                and frame["epoch"].max() == 2:
+            done += 1
+    return done
 
 
 def test_study_interrupted_resumes_and_reports(tmp_path):
     results = tmp_path / "results"
-    ray_dir = results / "tiny" / "ray"
-    proc = _study(results)
+    study = results / "tiny"
+    proc = _study(results, "--confirm-top", "1", "--confirm-seeds", "1")
     deadline = time.time() + 240
-    while time.time() < deadline and proc.poll() is None and _finished_trials(ray_dir) < 1:
+    while time.time() < deadline and proc.poll() is None and _finished_trials(study) < 1:
         time.sleep(0.5)
     assert proc.poll() is None, proc.stdout.read()
     proc.send_signal(signal.SIGINT)  # what Ctrl-C or a scheduler's timeout does
     out, _ = proc.communicate(timeout=120)
     assert proc.returncode in (130, 0), out
-    interrupted = _finished_trials(ray_dir)
+    interrupted = _finished_trials(study)
     assert 1 <= interrupted
 
     proc = _study(results, "--resume")
     out, _ = proc.communicate(timeout=400)
     assert proc.returncode == 0, out[-3000:]
 
-    study = results / "tiny"
     history = pd.read_parquet(study / "history.parquet")
-    assert history["trial_id"].nunique() == 4
-    for col in ("d_loss", "g_loss", "d_fake", "js_estimate", "g_grad_norm", "g_grad_fc0",
+    phases = history.groupby("trial_id")["phase"].first().value_counts().to_dict()
+    # 4 searched; the best and the seed's defaults confirmed with 1 more seed; 1 control.
+    assert phases["search"] == 4 and phases["control"] == 1 and 1 <= phases["confirm"] <= 2
+    for col in ("d_loss", "g_loss", "d_fake", "js_lower_bound", "g_grad_norm", "g_grad_fc0",
                 "d_grad_norm", "diversity", "fcd", "modes", "inception_score", "coverage",
                 "status", "lr", "b1", "b2", "latent_dim"):
         assert col in history and history[col].notna().all(), col
@@ -61,19 +70,33 @@ def test_study_interrupted_resumes_and_reports(tmp_path):
 
     ot = optuna.load_study(study_name="tiny", storage=f"sqlite:///{study / 'optuna.db'}")
     done = [t for t in ot.trials if t.state == optuna.trial.TrialState.COMPLETE]
-    assert len(done) == 4
+    assert len(ot.trials) == len(done) == 4  # confirmations are not told to the search
     assert done[0].params == {"lr": 2e-4, "b1": 0.5, "b2": 0.999, "latent_dim": 100}
     proposed = {tuple(sorted(t.params.items())) for t in done}
+    search = history[history["phase"] == "search"]
     ran = {tuple(sorted(r.items())) for r in
-           history.groupby("trial_id")[["b1", "b2", "latent_dim", "lr"]].first()
+           search.groupby("trial_id")[["b1", "b2", "latent_dim", "lr"]].first()
            .to_dict("records")}
     assert proposed == ran  # every trial trained the config Optuna proposed
 
     best = json.loads((study / "best_config.json").read_text())
     assert best["gan_config"]["dataset"] == "synthetic"
-    assert (study / "run_config.json").is_file() and (study / "run_command.txt").is_file()
-    assert list(ray_dir.glob("gan_trial_*/grad_log.csv")) and list(ray_dir.glob("gan_trial_*/images/*.png"))
+    assert best["selected_by"] == "mean objective over seeds" and best["per_seed"]
+    assert (study / "run_config.json").is_file()
+    command = (study / "run_command.txt").read_text().split()
+    assert command[1:3] == ["-m", "study.run"] and "--confirm-top" in command
+    trial_dirs = layout.trial_dirs(study)
+    assert len(trial_dirs) == history["trial_id"].nunique()
+    for trial_dir in trial_dirs.values():  # every trial leaves its last generator
+        assert (trial_dir / layout.GRAD_LOG_FILE).is_file() and layout.image_grids(trial_dir)
+        assert layout.trial_checkpoints(trial_dir), trial_dir
     assert (study / "report" / "report.html").is_file()
+
+    ckpt = layout.trial_checkpoints(next(iter(trial_dirs.values())))[-1]
+    scored = subprocess.run([sys.executable, "-m", "gan.evaluate", "--checkpoint", str(ckpt),
+                             "--num-samples", "200"], capture_output=True, text=True, timeout=120)
+    assert scored.returncode == 0, scored.stderr
+    assert 0 <= json.loads(scored.stdout)["diversity"] <= 1
 
 
 def test_bad_study_flags_exit_2_and_start_nothing(tmp_path):

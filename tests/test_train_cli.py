@@ -51,7 +51,7 @@ def test_cli_run_writes_outputs_and_resumes(tmp_path):
     assert "epoch 2/2" in proc.stderr
     metrics = pd.read_csv(out / "metrics.csv")
     assert list(metrics["epoch"]) == [1, 2]
-    assert {"diversity", "fcd", "modes", "g_grad_fc0", "js_estimate"} <= set(metrics.columns)
+    assert {"diversity", "fcd", "modes", "g_grad_fc0", "js_lower_bound"} <= set(metrics.columns)
     assert (out / "images" / "15.png").is_file() and (out / "checkpoint.pt").is_file()
     assert (out / "gan.train_config.json").is_file()
     grad = pd.read_csv(out / "grad_log.csv")

@@ -1,5 +1,6 @@
 """The training loop (``loop``), its stock callbacks (``callbacks``) and CLI (``__main__``)."""
 
-from gan.train.loop import Callback, TrainState, build_state, train
+from gan.state import Callback, TrainState
+from gan.train.loop import build_state, train
 
 __all__ = ["Callback", "TrainState", "build_state", "train"]

@@ -13,11 +13,10 @@ import torch
 from torchvision.utils import save_image
 
 from gan.checkpoint import save_checkpoint
-from gan.train.loop import STATUS_DIVERGED, Callback, TrainState
+from gan.layout import CHECKPOINT_FILE, GRAD_LOG_FILE, IMAGES_DIR, METRICS_FILE
+from gan.state import Callback, TrainState
 
 log = logging.getLogger(__name__)
-
-METRICS_FILE, GRAD_LOG_FILE, CHECKPOINT_FILE = "metrics.csv", "grad_log.csv", "checkpoint.pt"
 
 
 def _write_csv_atomic(frame: pd.DataFrame, path: Path) -> None:
@@ -65,7 +64,7 @@ class SampleGrids(Callback):
     """``images/<step>.png`` every ``sample_interval`` steps, all from the same fixed noise."""
 
     def __init__(self, out_dir: str | os.PathLike) -> None:
-        self.images_dir = Path(out_dir) / "images"
+        self.images_dir = Path(out_dir) / IMAGES_DIR
 
     def on_sample(self, state: TrainState, images: torch.Tensor) -> None:
         save_grid(images, self.images_dir / f"{state.step}.png")
@@ -80,8 +79,7 @@ class Checkpointer(Callback):
         self.path, self.every = Path(out_dir) / CHECKPOINT_FILE, every
 
     def on_epoch_end(self, state: TrainState, record: dict[str, Any]) -> None:
-        last = state.epoch >= state.config.n_epochs or state.status == STATUS_DIVERGED
-        if last or state.epoch % self.every == 0:
+        if state.finished or state.epoch % self.every == 0:
             save_checkpoint(state, self.path)
 
 

@@ -18,71 +18,25 @@ from __future__ import annotations
 import logging
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 import torch
 from torch import nn
 
+from gan.checkpoint import restore_state
 from gan.config import GANConfig
 from gan.data import DataError, DataSplit, load_data
 from gan.losses import discriminator_loss, generator_loss
 from gan.models import Discriminator, Generator, linear_layers
+from gan.quality import QualityEvaluator
 from gan.runtime import make_adam, resolve_device, seed_everything
+from gan.state import STATUS_DIVERGED, STATUS_OK, Callback, TrainState
 
 log = logging.getLogger(__name__)
 
 GRID_SAMPLES = 25  # the seed's 5x5 grid
-STATUS_OK, STATUS_DIVERGED = "ok", "diverged"
-
-
-@dataclass
-class TrainState:
-    """Everything a callback may read, and everything a checkpoint must hold."""
-
-    config: GANConfig
-    device: torch.device
-    generator: Generator
-    discriminator: Discriminator
-    opt_g: torch.optim.Optimizer
-    opt_d: torch.optim.Optimizer
-    rng: torch.Generator  # drives batches and noise; saved in checkpoints
-    fixed_noise: torch.Tensor  # (25, latent_dim): every sample grid uses it
-    epoch: int = 0  # epochs completed
-    step: int = 0  # batches completed, the seed's batches_done
-    status: str = STATUS_OK
-    stop_requested: bool = False
-    history: list[dict[str, Any]] = field(default_factory=list)
-
-    def request_stop(self) -> None:
-        """Ask the loop to stop after the current callback round."""
-        self.stop_requested = True
-
-    def sample(self, noise: torch.Tensor) -> torch.Tensor:
-        """G(noise) with BatchNorm in eval mode, so a sample never depends on its batch."""
-        was_training = self.generator.training
-        self.generator.eval()
-        with torch.no_grad():
-            images = self.generator(noise)
-        self.generator.train(was_training)
-        return images
-
-
-class Callback:
-    """Override what you need; the loop calls these in order, on the main process."""
-
-    def on_train_start(self, state: TrainState) -> None: ...
-
-    def on_step(self, state: TrainState, record: dict[str, Any]) -> None:
-        """Every ``log_interval`` steps, with that step's losses and gradient norms."""
-
-    def on_sample(self, state: TrainState, images: torch.Tensor) -> None:
-        """Every ``sample_interval`` steps, with G(fixed_noise): (25, C, H, W) in [-1, 1]."""
-
-    def on_epoch_end(self, state: TrainState, record: dict[str, Any]) -> None:
-        """After each epoch, with epoch means, quality metrics and status."""
-
-    def on_train_end(self, state: TrainState) -> None: ...
+Evaluator = Callable[[TrainState], dict[str, Any]]
 
 
 def step_metric_names(state: TrainState) -> list[str]:
@@ -122,7 +76,7 @@ def train(
     *,
     data: DataSplit | None = None,
     checkpoint: dict[str, Any] | None = None,
-    evaluator: Callable[[TrainState], dict[str, Any]] | None = None,
+    evaluator: Evaluator | None = None,
 ) -> TrainState:
     """Train the vanilla GAN of ``config``; report through ``callbacks``.
 
@@ -145,97 +99,122 @@ def train(
                         f"{len(split.train)} training images of {split.name}")
     state = build_state(config, device)
     if checkpoint is not None:
-        from gan.checkpoint import restore_state
         restore_state(state, checkpoint)
     if evaluator is None and config.eval_interval > 0:
-        from gan.quality import QualityEvaluator
         evaluator = QualityEvaluator.for_data(split, config, device)
     for cb in callbacks:
         cb.on_train_start(state)
-    _run_epochs(state, split.train, callbacks, evaluator)
+    _Epochs(state, split.train, callbacks, evaluator).run()
     for cb in callbacks:
         cb.on_train_end(state)
     return state
 
 
-def _run_epochs(state: TrainState, train_x: torch.Tensor, callbacks: Sequence[Callback],
-                evaluator: Callable[[TrainState], dict[str, Any]] | None) -> None:
-    config, device, rng = state.config, state.device, state.rng
-    bs, n = config.batch_size, len(train_x)
-    G, D = state.generator, state.discriminator
-    g_layers, d_layers = list(linear_layers(G).values()), list(linear_layers(D).values())
-    g_params, d_params = list(G.parameters()), list(D.parameters())
-    names = step_metric_names(state)
-    G.train()
-    D.train()
-    # A run restored in the diverged state stays stopped.
-    while state.epoch < config.n_epochs and not state.stop_requested \
-            and state.status == STATUS_OK:
+@dataclass
+class _Epochs:
+    """The loop over epochs; one instance per :func:`train` call."""
+
+    state: TrainState
+    train_x: torch.Tensor  # (N, C, H, W) on the device
+    callbacks: Sequence[Callback]
+    evaluator: Evaluator | None
+
+    def __post_init__(self) -> None:
+        G, D = self.state.generator, self.state.discriminator
+        self.g_layers = list(linear_layers(G).values())
+        self.d_layers = list(linear_layers(D).values())
+        self.g_params, self.d_params = list(G.parameters()), list(D.parameters())
+        self.names = step_metric_names(self.state)
+
+    def run(self) -> None:
+        state = self.state
+        state.generator.train()
+        state.discriminator.train()
+        # A run restored in the diverged state stays stopped.
+        while state.epoch < state.config.n_epochs and not state.stop_requested \
+                and state.status == STATUS_OK:
+            self.epoch()
+            if state.status == STATUS_DIVERGED:
+                log.warning("run diverged (non-finite loss) at epoch %d, step %d; stopping",
+                            state.epoch, state.step)
+
+    def epoch(self) -> None:
+        state, config = self.state, self.state.config
         started = time.perf_counter()
-        perm = torch.randperm(n, generator=rng, device=device)
-        totals = torch.zeros(len(names), device=device)
-        steps = n // bs
+        bs = config.batch_size
+        perm = torch.randperm(len(self.train_x), generator=state.rng, device=state.device)
+        totals = torch.zeros(len(self.names), device=state.device)
+        steps = len(self.train_x) // bs
         for i in range(steps):
-            real = train_x[perm[i * bs:(i + 1) * bs]]  # (B, C, H, W)
-            z = torch.randn(bs, config.latent_dim, generator=rng, device=device)
-
-            # Generator first, as in the seed.
-            state.opt_g.zero_grad(set_to_none=True)
-            fake = G(z)
-            d_fake = D(fake)  # (B, 1); D is unchanged until its own step, so the D step reuses it
-            g_loss = generator_loss(d_fake, config.loss)
-            g_loss.backward(inputs=g_params, retain_graph=True)
-            g_norms = _layer_grad_norms(g_layers)
-            state.opt_g.step()
-
-            # The seed's D(gen_imgs.detach()) equals d_fake: backpropagating d_fake's graph
-            # into D's weights only never touches G's (already stepped) part of it.
-            state.opt_d.zero_grad(set_to_none=True)
-            d_real = D(real)
-            d_loss = discriminator_loss(d_real, d_fake)
-            d_loss.backward(inputs=d_params)
-            d_norms = _layer_grad_norms(d_layers)
-            state.opt_d.step()
-
-            g_total, d_total = torch.linalg.vector_norm(g_norms), torch.linalg.vector_norm(d_norms)
-            row = torch.cat([torch.stack([d_loss.detach(), g_loss.detach(), d_real.detach().mean(),
-                                          d_fake.detach().mean(), g_total, d_total]),
-                             g_norms, d_norms])
+            row = self.step(self.train_x[perm[i * bs:(i + 1) * bs]])
             totals += row
             state.step += 1
-            if state.step % config.log_interval == 0:
-                record = {"step": state.step, "epoch": state.epoch + 1,
-                          **dict(zip(names, row.tolist()))}
-                for cb in callbacks:
-                    cb.on_step(state, record)
-                if not all(math.isfinite(v) for v in row.tolist()):
-                    state.status = STATUS_DIVERGED
-                    break
-            if state.step % config.sample_interval == 0:
-                images = state.sample(state.fixed_noise)
-                for cb in callbacks:
-                    cb.on_sample(state, images)
+            if not self._after_step(row):
+                break
         state.epoch += 1
-        record = _epoch_record(state, names, (totals / max(steps, 1)).tolist())
+        record = _epoch_record(state, self.names, (totals / max(steps, 1)).tolist())
         record["epoch_seconds"] = time.perf_counter() - started
-        if state.status == STATUS_OK and evaluator is not None and config.eval_interval > 0 \
-                and state.epoch % config.eval_interval == 0:
-            record.update(evaluator(state))
+        if state.status == STATUS_OK and self.evaluator is not None \
+                and config.eval_interval > 0 and state.epoch % config.eval_interval == 0:
+            record.update(self.evaluator(state))
         state.history.append(record)
-        for cb in callbacks:
+        for cb in self.callbacks:
             cb.on_epoch_end(state, record)
-        if state.status == STATUS_DIVERGED:
-            log.warning("run diverged (non-finite loss) at epoch %d, step %d; stopping",
-                        state.epoch, state.step)
-            break
+
+    def step(self, real: torch.Tensor) -> torch.Tensor:
+        """One G step then one D step on ``real`` (B, C, H, W); the step's metrics, (M,)."""
+        state, config = self.state, self.state.config
+        G, D = state.generator, state.discriminator
+        z = torch.randn(len(real), config.latent_dim, generator=state.rng, device=state.device)
+
+        # Generator first, as in the seed.
+        state.opt_g.zero_grad(set_to_none=True)
+        d_fake = D(G(z))  # (B, 1); D is unchanged until its own step, so the D step reuses it
+        g_loss = generator_loss(d_fake, config.loss)
+        g_loss.backward(inputs=self.g_params, retain_graph=True)
+        g_norms = _layer_grad_norms(self.g_layers)
+        state.opt_g.step()
+
+        # The seed's D(gen_imgs.detach()) equals d_fake: backpropagating d_fake's graph
+        # into D's weights only never touches G's (already stepped) part of it.
+        state.opt_d.zero_grad(set_to_none=True)
+        d_real = D(real)
+        d_loss = discriminator_loss(d_real, d_fake)
+        d_loss.backward(inputs=self.d_params)
+        d_norms = _layer_grad_norms(self.d_layers)
+        state.opt_d.step()
+
+        head = torch.stack([d_loss.detach(), g_loss.detach(), d_real.detach().mean(),
+                            d_fake.detach().mean(), torch.linalg.vector_norm(g_norms),
+                            torch.linalg.vector_norm(d_norms)])
+        return torch.cat([head, g_norms, d_norms])
+
+    def _after_step(self, row: torch.Tensor) -> bool:
+        """Step and sample callbacks; False once the run diverged (the epoch stops)."""
+        state, config = self.state, self.state.config
+        if state.step % config.log_interval == 0:
+            values = row.tolist()
+            record = {"step": state.step, "epoch": state.epoch + 1,
+                      **dict(zip(self.names, values))}
+            for cb in self.callbacks:
+                cb.on_step(state, record)
+            if not all(math.isfinite(v) for v in values):
+                state.status = STATUS_DIVERGED
+                return False
+        if state.step % config.sample_interval == 0:
+            images = state.sample(state.fixed_noise)
+            for cb in self.callbacks:
+                cb.on_sample(state, images)
+        return True
 
 
 def _epoch_record(state: TrainState, names: list[str], means: list[float]) -> dict[str, Any]:
     record: dict[str, Any] = {"epoch": state.epoch, "step": state.step, **dict(zip(names, means))}
     if not all(math.isfinite(v) for v in means):
         state.status = STATUS_DIVERGED
-    # Goodfellow et al. 2014, Thm. 1: at the optimal D, d_loss = log 2 - JSD(p_data, p_g).
-    record["js_estimate"] = max(0.0, math.log(2) - record["d_loss"]) \
+    # Goodfellow et al. 2014, Thm. 1: JSD(p_data, p_g) >= log 2 - d_loss for any D, with
+    # equality only at the optimal D; so this is a lower bound, not an estimate.
+    record["js_lower_bound"] = max(0.0, math.log(2) - record["d_loss"]) \
         if math.isfinite(record["d_loss"]) else math.nan
     record["status"] = state.status
     return record

@@ -1,0 +1,76 @@
+"""Every file and folder name that a run or a study writes, in one module.
+
+Writers (``gan.train`` callbacks, ``study``) and readers (``analysis``) import
+these names; nothing else spells them. It lives in ``gan`` because all three
+packages may import ``gan`` without forming a cycle.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+# --- one run folder: ``python -m gan.train --out-dir``, and each trial folder of a study ---
+METRICS_FILE = "metrics.csv"  # one row per epoch: the run's full record
+GRAD_LOG_FILE = "grad_log.csv"  # one row per log interval: per-step losses and gradient norms
+CHECKPOINT_FILE = "checkpoint.pt"
+IMAGES_DIR = "images"  # <step>.png sample grids
+TRIAL_FILE = "trial.json"  # a study trial's parameters, phase and GAN config
+
+# --- one study folder: ``results/<name>/`` ---
+RAY_DIR = "ray"  # Ray Tune's experiment folder of the search
+CONFIRM_RAY_DIR = "ray-confirm"  # ... of the confirmation and control runs
+OPTUNA_DB = "optuna.db"
+RUN_CONFIG = "run_config.json"
+RUN_COMMAND = "run_command.txt"
+HISTORY_PARQUET, HISTORY_CSV = "history.parquet", "history.csv"
+BEST_CONFIG = "best_config.json"
+REPORT_DIR = "report"
+
+# Trial folders are named by study.trainable's dirname creator, never by Ray's default.
+TRIAL_DIR_PREFIX = "trial_"
+_TRIAL_DIR = re.compile(rf"^{TRIAL_DIR_PREFIX}([0-9a-zA-Z_]+)$")
+# Ray Tune persists each reported checkpoint as <trial>/checkpoint_<index>/.
+_TUNE_CHECKPOINT_GLOB = "checkpoint_*"
+
+# --- the columns of a study's history that say what a trial was ---
+SEARCH_PARAMS = ("lr", "b1", "b2", "latent_dim", "loss", "bn_eps", "d_lr_ratio")
+PHASE_SEARCH, PHASE_CONFIRM, PHASE_CONTROL = "search", "confirm", "control"
+
+
+def trial_dirname(trial_id: str) -> str:
+    """The folder name of the trial with Tune id ``trial_id``."""
+    return f"{TRIAL_DIR_PREFIX}{trial_id}"
+
+
+def trial_id_of(folder: Path) -> str | None:
+    """The trial id encoded in a trial folder's name, or None for any other folder."""
+    match = _TRIAL_DIR.match(folder.name)
+    return match.group(1) if match else None
+
+
+def trial_dirs(study_dir: Path) -> dict[str, Path]:
+    """Every trial folder of a study (search and confirmation runs), by trial id."""
+    found: dict[str, Path] = {}
+    for experiment in (RAY_DIR, CONFIRM_RAY_DIR):
+        root = Path(study_dir) / experiment
+        if not root.is_dir():
+            continue
+        for folder in sorted(root.iterdir()):
+            trial_id = trial_id_of(folder)
+            if trial_id is not None and folder.is_dir():
+                found[trial_id] = folder
+    return found
+
+
+def trial_checkpoints(trial_dir: Path) -> list[Path]:
+    """The trial's saved checkpoints, oldest first (Tune numbers them in order)."""
+    return sorted(Path(trial_dir).glob(f"{_TUNE_CHECKPOINT_GLOB}/{CHECKPOINT_FILE}"))
+
+
+def image_grids(run_dir: Path) -> list[Path]:
+    """A run's sample grids, in step order."""
+    images = Path(run_dir) / IMAGES_DIR
+    if not images.is_dir():
+        return []
+    return sorted((p for p in images.glob("*.png") if p.stem.isdigit()), key=lambda p: int(p.stem))
