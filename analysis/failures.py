@@ -1,8 +1,16 @@
 """Failure classes of a trial's per-epoch history, and the epoch each failure begins.
 
-Thresholds are named constants so that the report can quote them; each was set
-against the behaviour described in Arjovsky & Bottou 2017 and against the
-histories in tests/test_failures.py.
+Every rule holds over the final window (the last FINAL_WINDOW epochs a trial
+reported), never on one epoch alone. A trial the scheduler stopped before the
+full budget is ``undetermined`` unless its failure is already conclusive:
+diverged, vanishing gradients, discriminator wins, or a collapse after it had
+learned (its diversity had first reached COLLAPSE_PEAK). Mode collapse never
+has an onset before that learned peak.
+
+Collapse and non-convergence are told apart by Naeem et al.'s density/coverage
+split: samples that look real (high density) but cover little of the data
+(low coverage) are collapse; samples that neither look real nor cover the data
+are non-convergence. Thresholds are named constants that the report quotes.
 """
 
 from __future__ import annotations
@@ -12,33 +20,45 @@ import math
 import numpy as np
 import pandas as pd
 
+from gan.state import STATUS_DIVERGED
+
 HEALTHY = "healthy"
 MODE_COLLAPSE = "mode_collapse"
 VANISHING = "vanishing_gradients"
 D_WINS = "discriminator_wins"
 OSCILLATION = "oscillation_nonconvergence"
-DIVERGED = "diverged"
-CLASSES = (HEALTHY, MODE_COLLAPSE, VANISHING, D_WINS, OSCILLATION, DIVERGED)
+DIVERGED = STATUS_DIVERGED
+UNDETERMINED = "undetermined"  # stopped early, before its failure (if any) was conclusive
+CLASSES = (HEALTHY, MODE_COLLAPSE, VANISHING, D_WINS, OSCILLATION, DIVERGED, UNDETERMINED)
+FAILURES = (MODE_COLLAPSE, VANISHING, D_WINS, OSCILLATION, DIVERGED)
 
-FINAL_WINDOW = 3  # epochs at the end of a trial that decide its class
+FINAL_WINDOW = 3  # epochs at the end of a trial over which every rule must hold
 VANISHING_GRAD_NORM = 1e-2  # G's total gradient norm below this is "vanished" (healthy: 0.1-10)
 VANISHING_D_FAKE = 0.05  # ... while D(G(z)) stays near 0: D rejects every fake
 D_WINS_LOSS = 0.05  # d_loss below this: D separates real from fake almost perfectly
-COLLAPSE_MODES = 5  # fewer than 5 of 10 classes get 5% of the samples ...
-COLLAPSE_MIN_DENSITY = 0.3  # ... while samples look real (Naeem density; real digits ~1)
-COLLAPSE_DROP = 0.5  # or diversity fell below half its peak ...
-COLLAPSE_PEAK = 0.2  # ... after that peak had passed 0.2 (it had learned, then lost, variety)
+COLLAPSE_PEAK = 0.2  # diversity a trial must have reached before it can collapse
+COLLAPSE_COVERAGE = 0.25  # coverage below this is narrow (real digits ~0.97, one class <0.1)
+COLLAPSE_MODES = 5  # fewer than 5 of 10 classes get 5% of the samples: narrow too
+COLLAPSE_DROP = 0.5  # diversity below half its peak: narrow too (learned, then lost variety)
+COLLAPSE_MIN_DENSITY = 0.3  # density at least this: samples look real (real digits ~1)
 NONCONVERGED_DIVERSITY = 0.1  # still below this at the end: never learned (real digits ~0.98)
-OSCILLATION_CV = 0.5  # coefficient of variation of g_loss over the final epochs
+OSCILLATION_CV = 0.5  # detrended spread of g_loss over the window, relative to its mean size
+OSCILLATION_SMOOTH = 5  # grad-log rows averaged before detrending (per-batch noise is not a swing)
 THRESHOLDS = ("FINAL_WINDOW", "VANISHING_GRAD_NORM", "VANISHING_D_FAKE", "D_WINS_LOSS",
-              "COLLAPSE_MODES", "COLLAPSE_MIN_DENSITY", "COLLAPSE_DROP", "COLLAPSE_PEAK",
-              "NONCONVERGED_DIVERSITY", "OSCILLATION_CV")  # quoted by the report
+              "COLLAPSE_PEAK", "COLLAPSE_COVERAGE", "COLLAPSE_MODES", "COLLAPSE_DROP",
+              "COLLAPSE_MIN_DENSITY", "NONCONVERGED_DIVERSITY", "OSCILLATION_CV",
+              "OSCILLATION_SMOOTH")  # quoted by the report
 
 
-def _tail(trial: pd.DataFrame, column: str) -> np.ndarray:
-    if column not in trial:
-        return np.array([])
-    return trial[column].to_numpy(dtype=float)[-FINAL_WINDOW:]
+def _column(trial: pd.DataFrame, name: str, fill: float) -> np.ndarray:
+    if name not in trial:
+        return np.full(len(trial), fill)
+    return trial[name].to_numpy(dtype=float)
+
+
+def _holds_at_end(mask: np.ndarray) -> bool:
+    """The rule holds on every epoch of the final window."""
+    return len(mask) > 0 and bool(mask[-FINAL_WINDOW:].all())
 
 
 def _onset(mask: np.ndarray, epochs: np.ndarray) -> float:
@@ -51,61 +71,103 @@ def _onset(mask: np.ndarray, epochs: np.ndarray) -> float:
     return float(epochs[start])
 
 
-def is_collapsed(trial: pd.DataFrame) -> np.ndarray:
-    """Per epoch: realistic samples of too few classes, or diversity well below a peak it had
-    reached. Few modes of unrealistic samples is non-convergence, not collapse."""
-    div = trial["diversity"].to_numpy(dtype=float) if "diversity" in trial else np.array([])
-    if len(div) == 0:
-        return np.zeros(len(trial), dtype=bool)
-    modes = trial["modes"].to_numpy(dtype=float) if "modes" in trial else np.full(len(div), 10.0)
-    density = trial["density"].to_numpy(dtype=float) if "density" in trial \
-        else np.full(len(div), np.inf)
-    peak = np.fmax.accumulate(np.nan_to_num(div, nan=0.0))
+def learned(trial: pd.DataFrame) -> np.ndarray:
+    """Per epoch: diversity had reached COLLAPSE_PEAK at an earlier epoch."""
+    div = np.nan_to_num(_column(trial, "diversity", math.nan), nan=0.0)
+    before = np.r_[0.0, np.fmax.accumulate(div)[:-1]] if len(div) else div
+    return before >= COLLAPSE_PEAK
+
+
+def narrow_and_real(trial: pd.DataFrame) -> np.ndarray:
+    """Per epoch: samples look real (density) but cover little (coverage, modes, or diversity
+    fallen below half its peak)."""
+    div = _column(trial, "diversity", math.nan)
+    peak = np.fmax.accumulate(np.nan_to_num(div, nan=0.0)) if len(div) else div
     with np.errstate(invalid="ignore"):
-        fell = (peak > COLLAPSE_PEAK) & (div < COLLAPSE_DROP * peak)
-        return ((modes < COLLAPSE_MODES) & (density >= COLLAPSE_MIN_DENSITY)) | fell
+        narrow = (_column(trial, "coverage", math.inf) < COLLAPSE_COVERAGE) \
+            | (_column(trial, "modes", math.inf) < COLLAPSE_MODES) \
+            | ((peak >= COLLAPSE_PEAK) & (div < COLLAPSE_DROP * peak))
+        return narrow & (_column(trial, "density", math.inf) >= COLLAPSE_MIN_DENSITY)
 
 
-def classify_trial(trial: pd.DataFrame) -> tuple[str, float]:
-    """(failure class, onset epoch or NaN) of one trial's history, sorted by epoch."""
+def is_collapsed(trial: pd.DataFrame) -> np.ndarray:
+    """Per epoch: narrow but realistic samples, after the trial had learned variety."""
+    return narrow_and_real(trial) & learned(trial)
+
+
+def oscillation_score(values: np.ndarray) -> float:
+    """Spread of ``values`` around their linear trend, relative to their mean magnitude.
+
+    A steady trend (1, 2, 4) scores low; alternation (0.2, 3, 0.2, 3) scores high;
+    the sign of the values does not matter (the minimax g_loss is negative).
+    """
+    values = values[np.isfinite(values)]
+    if len(values) < 3:
+        return math.nan
+    x = np.arange(len(values), dtype=float)
+    residual = values - np.polyval(np.polyfit(x, values, 1), x)
+    return float(residual.std() / (np.abs(values).mean() + 1e-8))
+
+
+def _window_g_loss(trial: pd.DataFrame, steps: pd.DataFrame | None) -> np.ndarray:
+    """g_loss over the final window: smoothed grad-log rows where they exist, else epochs."""
+    if steps is not None and len(steps) and "g_loss" in steps and "epoch" in steps:
+        first = trial["epoch"].to_numpy()[-FINAL_WINDOW:][0]
+        rows = steps[steps["epoch"] >= first].sort_values("step")["g_loss"]
+        if len(rows) >= 3 * OSCILLATION_SMOOTH:
+            return rows.rolling(OSCILLATION_SMOOTH).mean().dropna().to_numpy(dtype=float)
+    return _column(trial, "g_loss", math.nan)[-FINAL_WINDOW:]
+
+
+def classify_trial(trial: pd.DataFrame, full_budget: bool = True,
+                   steps: pd.DataFrame | None = None) -> tuple[str, float]:
+    """(failure class, onset epoch or NaN) of one trial's history.
+
+    Args:
+        trial: its per-epoch rows.
+        full_budget: False when the scheduler stopped it before the last epoch.
+        steps: its grad-log rows (per logged step), for the oscillation rule.
+    """
     trial = trial.sort_values("epoch")
     epochs = trial["epoch"].to_numpy()
-    status = trial["status"].astype(str).to_numpy()
-    d_loss = trial["d_loss"].to_numpy(dtype=float) if "d_loss" in trial else np.array([])
-    bad = (status == DIVERGED) | ~np.isfinite(d_loss) if len(d_loss) else status == DIVERGED
+    d_loss = _column(trial, "d_loss", math.nan)
+    bad = (trial["status"].astype(str).to_numpy() == DIVERGED) | ~np.isfinite(d_loss)
     if bad.any():
         return DIVERGED, float(epochs[int(np.argmax(bad))])
-    g_norm = trial["g_grad_norm"].to_numpy(dtype=float)
-    d_fake = trial["d_fake"].to_numpy(dtype=float)
-    vanished = (g_norm < VANISHING_GRAD_NORM) & (d_fake < VANISHING_D_FAKE)
-    if vanished[-1]:
+    vanished = (_column(trial, "g_grad_norm", math.inf) < VANISHING_GRAD_NORM) \
+        & (_column(trial, "d_fake", 1.0) < VANISHING_D_FAKE)
+    if _holds_at_end(vanished):
         return VANISHING, _onset(vanished, epochs)
     d_wins = d_loss < D_WINS_LOSS
-    if d_wins[-1]:
+    if _holds_at_end(d_wins):
         return D_WINS, _onset(d_wins, epochs)
     collapsed = is_collapsed(trial)
-    if len(collapsed) and collapsed[-1]:
+    if _holds_at_end(collapsed):
         return MODE_COLLAPSE, _onset(collapsed, epochs)
-    g_loss = _tail(trial, "g_loss")
-    if len(g_loss) >= FINAL_WINDOW and np.mean(g_loss) > 0:
-        if np.std(g_loss) / np.mean(g_loss) > OSCILLATION_CV:
-            return OSCILLATION, math.nan
-    diversity = _tail(trial, "diversity")
+    if not full_budget:
+        return UNDETERMINED, math.nan
+    if _holds_at_end(narrow_and_real(trial)):
+        return MODE_COLLAPSE, math.nan  # realistic but narrow throughout: never learned variety
+    if oscillation_score(_window_g_loss(trial, steps)) > OSCILLATION_CV:
+        return OSCILLATION, math.nan
+    diversity = _column(trial, "diversity", math.nan)[-FINAL_WINDOW:]
     if len(diversity) and np.nanmax(np.append(diversity, -1.0)) < NONCONVERGED_DIVERSITY:
         return OSCILLATION, math.nan  # non-convergence: samples never became diverse
     return HEALTHY, math.nan
 
 
-def classify_study(history: pd.DataFrame, max_epochs: int | None = None) -> pd.DataFrame:
+def classify_study(history: pd.DataFrame, max_epochs: int | None = None,
+                   grad_logs: dict[str, pd.DataFrame] | None = None) -> pd.DataFrame:
     """One row per trial: final metrics, parameters, failure class, onset epoch, and
-    ``stopped_early`` (ASHA ended a healthy-status trial before ``max_epochs``; its class
-    describes it when it was stopped)."""
+    ``stopped_early`` (stopped by the scheduler before ``max_epochs``, not diverged)."""
     max_epochs = max_epochs or int(history["epoch"].max())
+    grad_logs = grad_logs or {}
     rows = []
     for trial_id, trial in history.groupby("trial_id", sort=False):
-        failure, onset = classify_trial(trial)
-        last = trial.sort_values("epoch").iloc[-1].to_dict()
         epochs = int(trial["epoch"].max())
+        failure, onset = classify_trial(trial, full_budget=epochs >= max_epochs,
+                                        steps=grad_logs.get(trial_id))
+        last = trial.sort_values("epoch").iloc[-1].to_dict()
         rows.append({**last, "trial_id": trial_id, "failure": failure, "onset_epoch": onset,
                      "epochs": epochs,
                      "stopped_early": failure != DIVERGED and epochs < max_epochs})

@@ -1,4 +1,9 @@
-"""Findings computed from the data: sentences whose every number comes from the trials."""
+"""Findings computed from the data: sentences whose every number comes from the trials.
+
+Every count names its population, every rate carries its n and a 95% Wilson
+interval, and a comparison between groups is stated only when the intervals
+separate; otherwise the sentence says that the data cannot tell.
+"""
 
 from __future__ import annotations
 
@@ -7,75 +12,157 @@ import math
 import numpy as np
 import pandas as pd
 
-from analysis.failures import CLASSES, HEALTHY
+from analysis import failures
+from analysis.stats import rate_text, rates_differ
+from gan import layout
 
-MIN_GROUP = 3  # a failure rate is quoted only for groups of at least this many trials
+MIN_GROUP = 3  # a group rate is quoted only for groups of at least this many trials
+LR_BINS = 3  # learning-rate terciles for the failure-rate comparison
 
 
-def findings(trials: pd.DataFrame, history: pd.DataFrame,
-             probe: pd.DataFrame | None = None) -> list[str]:
-    n = len(trials)
-    out: list[str] = []
+def _name(cls: str) -> str:
+    return cls.replace("_", " ")
+
+
+def search_trials(trials: pd.DataFrame) -> pd.DataFrame:
+    return trials[trials["phase"] == layout.PHASE_SEARCH] if "phase" in trials else trials
+
+
+def census(trials: pd.DataFrame, max_epochs: int) -> list[str]:
+    """Who ran how long, and the class counts of each population, with intervals."""
+    search = search_trials(trials)
+    n = len(search)
     if n == 0:
-        return ["The study holds no trials."]
-    counts = trials["failure"].value_counts()
-    parts = [f"{counts.get(c, 0)} {c.replace('_', ' ')}" for c in CLASSES if counts.get(c, 0)]
-    out.append(f"{n} trials: " + ", ".join(parts) + ".")
-    if "stopped_early" in trials and trials["stopped_early"].any():
-        early = trials[trials["stopped_early"]]
-        out.append(f"ASHA stopped {len(early)} of {n} trials early (after "
-                   f"{int(early['epochs'].min())} to {int(early['epochs'].max())} epochs); their "
-                   "class describes them when they were stopped.")
-    failed = trials[trials["failure"] != HEALTHY]
-    healthy = trials[trials["failure"] == HEALTHY]
-    for cls, group in failed.groupby("failure"):
-        lr = group["lr"].astype(float)
-        sentence = (f"{len(group)} of {n} trials ended in {cls.replace('_', ' ')}, with lr from "
-                    f"{lr.min():.2g} to {lr.max():.2g}")
-        if len(healthy):
-            above = (lr > healthy["lr"].max()).sum()
-            if above:
-                sentence += (f"; {above} of them above the highest healthy lr "
-                             f"({healthy['lr'].max():.2g})")
-        onsets = group["onset_epoch"].dropna()
-        if len(onsets):
-            sentence += f"; onset at epoch {onsets.median():.0f} (median)"
-        out.append(sentence + ".")
-    if "loss" in trials and trials["loss"].nunique() > 1:
-        out.append(_loss_comparison(history))
-    if "fcd" in trials and trials["fcd"].notna().any():
-        best = trials.loc[trials["fcd"].idxmin()]
-        out.append(f"Best final fcd {best['fcd']:.4g} (trial {best['trial_id']}, epoch "
-                   f"{int(best['epoch'])}): lr {best['lr']:.3g}, b1 {best['b1']:.3g}, b2 "
-                   f"{best['b2']:.4g}, latent {int(best['latent_dim'])}.")
-    sizes = trials["latent_dim"].value_counts() if "latent_dim" in trials else pd.Series()
-    sizes = sizes[sizes >= MIN_GROUP]
-    if len(sizes) > 1:
-        grouped = trials[trials["latent_dim"].isin(sizes.index)].groupby("latent_dim")
-        by_latent = grouped["failure"].apply(lambda f: (f != HEALTHY).mean())
-        worst = by_latent.idxmax()
-        out.append(f"Failure rate is highest at latent size {int(worst)} "
-                   f"({by_latent.max():.0%} of {int((trials['latent_dim'] == worst).sum())} "
-                   "trials).")
-    if probe is not None and len(probe):
-        first, last = probe.iloc[0], probe.iloc[-1]
-        if not all(math.isfinite(v) for v in (first["minimax"], last["minimax"], first["ns"],
-                                              last["ns"])):
-            out.append("Gradient probe on the best generator produced non-finite gradient norms.")
-            return out
-        d_loss = probe["d_loss"].dropna()
-        ratio = (f"{last['ns'] / last['minimax']:.3g} times smaller than"
-                 if last["minimax"] > 0 else "exactly 0 (underflow), against")
-        out.append(f"Gradient probe on the best generator: at the start both costs gave G a "
-                   f"gradient norm of about {first['minimax']:.2g}; after a fresh D trained for "
-                   f"{int(last['d_iteration'])} iterations (D loss "
-                   f"{d_loss.iloc[-1] if len(d_loss) else math.nan:.2g}), the minimax gradient "
-                   f"norm was {last['minimax']:.2g}, {ratio} the non-saturating one "
-                   f"({last['ns']:.2g}).")
+        return ["The study holds no search trials."]
+    full = search[search["epochs"] >= max_epochs]
+    early = search[search["stopped_early"]]
+    out = [f"Search: {n} trials; {len(full)} ran all {max_epochs} epochs, {len(early)} were "
+           f"stopped early by the scheduler"
+           + (f" (after {int(early['epochs'].min())} to {int(early['epochs'].max())} epochs)"
+              if len(early) else "")
+           + f", {int((search['failure'] == failures.DIVERGED).sum())} diverged."]
+    if len(full):
+        counts = full["failure"].value_counts()
+        parts = [f"{_name(c)} {rate_text(int(counts[c]), len(full))}" for c in failures.CLASSES
+                 if counts.get(c, 0)]
+        out.append(f"Of the {len(full)} search trials that ran all {max_epochs} epochs: "
+                   + "; ".join(parts) + ".")
+    if len(early):
+        counts = early["failure"].value_counts()
+        undetermined = int(counts.get(failures.UNDETERMINED, 0))
+        conclusive = [f"{int(counts[c])} {_name(c)}" for c in failures.FAILURES
+                      if counts.get(c, 0)]
+        out.append(f"Of the {len(early)} trials stopped early, {undetermined} are undetermined "
+                   "(cut before any failure was conclusive; an early stop is not a failure)"
+                   + (f"; conclusive: {', '.join(conclusive)}" if conclusive else "") + ".")
     return out
 
 
-def _loss_comparison(history: pd.DataFrame) -> str:
+def judged(trials: pd.DataFrame) -> pd.DataFrame:
+    """Search trials with a class: full budget, or stopped with a conclusive failure."""
+    search = search_trials(trials)
+    return search[search["failure"] != failures.UNDETERMINED]
+
+
+def landscape(trials: pd.DataFrame) -> list[str]:
+    """Where healthy and failed trials lie in lr, and failure rate by lr tercile and latent."""
+    data = judged(trials)
+    out: list[str] = []
+    healthy = data[data["failure"] == failures.HEALTHY]
+    if len(healthy):
+        out.append(f"The {len(healthy)} healthy trials (of {len(data)} judged search trials) "
+                   f"had lr from {healthy['lr'].min():.2g} to {healthy['lr'].max():.2g} and "
+                   f"b1 from {healthy['b1'].min():.2g} to {healthy['b1'].max():.2g}.")
+    failed = data["failure"] != failures.HEALTHY
+    if len(data) >= LR_BINS * MIN_GROUP and data["lr"].nunique() >= LR_BINS:
+        bins = pd.qcut(data["lr"].astype(float), LR_BINS, duplicates="drop")
+        groups = [(iv, int(failed[bins == iv].sum()), int((bins == iv).sum()))
+                  for iv in bins.cat.categories]
+        text = "; ".join(f"lr {iv.left:.1e}–{iv.right:.1e}: {rate_text(k, m)}"
+                         for iv, k, m in groups)
+        (_, k0, n0), (_, k1, n1) = groups[0], groups[-1]
+        verdict = ("the lowest and highest terciles differ (intervals do not overlap)"
+                   if rates_differ((k0, n0), (k1, n1)) else
+                   "the data cannot tell the lowest and highest terciles apart (intervals "
+                   "overlap)")
+        out.append(f"Failure rate by lr tercile of the judged search trials: {text}; {verdict}.")
+    sizes = data["latent_dim"].value_counts()
+    sizes = sizes[sizes >= MIN_GROUP]
+    if len(sizes) > 1:
+        rates = {int(s): (int(failed[data["latent_dim"] == s].sum()), int(sizes[s]))
+                 for s in sorted(sizes.index)}
+        worst = max(rates, key=lambda s: rates[s][0] / rates[s][1])
+        best = min(rates, key=lambda s: rates[s][0] / rates[s][1])
+        text = "; ".join(f"{s}: {rate_text(*r)}" for s, r in rates.items())
+        verdict = (f"latent {worst} fails more often than latent {best}"
+                   if rates_differ(rates[worst], rates[best]) else
+                   "the data cannot tell latent sizes apart (intervals overlap; TPE chose "
+                   "which sizes got how many trials)")
+        out.append(f"Failure rate by latent size (groups of {MIN_GROUP}+ judged trials): "
+                   f"{text}; {verdict}.")
+    return out
+
+
+def seed_robust(table: pd.DataFrame, objective: str) -> list[str]:
+    """Each confirmed config's objective and diversity over its seeds."""
+    if table.empty:
+        return ["No config was re-run with more seeds, so no winner is seed-robust."]
+    out = []
+    for _, row in table.iterrows():
+        label = f" ({row['label']})" if row["label"] else ""
+        out.append(f"lr {row['lr']:.3g}, b1 {row['b1']:.3g}, b2 {row['b2']:.4g}, latent "
+                   f"{int(row['latent_dim'])}{label}: {objective} {row['objective_mean']:.4g} ± "
+                   f"{row['objective_sd']:.2g} (min {row['objective_min']:.4g}, max "
+                   f"{row['objective_max']:.4g}), diversity {row['diversity_mean']:.2f} ± "
+                   f"{row['diversity_sd']:.2f}, over {int(row['n_seeds'])} full-budget seeds.")
+    return out
+
+
+def vanishing(trials: pd.DataFrame, history: pd.DataFrame) -> list[str]:
+    """The vanishing-gradient trials of every phase, with onset and D(G(z)); or why none."""
+    hit = trials[trials["failure"] == failures.VANISHING]
+    if hit.empty:
+        floor = history["g_grad_norm"].min() if "g_grad_norm" in history else math.nan
+        minimax = int((trials.get("loss", pd.Series(dtype=str)) == "minimax").sum())
+        why = (f"{minimax} trials used the saturating minimax cost and none of them vanished "
+               "within the budget" if minimax else
+               "every trial used the non-saturating cost, which keeps G's gradient alive when "
+               "D rejects its samples; run the minimax control (the default) to see the failure")
+        return [f"No trial showed vanishing gradients: the lowest epoch-mean generator gradient "
+                f"norm was {floor:.2g}, above the {failures.VANISHING_GRAD_NORM:g} threshold; "
+                f"{why}."]
+    out = [f"Vanishing gradients in {len(hit)} of {len(trials)} trials (all phases)."]
+    for _, row in hit.iterrows():
+        trial = history[history["trial_id"] == row["trial_id"]].sort_values("epoch")
+        at = trial[trial["epoch"] == row["onset_epoch"]].iloc[0]
+        out.append(f"Trial {row['trial_id']} ({row.get('phase', 'search')}, {row.get('loss')} "
+                   f"loss, lr {row['lr']:.2g}): G's gradient norm fell from "
+                   f"{trial['g_grad_norm'].iloc[0]:.2g} (epoch 1) below "
+                   f"{failures.VANISHING_GRAD_NORM:g} at epoch {int(row['onset_epoch'])} "
+                   f"({at['g_grad_norm']:.2g}, with D(G(z)) = {at['d_fake']:.2g}); at the end "
+                   f"{trial['g_grad_norm'].iloc[-1]:.2g}.")
+    return out
+
+
+def probe_findings(probe: pd.DataFrame) -> list[str]:
+    """Orders of magnitude each cost's gradient lost as the fresh D trained, per stage."""
+    out = []
+    for stage, frame in probe.groupby("stage_epoch"):
+        parts = []
+        for cost in ("minimax", "ns", "minimax_logits", "ns_logits"):
+            per_seed = frame.groupby("probe_seed")[cost].agg(["first", "last"])
+            with np.errstate(divide="ignore", invalid="ignore"):
+                orders = np.log10(per_seed["first"] / per_seed["last"])
+            parts.append(f"{cost.replace('_logits', ' (logits)')} {orders.median():+.1f} "
+                         f"[{orders.min():+.1f}, {orders.max():+.1f}]")
+        out.append(f"Probe, G frozen after epoch {int(stage)}, "
+                   f"{int(frame['d_iteration'].max())} fresh-D iterations, "
+                   f"{frame['probe_seed'].nunique()} D seeds: orders of magnitude lost "
+                   f"(median [min, max]): " + "; ".join(parts) + ".")
+    return out
+
+
+def loss_comparison(history: pd.DataFrame) -> str:
     """Median change of G's gradient norm per generator loss (a trial's loss is in its rows)."""
     parts = []
     for loss, group in history.groupby("loss"):
@@ -85,5 +172,6 @@ def _loss_comparison(history: pd.DataFrame) -> str:
             orders = np.log10(first / last).replace([np.inf, -np.inf], np.nan).median()
         epoch = group.groupby("trial_id")["epoch"].max().median()
         parts.append(f"{loss} trials changed generator gradient by {orders:+.1f} orders of "
-                     f"magnitude (median, decrease positive) by epoch {epoch:.0f}")
+                     f"magnitude (median, decrease positive) by epoch {epoch:.0f}, "
+                     f"n={group['trial_id'].nunique()}")
     return "; ".join(parts) + "."

@@ -1,16 +1,26 @@
 """``python -m analysis.gradient_probe``: Arjovsky & Bottou 2017, Fig. 2, on a trained G.
 
-Freeze a trial's generator, train a fresh discriminator against it, and track
-the generator's gradient norm under the minimax cost log(1 - D(G(z))) and the
-non-saturating cost -log D(G(z)) as D gets better.
+Freeze a generator, train a fresh discriminator against it, and track the
+generator's gradient norm under the minimax cost log(1 - D(G(z))) and the
+non-saturating cost -log D(G(z)) as D gets better. Each cost is measured twice:
+through the seed's Sigmoid + BCELoss numerics (whose backward floors p(1 - p)
+at 1e-12, so past a logit of about -27.6 even the non-saturating gradient is
+cut off) and exactly on D's logits (``softplus(-a)`` and ``-softplus(a)``).
+
+The fresh D trains on its logits with the seed's Adam settings: the same
+objective, computed stably. Through Sigmoid + BCELoss a confident D saturates to
+p = 0 exactly, its gradient becomes 0, and it never approaches optimality, which
+is the regime the probe is about.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import sys
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import torch
@@ -19,41 +29,61 @@ import torch.nn.functional as F
 from analysis.plots import gradient_probe as plot
 from gan.checkpoint import config_from_checkpoint, load_checkpoint, load_generator
 from gan.cli_common import OneLineParser, fail, setup_logging
-from gan.data import DataError, load_data
+from gan.config import GANConfig
+from gan.data import DataError, DataSplit, load_data
 from gan.losses import generator_loss
-from gan.models import Discriminator
+from gan.models import Discriminator, Generator
 from gan.runtime import make_adam, resolve_device
+from gan.state import Callback, TrainState
+from gan.train import train
 
 log = logging.getLogger("analysis.gradient_probe")
 PROG = "python -m analysis.gradient_probe"
 
-
 PROBE_LR, PROBE_BETAS = 2e-4, (0.5, 0.999)
 PROBE_BATCH = 512  # samples per gradient-norm estimate: one batch of 64 is too noisy
+PAPER_STAGES = (1, 10, 25)  # Arjovsky & Bottou froze DCGAN after 1, 10 and 25 epochs
+COSTS = ("minimax", "ns", "minimax_logits", "ns_logits")
 
 
-def probe(checkpoint: dict, iterations: int = 4000, every: int = 100, seed: int = 0,
-          device: torch.device | str = "cpu", data=None, lr: float = PROBE_LR,
-          betas: tuple[float, float] = PROBE_BETAS) -> pd.DataFrame:
-    """Columns d_iteration, minimax, ns (G's total gradient norm), d_loss.
+def _logit_cost(logits: torch.Tensor, kind: str) -> torch.Tensor:
+    """The generator cost computed exactly on D's logits ``a``."""
+    if kind == "ns":
+        return F.softplus(-logits).mean()  # -log sigmoid(a)
+    return -F.softplus(logits).mean()  # log(1 - sigmoid(a))
 
-    The fresh D always trains with the seed's Adam settings (not the trial's), so
-    that probes of different trials are comparable and an unstable trial optimizer
-    cannot stop D from approaching optimality.
+
+def _grad_norms(generator: Generator, discriminator: Discriminator, config: GANConfig,
+                g: torch.Generator, device: torch.device) -> dict[str, float]:
+    """G's total gradient norm under each cost, on one shared noise batch."""
+    z = torch.randn(PROBE_BATCH, config.latent_dim, generator=g, device=device)
+    params = list(generator.parameters())
+    out = {}
+    for cost in COSTS:
+        fake = generator(z)
+        if cost.endswith("_logits"):
+            loss = _logit_cost(discriminator.logits(fake), cost.removesuffix("_logits"))
+        else:
+            loss = generator_loss(discriminator(fake), cost)
+        grads = torch.autograd.grad(loss, params)
+        out[cost] = float(torch.linalg.vector_norm(torch.stack(
+            [torch.linalg.vector_norm(gr) for gr in grads])))
+    return out
+
+
+def probe_generator(generator: Generator, config: GANConfig, data: DataSplit,
+                    iterations: int = 2000, every: int = 100, seed: int = 0) -> pd.DataFrame:
+    """Columns d_iteration, d_loss and one gradient norm per cost in :data:`COSTS`.
+
+    ``generator`` is frozen (never stepped) and kept in train mode, as in training.
     """
     if iterations < 1 or every < 1:
         raise ValueError(f"iterations and every must be >= 1, got {iterations}, {every}")
-    config = config_from_checkpoint(checkpoint)
-    device = torch.device(device)
-    split = data if data is not None else load_data(config, device)
-    real_all = split.train.to(device)
-    # Train mode, as in training: BatchNorm on batch statistics.
-    generator, _ = load_generator(checkpoint, device, train_mode=True)
-    for p in generator.parameters():
-        p.requires_grad_(True)
+    device = next(generator.parameters()).device
+    real_all = data.train.to(device)
     torch.manual_seed(seed)
     discriminator = Discriminator(config).to(device)
-    opt = make_adam(discriminator.parameters(), lr, betas, device)
+    opt = make_adam(discriminator.parameters(), PROBE_LR, PROBE_BETAS, device)
     g = torch.Generator(device=device).manual_seed(seed)
     bs, rows = config.batch_size, []
     for it in range(iterations + 1):
@@ -67,38 +97,71 @@ def probe(checkpoint: dict, iterations: int = 4000, every: int = 100, seed: int 
         with torch.no_grad():
             fake = generator(z)
         opt.zero_grad(set_to_none=True)
-        # D trains on its logits (the same objective, computed stably): through the seed's
-        # Sigmoid + BCELoss a confident D can saturate to p = 0 exactly and never recover,
-        # which would end the probe with a dead D instead of an optimal one.
-        real_logits = discriminator.logits(real_all[idx])
-        fake_logits = discriminator.logits(fake)
+        real_logits, fake_logits = discriminator.logits(real_all[idx]), discriminator.logits(fake)
         d_loss = (F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
                   + F.binary_cross_entropy_with_logits(fake_logits,
                                                        torch.zeros_like(fake_logits))) / 2
         d_loss.backward()
         opt.step()
-        if rows:
-            rows[-1].setdefault("d_loss", d_loss.item())
+        rows[-1].setdefault("d_loss", d_loss.item())
     return pd.DataFrame(rows)
 
 
-def _grad_norms(generator, discriminator, config, g, device) -> dict[str, float]:
-    """G's gradient norm under each cost, through the seed's Sigmoid + BCE numerics."""
-    z = torch.randn(PROBE_BATCH, config.latent_dim, generator=g, device=device)
-    out = {}
-    for kind in ("minimax", "ns"):
-        generator.zero_grad(set_to_none=True)
-        loss = generator_loss(discriminator(generator(z)), kind)
-        grads = torch.autograd.grad(loss, list(generator.parameters()))
-        out[kind] = float(torch.linalg.vector_norm(torch.stack(
-            [torch.linalg.vector_norm(gr) for gr in grads])))
-    return out
+def probe(checkpoint: dict[str, Any], iterations: int = 2000, every: int = 100, seed: int = 0,
+          device: torch.device | str = "cpu", data: DataSplit | None = None) -> pd.DataFrame:
+    """:func:`probe_generator` on a checkpoint's generator."""
+    config = config_from_checkpoint(checkpoint)
+    generator, _ = load_generator(checkpoint, device, train_mode=True)
+    split = data if data is not None else load_data(config, device)
+    return probe_generator(generator, config, split, iterations, every, seed)
+
+
+class _Snapshots(Callback):
+    """Keeps G's weights at the given epochs."""
+
+    def __init__(self, epochs: set[int]) -> None:
+        self.epochs, self.states = epochs, {}
+
+    def on_epoch_end(self, state: TrainState, record: dict[str, Any]) -> None:
+        if state.epoch in self.epochs:
+            self.states[state.epoch] = {k: v.clone() for k, v in
+                                        state.generator.state_dict().items()}
+
+
+def stages_for(max_epochs: int) -> list[int]:
+    """The paper's stages (1, 10, 25) when the budget allows, else early/middle/last."""
+    if max_epochs >= max(PAPER_STAGES):
+        return list(PAPER_STAGES)
+    return sorted({1, max(1, max_epochs // 2), max_epochs})
+
+
+def stage_probe(config: GANConfig, data: DataSplit, stages: list[int], seeds: int = 2,
+                iterations: int = 2000, every: int = 100) -> pd.DataFrame:
+    """Train ``config`` (same seed: the same generator its trial trained) up to the last
+    stage, freeze G at each stage, and probe it with ``seeds`` fresh discriminators.
+
+    Returns:
+        :func:`probe_generator`'s columns plus ``stage_epoch`` and ``probe_seed``.
+    """
+    snap = _Snapshots(set(stages))
+    run = dataclasses.replace(config, n_epochs=max(stages), eval_interval=0)
+    state = train(run, [snap], data=data)
+    frames = []
+    for epoch, weights in sorted(snap.states.items()):
+        generator = Generator(config).to(state.device)
+        generator.load_state_dict(weights)
+        generator.train()
+        for seed in range(seeds):
+            log.info("gradient probe: G frozen after epoch %d, fresh D seed %d", epoch, seed)
+            frame = probe_generator(generator, config, data, iterations, every, seed)
+            frames.append(frame.assign(stage_epoch=epoch, probe_seed=seed))
+    return pd.concat(frames, ignore_index=True)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = OneLineParser(prog=PROG, description=__doc__)
     p.add_argument("checkpoint", type=Path, help="a gan-study checkpoint.pt")
-    p.add_argument("--iterations", type=int, default=4000)
+    p.add_argument("--iterations", type=int, default=2000)
     p.add_argument("--every", type=int, default=100)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto")

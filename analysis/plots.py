@@ -13,11 +13,13 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
-from analysis.failures import CLASSES, VANISHING_GRAD_NORM
+from analysis.failures import (CLASSES, HEALTHY, MODE_COLLAPSE, UNDETERMINED, VANISHING,
+                               VANISHING_GRAD_NORM)
+from analysis.stats import wilson_interval
 
 # Fixed colours per class, so every chart reads the same; diverged is black (no data after it).
 PALETTE = dict(zip(CLASSES, ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple",
-                             "black"]))
+                             "black", "tab:gray"]))
 
 
 def _with_class(history: pd.DataFrame, trials: pd.DataFrame) -> pd.DataFrame:
@@ -76,7 +78,7 @@ def diversity_collapse(history: pd.DataFrame, trials: pd.DataFrame) -> Figure:
     sns.lineplot(data=data, x="epoch", y="diversity", hue="failure", units="trial_id",
                  estimator=None, palette=PALETTE, alpha=0.7, ax=ax)
     onsets = trials.dropna(subset=["onset_epoch"])
-    onsets = onsets[onsets["failure"] == "mode_collapse"]
+    onsets = onsets[onsets["failure"] == MODE_COLLAPSE]
     for _, row in onsets.iterrows():
         trial = data[(data["trial_id"] == row["trial_id"]) & (data["epoch"] == row["onset_epoch"])]
         ax.scatter(trial["epoch"], trial["diversity"], marker="v", s=60, color="black", zorder=5)
@@ -123,18 +125,27 @@ def latent_outcome(trials: pd.DataFrame) -> Figure:
 
 
 def failure_rate_vs_lr(trials: pd.DataFrame, bins: int = 6) -> Figure:
-    """Share of trials that failed, per learning-rate bin (log-spaced)."""
+    """Share of judged trials that failed per learning-rate bin (log-spaced), with 95% Wilson
+    intervals; undetermined (stopped early, not conclusive) trials are left out."""
     fig = Figure(figsize=(8, 4))
     ax = fig.subplots()
-    lr = trials["lr"].astype(float)
+    data = trials[trials["failure"] != UNDETERMINED]
+    if len(data) < 2 or data["lr"].nunique() < 2:
+        _empty(ax, "too few judged trials")
+        return fig
+    lr = data["lr"].astype(float)
     edges = np.logspace(math.log10(lr.min()) - 1e-9, math.log10(lr.max()) + 1e-9, bins + 1)
     binned = pd.cut(lr, edges, include_lowest=True)
-    rate = (trials["failure"] != "healthy").groupby(binned, observed=True).agg(["mean", "size"])
+    rate = (data["failure"] != HEALTHY).groupby(binned, observed=True).agg(["sum", "size"])
+    bounds = np.array([wilson_interval(int(k), int(n)) for k, n in zip(rate["sum"],
+                                                                         rate["size"])])
+    share = rate["sum"] / rate["size"]
     labels = [f"{iv.left:.0e}–{iv.right:.0e}\n(n={n})" for iv, n in zip(rate.index, rate["size"])]
-    ax.bar(labels, rate["mean"], color=sns.color_palette("rocket", 1)[0])
+    ax.bar(labels, share, color=sns.color_palette("rocket", 1)[0],
+           yerr=[share - bounds[:, 0], bounds[:, 1] - share], capsize=4)
     ax.set_ylim(0, 1)
-    ax.set_ylabel("failure rate")
-    ax.set_title("Failure rate against learning rate")
+    ax.set_ylabel("failure rate (95% CI)")
+    ax.set_title("Failure rate against learning rate (judged trials)")
     ax.tick_params(axis="x", labelsize=8)
     fig.tight_layout()
     return fig
@@ -173,15 +184,84 @@ def loss_curves(history: pd.DataFrame, labels: dict[str, str]) -> Figure:
 
 
 def gradient_probe(probe: pd.DataFrame) -> Figure:
-    """Arjovsky & Bottou 2017, Fig. 2: G's gradient norm as a fresh D trains, per cost."""
-    fig = Figure(figsize=(7, 4))
-    ax = fig.subplots()
-    long = probe.melt(id_vars="d_iteration", value_vars=["minimax", "ns"], var_name="cost",
-                      value_name="grad_norm")
-    sns.lineplot(data=long, x="d_iteration", y="grad_norm", hue="cost", ax=ax)
-    ax.set_yscale("log")
-    ax.set_xlabel("discriminator iterations")
-    ax.set_ylabel("generator gradient norm")
-    ax.set_title("Gradient probe: frozen G, fresh D")
+    """Arjovsky & Bottou 2017, Fig. 2: G's gradient norm (log) as a fresh D trains, per cost;
+    one panel per training stage, the band spanning the probe seeds."""
+    stages = sorted(probe["stage_epoch"].unique()) if "stage_epoch" in probe else [None]
+    fig = Figure(figsize=(4.8 * len(stages), 4))
+    axes = np.atleast_1d(fig.subplots(1, len(stages), sharey=True))
+    costs = [c for c in ("minimax", "ns", "minimax_logits", "ns_logits") if c in probe]
+    for ax, stage in zip(axes, stages):
+        frame = probe if stage is None else probe[probe["stage_epoch"] == stage]
+        long = frame.melt(id_vars="d_iteration", value_vars=costs, var_name="cost",
+                          value_name="grad_norm")
+        long = long[long["grad_norm"] > 0]
+        sns.lineplot(data=long, x="d_iteration", y="grad_norm", hue="cost", errorbar=("pi", 100),
+                     ax=ax, legend=ax is axes[-1])
+        ax.set_yscale("log")
+        ax.set_xlabel("discriminator iterations")
+        ax.set_ylabel("generator gradient norm")
+        ax.set_title("frozen G" + ("" if stage is None else f" after epoch {int(stage)}"))
+    fig.tight_layout()
+    return fig
+
+
+def vanishing_trials(history: pd.DataFrame, grad_logs: dict[str, pd.DataFrame],
+                     trials: pd.DataFrame) -> Figure:
+    """The vanishing-gradient trials only: G's gradient norm per logged step (log axis) with
+    the onset epoch marked, and mean D(G(z)) per epoch beside it."""
+    fig = Figure(figsize=(12, 4.5))
+    axes = fig.subplots(1, 2)
+    hit = trials[trials["failure"] == VANISHING]
+    if hit.empty:
+        _empty(axes[0], "no trial with vanishing gradients")
+        axes[1].set_axis_off()
+        return fig
+    for _, row in hit.iterrows():
+        steps = grad_logs.get(row["trial_id"])
+        trial = history[history["trial_id"] == row["trial_id"]].sort_values("epoch")
+        label = f"{row['trial_id']} ({row.get('loss')}, lr {row['lr']:.1g})"
+        if steps is not None and len(steps):
+            # x in epochs: a logged step's epoch plus its position within that epoch.
+            within = steps.groupby("epoch")["step"]
+            x = steps["epoch"] - 1 + (steps["step"] - within.transform("min") + 1) \
+                / within.transform("size").clip(lower=1)
+            line, = axes[0].plot(x, steps["g_grad_norm"], lw=0.8, label=label)
+        else:
+            line, = axes[0].plot(trial["epoch"], trial["g_grad_norm"], label=label)
+        axes[0].axvline(row["onset_epoch"], color=line.get_color(), ls=":", lw=1)
+        axes[1].plot(trial["epoch"], trial["d_fake"], color=line.get_color(), label=label)
+    axes[0].set_yscale("log")
+    axes[0].axhline(VANISHING_GRAD_NORM, color="grey", ls="--", lw=1)
+    axes[0].set_xlabel("epoch")
+    axes[0].set_title("G gradient norm per logged step; dotted: onset")
+    axes[0].legend(fontsize=7)
+    axes[1].set_yscale("log")
+    axes[1].set_xlabel("epoch")
+    axes[1].set_title("Mean D(G(z)) (log)")
+    fig.tight_layout()
+    return fig
+
+
+def seed_spread(table: pd.DataFrame, objective: str) -> Figure:
+    """Per-seed objective and diversity of each confirmed config (one point per seed)."""
+    fig = Figure(figsize=(12, 4))
+    axes = fig.subplots(1, 2)
+    if table.empty:
+        _empty(axes[0], "no confirmation runs")
+        axes[1].set_axis_off()
+        return fig
+    rows = []
+    for _, row in table.iterrows():
+        name = (f"lr {row['lr']:.2g} b1 {row['b1']:.2g}\nlatent {int(row['latent_dim'])}"
+                + (f"\n{row['label']}" if row["label"] else ""))
+        rows += [{"config": name, objective: o, "diversity": d}
+                 for o, d in zip(row["objectives"], row["diversities"])]
+    data = pd.DataFrame(rows)
+    for ax, metric in zip(axes, (objective, "diversity")):
+        sns.pointplot(data=data, x="config", y=metric, errorbar="sd", linestyle="none",
+                      color="black", markers="_", ax=ax)
+        sns.stripplot(data=data, x="config", y=metric, size=7, ax=ax)
+        ax.set_title(f"{metric} per seed (bar: mean ± sd)")
+        ax.tick_params(axis="x", labelsize=7)
     fig.tight_layout()
     return fig

@@ -1,7 +1,8 @@
-"""``python -m analysis.report results/<study>``: charts, trial table and findings.
+"""``python -m analysis.report results/<study>``: charts, census, findings and trial table.
 
 Writes ``<study>/report/report.md`` (images beside it) and ``report.html``
-(self-contained: images embedded, opens offline in any browser).
+(self-contained: images embedded, opens offline in any browser). This module
+only assembles: the numbers come from failures, findings and confirmations.
 """
 
 from __future__ import annotations
@@ -9,171 +10,242 @@ from __future__ import annotations
 import argparse
 import base64
 import html
+import json
 import logging
 import shutil
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 from matplotlib.figure import Figure
 
-from analysis import failures, plots
-from analysis.findings import findings
+from analysis import failures, findings, plots
+from analysis.confirmations import seed_robust_table
+from analysis.gradient_probe import stage_probe, stages_for
 from analysis.importance import param_importances
 from analysis.load import StudyData, StudyLoadError, load_study
+from analysis.stats import wilson_interval
 from gan import layout
 from gan.cli_common import OneLineParser, fail, setup_logging
+from gan.config import GANConfig
+from gan.data import load_data
 
 log = logging.getLogger("analysis.report")
 PROG = "python -m analysis.report"
-TABLE_COLUMNS = ("trial_id", "failure", "onset_epoch", "epochs", "stopped_early", "lr", "b1", "b2",
-                 "latent_dim", "loss", "bn_eps", "d_lr_ratio", "fcd", "diversity", "modes", "g_grad_norm",
-                 "d_loss", "status")
+TABLE_COLUMNS = ("trial_id", "phase", "failure", "onset_epoch", "epochs", "stopped_early",
+                 *layout.SEARCH_PARAMS, "fcd", "diversity", "coverage", "density", "modes",
+                 "g_grad_norm", "d_loss", "status")
+PROBE_SEEDS = 2
+PROBE_WHY = ("The probe's fresh D trains on its logits (the same objective as the seed's "
+             "Sigmoid + BCELoss, computed stably): through the sigmoid a confident D saturates "
+             "to p = 0 exactly and stops learning, so it would never approach the optimal D the "
+             "probe is about. G's gradients are measured both through the seed's numerics and "
+             "exactly on the logits.")
 
 
-def _save(fig: Figure, out: Path, name: str, svg: bool = True) -> str:
-    fig.savefig(out / f"{name}.png", dpi=110)
-    if svg:
-        fig.savefig(out / f"{name}.svg")
-    return f"{name}.png"
+@dataclass
+class Report:
+    """What the sections accumulate: findings, (title, images, notes) sections, the folder."""
+
+    out: Path
+    facts: list[str] = field(default_factory=list)
+    sections: list[tuple[str, list[str], list[str]]] = field(default_factory=list)
+
+    def save(self, fig: Figure, name: str, svg: bool = True) -> str:
+        fig.savefig(self.out / f"{name}.png", dpi=110)
+        if svg:
+            fig.savefig(self.out / f"{name}.svg")
+        return f"{name}.png"
+
+
+def census_table(trials: pd.DataFrame, max_epochs: int) -> pd.DataFrame:
+    """Class counts per population, each with its 95% Wilson interval."""
+    search = findings.search_trials(trials)
+    groups = {"search, all": search, f"search, all {max_epochs} epochs":
+              search[search["epochs"] >= max_epochs],
+              "search, stopped early": search[search["stopped_early"]]}
+    if "phase" in trials:
+        for phase in (layout.PHASE_CONFIRM, layout.PHASE_CONTROL):
+            groups[phase] = trials[trials["phase"] == phase]
+    rows = []
+    for name, group in groups.items():
+        row = {"population": name, "n": len(group)}
+        for cls in failures.CLASSES:
+            k = int((group["failure"] == cls).sum())
+            low, high = wilson_interval(k, len(group)) if len(group) else (0.0, 0.0)
+            row[cls] = f"{k} ({100 * low:.0f}–{100 * high:.0f}%)" if len(group) else "–"
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def _example_trials(trials: pd.DataFrame) -> dict[str, str]:
-    """Best, median and (if any) a collapsed trial by final fcd."""
-    scored = trials.dropna(subset=["fcd"]).sort_values("fcd")
+    """Best, median and (if any) a collapsed search trial by final fcd."""
+    search = findings.search_trials(trials)
+    scored = search.dropna(subset=["fcd"]).sort_values("fcd")
     picks: dict[str, str] = {}
     if len(scored):
         picks[scored.iloc[0]["trial_id"]] = "best"
         picks.setdefault(scored.iloc[len(scored) // 2]["trial_id"], "median")
-    collapsed = trials[trials["failure"] == failures.MODE_COLLAPSE]
+    collapsed = search[search["failure"] == failures.MODE_COLLAPSE]
     if len(collapsed):
         picks.setdefault(collapsed.iloc[0]["trial_id"], "collapsed")
     return picks
 
 
-def _latest_grid(data: StudyData, trial_id: str) -> Path | None:
-    trial_dir = data.trial_dirs.get(trial_id)
-    grids = layout.image_grids(trial_dir) if trial_dir else []
-    return grids[-1] if grids else None
+def _failure_sections(rep: Report, data: StudyData, trials: pd.DataFrame) -> None:
+    rep.sections.append(("Vanishing gradients", [
+        rep.save(plots.vanishing_trials(data.history, data.grad_logs, trials), "vanishing_trials"),
+        rep.save(plots.vanishing_gradients(data.history, trials), "vanishing_gradients"),
+        rep.save(plots.step_grad_norms(data.grad_logs, trials), "step_grad_norms", svg=False)],
+        findings.vanishing(trials, data.history)))
+    rep.sections.append(("Diversity collapse", [
+        rep.save(plots.diversity_collapse(data.history, trials), "diversity_collapse")],
+        ["Triangles mark collapse onsets; a collapse is only dated after the trial had "
+         f"learned (diversity ≥ {failures.COLLAPSE_PEAK}) first."]))
 
 
-def _best_checkpoint(data: StudyData, trial_id: str) -> Path | None:
-    trial_dir = data.trial_dirs.get(trial_id)
-    if not trial_dir:
-        return None
-    ckpts = layout.trial_checkpoints(trial_dir)
-    return ckpts[-1] if ckpts else None
+def _landscape_section(rep: Report, data: StudyData, trials: pd.DataFrame) -> None:
+    judged = findings.judged(trials).copy()
+    judged["failed"] = (judged["failure"] != failures.HEALTHY).astype(float)
+    scores = {"fcd": param_importances(findings.search_trials(trials), "fcd", data.study_dir),
+              "failure": param_importances(judged, "failed", data.study_dir)}
+    rep.sections.append(("Hyperparameter landscape", [
+        rep.save(plots.lr_b1_landscape(trials), "lr_b1"),
+        rep.save(plots.latent_outcome(trials), "latent_dim"),
+        rep.save(plots.failure_rate_vs_lr(judged), "failure_rate_lr"),
+        rep.save(plots.importances(scores), "importances")], findings.landscape(trials)))
 
 
-def build_report(study_dir: str | Path, probe_iterations: int = 4000) -> list[Path]:
+def _samples_section(rep: Report, data: StudyData, trials: pd.DataFrame) -> None:
+    picks = _example_trials(trials)
+    images = []
+    if picks:
+        images.append(rep.save(plots.loss_curves(data.history, {
+            t: f"{label}: {t}" for t, label in picks.items()}), "loss_curves"))
+    for trial_id, label in picks.items():
+        grids = layout.image_grids(data.trial_dirs[trial_id]) \
+            if trial_id in data.trial_dirs else []
+        if grids:
+            shutil.copyfile(grids[-1], rep.out / f"samples_{label}.png")
+            images.append(f"samples_{label}.png")
+    rep.sections.append(("Samples", images, []))
+
+
+def _probe_section(rep: Report, data: StudyData, trials: pd.DataFrame, iterations: int) -> None:
+    best = next((t for t, label in _example_trials(trials).items() if label == "best"), None)
+    if best is None or iterations <= 0 or best not in data.trial_dirs:
+        return
+    saved = json.loads((data.trial_dirs[best] / layout.TRIAL_FILE).read_text())["config"]
+    config = GANConfig.from_dict({**saved, "device": "cpu"})
+    stages = stages_for(data.max_epochs or config.n_epochs)
+    log.info("gradient probe: trial %s frozen after epochs %s, %d D iterations", best, stages,
+             iterations)
+    probe = stage_probe(config, load_data(config), stages, PROBE_SEEDS, iterations,
+                        every=max(1, iterations // 20))
+    probe.to_csv(rep.out / "gradient_probe.csv", index=False)
+    facts = findings.probe_findings(probe)
+    rep.facts += facts
+    rep.sections.append(("Gradient probe (Arjovsky & Bottou 2017, Fig. 2)",
+                         [rep.save(plots.gradient_probe(probe), "gradient_probe")],
+                         [f"Best search trial {best}, retrained with its seed.", PROBE_WHY]))
+
+
+def _seed_section(rep: Report, data: StudyData, max_epochs: int) -> None:
+    objective = data.run_config.get("study", {}).get("objective", "objective")
+    table = seed_robust_table(data.history, max_epochs)
+    notes = findings.seed_robust(table, objective)
+    rep.facts += notes
+    rep.sections.append(("Seed-robust winners", [rep.save(plots.seed_spread(table, objective),
+                                                          "seed_spread")], notes))
+
+
+def build_report(study_dir: str | Path, probe_iterations: int = 2000) -> list[Path]:
     """Write the report; return [report.html, report.md].
 
     Raises:
         StudyLoadError: when ``study_dir`` is not a readable study.
     """
     data = load_study(study_dir)
-    out = data.study_dir / layout.REPORT_DIR
-    if out.exists():
-        shutil.rmtree(out)
-    out.mkdir(parents=True)
-    trials = failures.classify_study(data.history, data.max_epochs)
-    trials.to_csv(out / "trials.csv", index=False)
-    sections: list[tuple[str, list[str]]] = []
-    sections.append(("Vanishing gradients", [
-        _save(plots.vanishing_gradients(data.history, trials), out, "vanishing_gradients"),
-        _save(plots.step_grad_norms(data.grad_logs, trials), out, "step_grad_norms",
-              svg=False)]))
-    sections.append(("Diversity collapse", [
-        _save(plots.diversity_collapse(data.history, trials), out, "diversity_collapse")]))
-    landscape = [_save(plots.lr_b1_landscape(trials), out, "lr_b1"),
-                 _save(plots.latent_outcome(trials), out, "latent_dim"),
-                 _save(plots.failure_rate_vs_lr(trials), out, "failure_rate_lr")]
-    trials["failed"] = (trials["failure"] != failures.HEALTHY).astype(float)
-    scores = {"fcd": param_importances(trials, "fcd", data.study_dir),
-              "failure": param_importances(trials, "failed", data.study_dir)}
-    landscape.append(_save(plots.importances(scores), out, "importances"))
-    sections.append(("Hyperparameter landscape", landscape))
-    picks = _example_trials(trials)
-    samples = []
-    if picks:
-        samples.append(_save(plots.loss_curves(data.history, {
-            t: f"{label}: {t}" for t, label in picks.items()}), out, "loss_curves"))
-        for trial_id, label in picks.items():
-            grid = _latest_grid(data, trial_id)
-            if grid is not None:
-                name = f"samples_{label}.png"
-                shutil.copyfile(grid, out / name)
-                samples.append(name)
-    sections.append(("Samples", samples))
-    probe = None
-    best = next((t for t, label in picks.items() if label == "best"), None)
-    ckpt = _best_checkpoint(data, best) if best else None
-    if ckpt is not None and probe_iterations > 0:
-        from analysis.gradient_probe import probe as run_probe
-        from gan.checkpoint import load_checkpoint
-
-        log.info("gradient probe on trial %s (%d D iterations)", best, probe_iterations)
-        probe = run_probe(load_checkpoint(ckpt), iterations=probe_iterations,
-                          every=max(1, probe_iterations // 20))
-        probe.to_csv(out / "gradient_probe.csv", index=False)
-        sections.append(("Gradient probe (Arjovsky & Bottou 2017, Fig. 2)",
-                         [_save(plots.gradient_probe(probe), out, "gradient_probe")]))
-    facts = findings(trials, data.history, probe)
+    rep = Report(data.study_dir / layout.REPORT_DIR)
+    if rep.out.exists():
+        shutil.rmtree(rep.out)
+    rep.out.mkdir(parents=True)
+    max_epochs = data.max_epochs or int(data.history["epoch"].max())
+    trials = failures.classify_study(data.history, max_epochs, data.grad_logs)
+    trials.to_csv(rep.out / "trials.csv", index=False)
+    rep.facts += findings.census(trials, max_epochs)
+    _seed_section(rep, data, max_epochs)
+    rep.facts += findings.vanishing(trials, data.history) + findings.landscape(trials)
+    if "loss" in trials and trials["loss"].nunique() > 1:
+        rep.facts.append(findings.loss_comparison(data.history))
+    _failure_sections(rep, data, trials)
+    _landscape_section(rep, data, trials)
+    _samples_section(rep, data, trials)
+    _probe_section(rep, data, trials, probe_iterations)
+    census = census_table(trials, max_epochs)
     table = trials[[c for c in TABLE_COLUMNS if c in trials]].sort_values(
         "fcd", na_position="last")
-    md = _markdown(data, facts, sections, table)
-    (out / "report.md").write_text(md)
-    (out / "report.html").write_text(_html(data, facts, sections, table, out))
-    log.info("wrote %s and %s", out / "report.html", out / "report.md")
-    return [out / "report.html", out / "report.md"]
+    (rep.out / "report.md").write_text(_markdown(data, rep, census, table))
+    (rep.out / "report.html").write_text(_html(data, rep, census, table))
+    log.info("wrote %s and %s", rep.out / "report.html", rep.out / "report.md")
+    return [rep.out / "report.html", rep.out / "report.md"]
 
 
 def _thresholds() -> str:
     return ", ".join(f"{n}={getattr(failures, n)}" for n in failures.THRESHOLDS)
 
 
-def _markdown(data, facts, sections, table) -> str:
-    lines = [f"# Failure modes of the vanilla GAN: {data.study_dir.name}", "", "## Findings", ""]
-    lines += [f"- {f}" for f in facts]
-    lines += ["", f"Failure thresholds: {_thresholds()}.", ""]
-    for title, images in sections:
+def _design(data: StudyData) -> str:
+    study = data.run_config.get("study", {})
+    if not study:
+        return "Design: unknown (no run_config.json)."
+    return (f"Design: search ({study.get('scheduler')} scheduler, {study.get('num_samples')} "
+            f"trials, space {study.get('space')}, objective {study.get('objective')}, seed "
+            f"{study.get('seed')}); populations are named in every line.")
+
+
+def _markdown(data: StudyData, rep: Report, census: pd.DataFrame, table: pd.DataFrame) -> str:
+    lines = [f"# Failure modes of the vanilla GAN: {data.study_dir.name}", "", _design(data), "",
+             "## Findings", ""] + [f"- {f}" for f in rep.facts]
+    lines += ["", "## Census (count, 95% Wilson interval)", "",
+              census.to_markdown(index=False), "", f"Failure thresholds: {_thresholds()}.", ""]
+    for title, images, notes in rep.sections:
         lines += [f"## {title}", ""] + [f"![{img}]({img})" for img in images] + [""]
-    lines += ["## Trials", "", table.to_markdown(index=False, floatfmt=".4g")
-              if _has_tabulate() else f"```\n{table.to_string(index=False)}\n```", ""]
+        lines += [f"- {n}" for n in notes] + ([""] if notes else [])
+    lines += ["## Trials", "", table.to_markdown(index=False, floatfmt=".4g"), ""]
     return "\n".join(lines)
 
 
-def _has_tabulate() -> bool:
-    try:
-        import tabulate  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-def _html(data, facts, sections, table, out: Path) -> str:
+def _html(data: StudyData, rep: Report, census: pd.DataFrame, table: pd.DataFrame) -> str:
     def img(name: str) -> str:
-        encoded = base64.b64encode((out / name).read_bytes()).decode()
+        encoded = base64.b64encode((rep.out / name).read_bytes()).decode()
         return f'<img alt="{html.escape(name)}" src="data:image/png;base64,{encoded}">'
 
-    body = [f"<h1>Failure modes of the vanilla GAN: {html.escape(data.study_dir.name)}</h1>",
-            "<h2>Findings</h2><ul>", *[f"<li>{html.escape(f)}</li>" for f in facts], "</ul>",
+    def bullets(items: list[str]) -> str:
+        return "<ul>" + "".join(f"<li>{html.escape(i)}</li>" for i in items) + "</ul>"
+
+    title = html.escape(data.study_dir.name)
+    body = [f"<h1>Failure modes of the vanilla GAN: {title}</h1>",
+            f"<p>{html.escape(_design(data))}</p>", "<h2>Findings</h2>", bullets(rep.facts),
+            "<h2>Census (count, 95% Wilson interval)</h2>", census.to_html(index=False, border=0),
             f"<p><small>Failure thresholds: {html.escape(_thresholds())}</small></p>"]
-    for title, images in sections:
-        body += [f"<h2>{html.escape(title)}</h2>", *[img(i) for i in images]]
+    for name, images, notes in rep.sections:
+        body += [f"<h2>{html.escape(name)}</h2>", *[img(i) for i in images]]
+        body += [bullets(notes)] if notes else []
     body += ["<h2>Trials</h2>", table.to_html(index=False, float_format=lambda v: f"{v:.4g}",
                                               na_rep="NaN", border=0)]
     style = ("body{font-family:sans-serif;max-width:1200px;margin:auto;padding:1em}"
              "img{max-width:100%;margin:.5em 0}table{border-collapse:collapse;font-size:12px}"
              "td,th{padding:2px 6px;border-bottom:1px solid #ddd}")
-    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(data.study_dir.name)}"
-            f"</title><style>{style}</style></head><body>{''.join(body)}</body></html>")
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title>"
+            f"<style>{style}</style></head><body>{''.join(body)}</body></html>")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = OneLineParser(prog=PROG, description=__doc__)
     p.add_argument("study_dir", type=Path)
-    p.add_argument("--probe-iterations", type=int, default=4000,
+    p.add_argument("--probe-iterations", type=int, default=2000,
                    help="D iterations of the gradient probe (0 skips it)")
     return p.parse_args(argv)
 

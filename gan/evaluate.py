@@ -76,7 +76,8 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, DataError) as err:
         return fail(PROG, str(err))
     classifier, _ = load_or_train_classifier(split, device)
-    evaluator = QualityEvaluator(classifier, reference_images(split))
+    evaluator = QualityEvaluator(classifier, reference_images(split, args.num_samples if images
+                                                                is None else len(images)))
     if images is None:
         generator, _ = load_generator(ckpt, device)
         g = torch.Generator(device=device).manual_seed(args.seed)

@@ -80,11 +80,13 @@ def run_confirmations(base: GANConfig, settings: Any, data: DataSplit,
             tune_config=tune.TuneConfig(
                 metric=OBJECTIVE_KEY, mode=settings.mode,
                 search_alg=BasicVariantGenerator(max_concurrent=settings.max_concurrent),
-                trial_dirname_creator=trial_dirname_creator),
+                trial_dirname_creator=trial_dirname_creator, reuse_actors=runner.REUSE_ACTORS),
             # One trial per point: a grid over whole configs, unwrapped by the trainable.
             param_space={RUN_KEY: tune.grid_search(points)},
             run_config=runner.run_config(settings, layout.CONFIRM_RAY_DIR))
     grid = tuner.fit()
-    finished = runner.finished_trials(grid)
+    phases = (layout.PHASE_CONFIRM, layout.PHASE_CONTROL)
+    finished = runner.runs_finished(history_from_trials(settings.study_dir), base.n_epochs,
+                                    phases) + grid.num_errors
     return finished >= (expected if expected is not None else len(grid)), \
         runner.trial_errors(grid)

@@ -11,19 +11,24 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import logging
 import os
+import shlex
 import signal
 import sys
+import time
 from pathlib import Path
 
+import ray
 import torch
 
 from gan.classifier import load_or_train_classifier
 from gan.cli_common import OneLineParser, add_config_flags, fail, setup_logging
 from gan.config import GANConfig
 from gan.data import DataError, load_data
-from gan.layout import RAY_DIR
+from analysis.timing import breakdown_text, time_breakdown
+from gan.layout import RAY_DIR, TIMING_FILE
 from gan.runtime import resolve_device
 from study import runner
 from study.confirm import run_confirmations
@@ -31,6 +36,7 @@ from study.space import OBJECTIVES, SPACES
 
 log = logging.getLogger("study.run")
 PROG = "python -m study.run"
+EXIT_INTERRUPTED = 130  # what a shell reports for SIGINT
 DEFAULT_MAX_EPOCHS_CPU = 30  # the seed's 200 epochs are days of CPU time for 50 trials
 DEFAULT_MAX_EPOCHS_GPU = GANConfig().n_epochs
 GPU_SHARE_PER_TRIAL = 0.25  # this MLP uses a sliver of a GPU: four trials share one
@@ -39,11 +45,18 @@ DEFAULT_PROBE_ITERATIONS = 2000
 SMOKE = {"num_samples": 4, "max_epochs": 2, "dataset": "synthetic", "grace_period": 1,
          "eval_samples": 200, "log_interval": 5, "sample_interval": 10,
          "probe_iterations": 200, "confirm_top": 1, "confirm_seeds": 1}
+SMOKE_CAPS = ("num_samples", "probe_iterations", "confirm_top", "confirm_seeds")  # lower flags win
 GAN_FLAGS = ("dataset", "data_dir", "batch_size", "eval_samples", "log_interval",
              "sample_interval")
-POSITIVE = ("num_samples", "max_epochs", "grace_period", "checkpoint_interval")
+POSITIVE = ("num_samples", "max_epochs", "grace_period", "checkpoint_interval",
+            "connect_timeout")
 NON_NEGATIVE = ("cpus_per_trial", "gpus_per_trial", "max_concurrent", "probe_iterations",
                 "confirm_top", "confirm_seeds")
+# Beyond these a value is a typo, not a plan (a million trials, a year of epochs).
+UPPER = {"num_samples": 100_000, "max_epochs": 100_000, "grace_period": 100_000,
+         "checkpoint_interval": 100_000, "cpus_per_trial": 1024, "gpus_per_trial": 64,
+         "max_concurrent": 100_000, "probe_iterations": 10_000_000, "confirm_top": 1000,
+         "confirm_seeds": 1000, "reduction_factor": 1000, "connect_timeout": 3600}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -77,6 +90,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "GPUs, 0 without)")
     p.add_argument("--max-concurrent", type=int, default=0, help="0: as many as resources allow")
     p.add_argument("--address", default=None, help="an existing Ray cluster (or RAY_ADDRESS)")
+    p.add_argument("--connect-timeout", type=float, default=10.0,
+                   help="seconds to wait for --address to answer before giving up")
     p.add_argument("--checkpoint-interval", type=int, default=5,
                    help="epochs between checkpoints (besides the scheduler's milestones)")
     add_config_flags(p.add_argument_group("GAN settings shared by every trial"), GAN_FLAGS)
@@ -97,6 +112,13 @@ def _check(args: argparse.Namespace) -> None:
         if getattr(args, name) < 0:
             raise ValueError(f"--{name.replace('_', '-')} must be >= 0, got "
                              f"{getattr(args, name)}")
+    for name, limit in UPPER.items():
+        if getattr(args, name) > limit:
+            raise ValueError(f"--{name.replace('_', '-')} {getattr(args, name)} is beyond "
+                             f"{limit}; is it a typo?")
+    for path in (args.results_dir, args.results_dir / args.name):
+        if path.exists() and not path.is_dir():
+            raise ValueError(f"results path {str(path)!r} is a file, not a folder")
     if args.cpus_per_trial == 0 and not args.gpus_per_trial:
         raise ValueError("--cpus-per-trial 0 needs --gpus-per-trial > 0")
     if args.gpus_per_trial > 1 and args.gpus_per_trial % 1:
@@ -109,7 +131,7 @@ def _apply_defaults(args: argparse.Namespace) -> None:
     if args.smoke_test:
         for key, value in SMOKE.items():
             current = getattr(args, key)
-            setattr(args, key, min(current, value) if key == "num_samples" else value)
+            setattr(args, key, min(current, value) if key in SMOKE_CAPS else value)
     has_gpu = torch.cuda.is_available()
     if args.gpus_per_trial is None:
         args.gpus_per_trial = GPU_SHARE_PER_TRIAL if has_gpu else 0.0
@@ -117,6 +139,10 @@ def _apply_defaults(args: argparse.Namespace) -> None:
         args.max_epochs = DEFAULT_MAX_EPOCHS_GPU if has_gpu else DEFAULT_MAX_EPOCHS_CPU
     if args.reproducible:
         args.max_concurrent = 1
+    if args.scheduler == "asha" and args.grace_period > args.max_epochs > 0:
+        log.warning("--grace-period %d is above --max-epochs %d; using %d", args.grace_period,
+                    args.max_epochs, args.max_epochs)
+        args.grace_period = args.max_epochs
 
 
 def _study_config(args: argparse.Namespace, study_dir: Path):
@@ -144,7 +170,17 @@ def _study_config(args: argparse.Namespace, study_dir: Path):
         controls=not args.no_controls)
 
 
+def _report_time(study_dir: Path, history, started: float, cpus_per_trial: float) -> None:
+    """Print and save where this run's core-seconds went (a resumed run is not measured: its
+    history holds epochs of earlier sessions)."""
+    cpus = float(ray.cluster_resources().get("CPU", os.cpu_count() or 1))
+    parts = time_breakdown(history, time.monotonic() - started, cpus, cpus_per_trial)
+    (study_dir / TIMING_FILE).write_text(json.dumps(parts, indent=2))
+    log.info("time: %s", breakdown_text(parts))
+
+
 def main(argv: list[str] | None = None) -> int:
+    started = time.monotonic()
     args = parse_args(argv)
     setup_logging()
     _apply_defaults(args)
@@ -159,9 +195,14 @@ def main(argv: list[str] | None = None) -> int:
         return fail(PROG, str(err))
     # Trained once here (on the GPU when there is one); every trial loads it from the cache.
     load_or_train_classifier(split, resolve_device("auto"))
+    try:
+        runner.start_ray(settings.address, args.connect_timeout)
+        runner.check_resources(settings.cpus_per_trial, settings.gpus_per_trial)
+    except ValueError as err:
+        ray.shutdown()
+        return fail(PROG, str(err))
     if not args.resume:
         runner.save_run_record(base, settings, argv)
-    runner.start_ray(settings.address)
     # `timeout`, batch schedulers and `kill` send SIGTERM: stop as gracefully as on Ctrl-C, so
     # Tune saves the experiment state that --resume continues from. (After ray.init, which
     # installs a SIGTERM handler of its own.)
@@ -175,16 +216,20 @@ def main(argv: list[str] | None = None) -> int:
         more_finished, more_errors = run_confirmations(base, settings, split, args.resume)
         errors.update(more_errors)
         complete = more_finished
-    runner.write_outputs(settings, base, errors)
+    history = runner.write_outputs(settings, base, errors, partial=not complete)
     if not complete:
-        log.warning("study interrupted; continue it with `%s --name %s --results-dir %s "
-                    "--resume`", PROG, args.name, args.results_dir)
-        return 130
+        log.warning("study interrupted: history and best config are marked partial, no report "
+                    "written; continue it with: %s", shlex.join(
+                        ["python", "-m", "study.run", "--name", args.name, "--results-dir",
+                         str(args.results_dir), "--resume"]))
+        return EXIT_INTERRUPTED
     if not args.no_report:
         from analysis.report import build_report
 
         paths = build_report(study_dir, args.probe_iterations)
         log.info("report: %s", paths[0])
+    if not args.resume:
+        _report_time(study_dir, history, started, settings.cpus_per_trial)
     return 0
 
 

@@ -6,6 +6,7 @@ import json
 import logging
 import math
 import os
+import socket
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from gan import layout
 from gan.cli_common import write_run_record
 from gan.config import GANConfig
 from gan.data import DataSplit
+from gan.state import STATUS_OK
 from study.history import summarize
 from study.search import ResumableOptunaSearch
 from study.space import optuna_space, seed_point
@@ -32,6 +34,10 @@ from study.trainable import OBJECTIVE_KEY, TrialSettings, make_trainable, trial_
 log = logging.getLogger(__name__)
 
 CHECKPOINTS_KEPT = 2  # the newest (resume, last generator) and the one before it
+# Not reused: in Ray 2.60 a reused function-trainable actor keeps the previous trial's context
+# (tune.get_context().get_trial_dir() names the old folder), so a second trial on the same
+# worker overwrote the first one's files. Measured here; revisit on a Ray upgrade.
+REUSE_ACTORS = False
 
 
 @dataclass(frozen=True)
@@ -57,13 +63,48 @@ class StudySettings:
     controls: bool = False
 
 
-def start_ray(address: str | None) -> Any:
-    """Join ``address`` / RAY_ADDRESS, or start a local Ray with its dashboard."""
+AUTH_HINT = ("set RAY_AUTH_MODE=token and RAY_AUTH_TOKEN (on the head node `ray get-auth-token` "
+             "prints it) before joining")
+
+
+def check_reachable(address: str, timeout: float) -> None:
+    """Refuse an address whose host:port does not accept a connection within ``timeout`` s.
+
+    Raises:
+        ValueError: naming the address, when it does not answer.
+    """
+    target = address.split("://", 1)[-1]
+    if target in ("auto", "local") or ":" not in target:
+        return
+    host, port = target.rsplit(":", 1)
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout):
+            pass
+    except (OSError, ValueError) as err:
+        raise ValueError(f"no Ray cluster answers at {address!r} within {timeout:g} s "
+                         f"({type(err).__name__})") from err
+
+
+def start_ray(address: str | None, connect_timeout: float = 10.0) -> Any:
+    """Join ``address`` / RAY_ADDRESS, or start a local Ray with its dashboard.
+
+    Raises:
+        ValueError: when the cluster does not answer or refuses to authenticate us.
+    """
     if ray.is_initialized():
         return None
     address = address or os.environ.get("RAY_ADDRESS")
     if address:
-        context = ray.init(address=address, log_to_driver=True)
+        check_reachable(address, connect_timeout)
+        try:
+            context = ray.init(address=address, log_to_driver=True)
+        except Exception as err:  # Ray raises several types here; each becomes one line
+            if "auth" in str(err).lower():
+                raise ValueError(f"the Ray cluster at {address!r} refused authentication: "
+                                 f"{AUTH_HINT}") from err
+            raise ValueError(f"cannot join the Ray cluster at {address!r}: "
+                             f"{str(err).splitlines()[0] if str(err) else type(err).__name__}"
+                             ) from err
     else:
         context = ray.init(num_cpus=os.cpu_count() or 1,
                            num_gpus=torch.cuda.device_count(), include_dashboard=True,
@@ -74,19 +115,39 @@ def start_ray(address: str | None) -> Any:
                       else "  (token auth: `ray get-auth-token` prints the token it asks for)")
         log.info("Ray dashboard: http://%s%s", url, token_note)
     else:
-        log.info("Ray dashboard not available (install ray[default])")
+        log.info("Ray dashboard not running on this cluster (it needs ray[default] and a head "
+                 "started with it)")
     return context
 
 
-def _optuna_search(settings: StudySettings, study_name: str) -> Any:
-    storage = optuna.storages.RDBStorage(
-        f"sqlite:///{(settings.study_dir / layout.OPTUNA_DB).resolve()}")
+def check_resources(cpus_per_trial: float, gpus_per_trial: float) -> None:
+    """Refuse a per-trial request that no node of the cluster can meet (it would wait forever).
+
+    Raises:
+        ValueError: naming the request and the largest node.
+    """
+    nodes = [n.get("Resources", {}) for n in ray.nodes() if n.get("Alive")]
+    if any(n.get("CPU", 0) >= cpus_per_trial and n.get("GPU", 0) >= gpus_per_trial
+           for n in nodes):
+        return
+    largest = max(nodes, key=lambda n: (n.get("GPU", 0), n.get("CPU", 0)), default={})
+    raise ValueError(f"no node can run a trial with {cpus_per_trial:g} CPU and "
+                     f"{gpus_per_trial:g} GPU (largest node: {largest.get('CPU', 0):g} CPU, "
+                     f"{largest.get('GPU', 0):g} GPU); lower --cpus-per-trial/--gpus-per-trial")
+
+
+def _storage_url(settings: StudySettings) -> str:
+    return f"sqlite:///{(settings.study_dir / layout.OPTUNA_DB).resolve()}"
+
+
+def _optuna_search(settings: StudySettings, study_name: str, max_epochs: int) -> Any:
+    storage = optuna.storages.RDBStorage(_storage_url(settings))
     return ResumableOptunaSearch(
         space=optuna_space(settings.space), metric=OBJECTIVE_KEY, mode=settings.mode,
         points_to_evaluate=[seed_point(settings.space)],
         # A sampler passed in ignores OptunaSearch's seed: seed the sampler itself.
         sampler=optuna.samplers.TPESampler(seed=settings.seed),
-        study_name=study_name, storage=storage)
+        study_name=study_name, storage=storage, max_epochs=max_epochs)
 
 
 def asha_milestones(settings: StudySettings, max_epochs: int) -> list[int]:
@@ -134,7 +195,8 @@ def run_config(settings: StudySettings, experiment: str) -> Any:
 
 
 def new_tuner(base: GANConfig, settings: StudySettings, data: DataSplit) -> Any:
-    search = _optuna_search(settings, study_name=settings.study_dir.name)
+    search = _optuna_search(settings, study_name=settings.study_dir.name,
+                            max_epochs=base.n_epochs)
     if settings.max_concurrent > 0:
         search = ConcurrencyLimiter(search, max_concurrent=settings.max_concurrent)
     return tune.Tuner(
@@ -142,7 +204,7 @@ def new_tuner(base: GANConfig, settings: StudySettings, data: DataSplit) -> Any:
         tune_config=tune.TuneConfig(
             metric=OBJECTIVE_KEY, mode=settings.mode, search_alg=search,
             scheduler=_scheduler(settings, base.n_epochs), num_samples=settings.num_samples,
-            trial_dirname_creator=trial_dirname_creator),
+            trial_dirname_creator=trial_dirname_creator, reuse_actors=REUSE_ACTORS),
         run_config=run_config(settings, layout.RAY_DIR),
     )
 
@@ -177,10 +239,22 @@ def load_run_record(study_dir: Path) -> tuple[GANConfig, StudySettings]:
                          "cannot resume") from err
 
 
-def finished_trials(grid: Any) -> int:
-    """Trials that ended (completed, stopped by the scheduler, or errored), from the public
-    ResultGrid counts; unfinished ones resume."""
-    return grid.num_terminated + grid.num_errors
+def search_finished(settings: StudySettings, grid: Any) -> int:
+    """Search trials in a final state: told COMPLETE or PRUNED to Optuna, or errored.
+
+    Tune's own clean-up after an interrupt marks unfinished trials TERMINATED, so its
+    status cannot tell; the searcher tells Optuna only when a trial really ended.
+    """
+    study = optuna.load_study(study_name=settings.study_dir.name, storage=_storage_url(settings))
+    ended = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+    return len(study.get_trials(deepcopy=False, states=ended)) + grid.num_errors
+
+
+def runs_finished(history: pd.DataFrame, max_epochs: int, phases: tuple[str, ...]) -> int:
+    """Runs of ``phases`` (FIFO, never stopped early) that trained every epoch or diverged."""
+    runs = history[history["phase"].isin(phases)].dropna(subset=["epoch"])
+    last = runs.sort_values("epoch").groupby("trial_id").tail(1)
+    return int(((last["epoch"] >= max_epochs) | (last["status"] != STATUS_OK)).sum())
 
 
 def trial_errors(grid: Any) -> dict[str, str]:
@@ -219,16 +293,18 @@ def best_config(history: pd.DataFrame, search_best: dict[str, Any], settings: St
             "search_best": search_best}
 
 
-def write_outputs(settings: StudySettings, base: GANConfig,
-                  errors: dict[str, str] | None = None) -> pd.DataFrame:
-    """history.parquet/.csv from the trial folders, and best_config.json; the history."""
+def write_outputs(settings: StudySettings, base: GANConfig, errors: dict[str, str] | None = None,
+                  partial: bool = False) -> pd.DataFrame:
+    """history.parquet/.csv from the trial folders, and best_config.json (``partial`` marks an
+    interrupted study in both); the history."""
     out = settings.study_dir
     history = history_from_trials(out)
     history["trial_error"] = history["trial_id"].map(errors or {}).fillna("")
+    history["partial"] = partial
     history.to_parquet(out / layout.HISTORY_PARQUET, index=False)
     history.to_csv(out / layout.HISTORY_CSV, index=False)
     summary = summarize(history, settings.mode)
-    best = best_config(history, summary["best"], settings, base.n_epochs)
+    best = {**best_config(history, summary["best"], settings, base.n_epochs), "partial": partial}
     (out / layout.BEST_CONFIG).write_text(json.dumps(best, indent=2, sort_keys=True,
                                                      default=str))
     log.info("trials per status: %s", summary["status_counts"])
@@ -243,4 +319,4 @@ def run_search(base: GANConfig, settings: StudySettings, data: DataSplit,
     """Run (or resume) the search; (finished trials, errors by trial id)."""
     tuner = restored_tuner(base, settings, data) if resume else new_tuner(base, settings, data)
     grid = tuner.fit()
-    return finished_trials(grid), trial_errors(grid)
+    return search_finished(settings, grid), trial_errors(grid)

@@ -1,7 +1,13 @@
-"""OptunaSearch made safe to resume after a hard kill.
+"""OptunaSearch that tells Optuna the truth and is safe to resume after a hard kill.
 
-Tune saves the searcher (a pickle) and the Optuna study (SQLite) at different
-moments. After a SIGKILL or power loss the pickle can be older than the
+The truth: a trial the scheduler stopped before the full budget ends PRUNED at
+its last reported epoch (its per-epoch objective is already in Optuna as
+intermediate values), not COMPLETE as if its early value were final; TPE then
+weighs it as the partial result it is. A finished trial ends COMPLETE; a diverged
+one COMPLETE with the documented penalty; an errored one FAIL.
+
+Resume: Tune saves the searcher (a pickle) and the Optuna study (SQLite) at
+different moments. After a SIGKILL or power loss the pickle can be older than the
 database: a trial it believes is running may already be finished there, and a
 trial the database shows running may be unknown to it. Unpatched, the first
 crashes the resumed study (UpdateFinishedTrialError) and the second leaves an
@@ -11,21 +17,55 @@ Optuna trial RUNNING forever.
 from __future__ import annotations
 
 import logging
+import warnings
 from typing import Any
 
 import optuna
 from ray.tune.search.optuna import OptunaSearch
 
+from gan.state import STATUS_OK
+
 log = logging.getLogger(__name__)
 
 
 class ResumableOptunaSearch(OptunaSearch):
+    def __init__(self, *args: Any, max_epochs: int | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.max_epochs = max_epochs
+
     def on_trial_result(self, trial_id: str, result: dict[str, Any]) -> None:
         try:
             super().on_trial_result(trial_id, result)
         except optuna.exceptions.UpdateFinishedTrialError:
             log.warning("Optuna trial of %s already finished before the restart; not "
                         "reporting to it again", trial_id)
+
+    def _stopped_early(self, result: dict[str, Any] | None, error: bool) -> bool:
+        if error or not result or self.max_epochs is None:
+            return False
+        return result.get("status") == STATUS_OK and \
+            int(result.get("epoch", self.max_epochs)) < self.max_epochs
+
+    def on_trial_complete(self, trial_id: str, result: dict[str, Any] | None = None,
+                          error: bool = False) -> None:
+        if trial_id in self._completed_trials or not self._stopped_early(result, error):
+            try:
+                super().on_trial_complete(trial_id, result, error)
+            except optuna.exceptions.UpdateFinishedTrialError:
+                log.warning("Optuna trial of %s already finished before the restart", trial_id)
+            return
+        ot_trial = self._ot_trials[trial_id]
+        try:
+            # Tune hands the result that made the scheduler stop the trial to on_trial_complete
+            # only: record it as the last intermediate value, the one PRUNED ends at.
+            step = int(result.get("training_iteration", result.get("epoch")))
+            with warnings.catch_warnings():  # Optuna ignores (and warns of) a repeated step
+                warnings.simplefilter("ignore")
+                ot_trial.report(result[self.metric], step)
+            self._ot_study.tell(ot_trial, state=optuna.trial.TrialState.PRUNED)
+        except optuna.exceptions.UpdateFinishedTrialError:
+            log.warning("Optuna trial of %s already finished before the restart", trial_id)
+        self._completed_trials.add(trial_id)
 
     def restore(self, checkpoint_path: str) -> None:
         super().restore(checkpoint_path)

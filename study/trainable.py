@@ -1,7 +1,7 @@
 """The Ray Tune function trainable: gan.train with callbacks that record and report to Tune.
 
 A trial's record is built once: the loop's epoch record, tagged with the search
-objective by :class:`ObjectiveTag`, is written to ``metrics.csv`` (the study's
+objective and node by :class:`RecordTags`, is written to ``metrics.csv`` (the study's
 history is built from these files) and reported whole to Tune.
 """
 
@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+import ray
 import torch
 from ray import tune
 
@@ -45,15 +46,18 @@ def objective_value(record: dict[str, Any], objective: str, mode: str) -> tuple[
     return (float(value), False) if ok else (PENALTY[mode], True)
 
 
-class ObjectiveTag(Callback):
-    """Adds ``objective`` and ``objective_penalized`` to each epoch record (runs first)."""
+class RecordTags(Callback):
+    """Adds ``objective``, ``objective_penalized`` and the Ray ``node_id`` to each epoch record
+    (runs first, so the file and Tune get the same record)."""
 
     def __init__(self, objective: str, mode: str) -> None:
         self.objective, self.mode = objective, mode
+        self.node_id = ray.get_runtime_context().get_node_id()
 
     def on_epoch_end(self, state: TrainState, record: dict[str, Any]) -> None:
         record[OBJECTIVE_KEY], record["objective_penalized"] = objective_value(
             record, self.objective, self.mode)
+        record["node_id"] = self.node_id
 
 
 def tune_metrics(record: dict[str, Any]) -> dict[str, Any]:
@@ -122,7 +126,7 @@ def make_trainable(settings: TrialSettings) -> Callable[..., None]:
         if tune_ckpt is not None:
             with tune_ckpt.as_directory() as ckpt_dir:
                 checkpoint = load_checkpoint(Path(ckpt_dir) / CHECKPOINT_FILE)
-        callbacks = [ObjectiveTag(settings.objective, settings.mode), MetricsWriter(trial_dir),
+        callbacks = [RecordTags(settings.objective, settings.mode), MetricsWriter(trial_dir),
                      SampleGrids(trial_dir), TuneReporter(settings.checkpoint_epochs)]
         train(config, callbacks, data=data, checkpoint=checkpoint)
 

@@ -10,7 +10,8 @@ EPOCHS = 8
 
 def trial(trial_id: str, lr: float, **columns) -> pd.DataFrame:
     base = {"d_loss": 0.5, "g_loss": 1.0, "d_real": 0.7, "d_fake": 0.4, "g_grad_norm": 2.0,
-            "diversity": 0.6, "modes": 10, "density": 0.8, "fcd": 50.0, "status": "ok"}
+            "diversity": 0.6, "modes": 10, "density": 0.8, "coverage": 0.8, "fcd": 50.0,
+            "status": "ok", "phase": "search"}
     frame = pd.DataFrame({"epoch": np.arange(1, EPOCHS + 1)})
     for key, value in {**base, **columns}.items():
         frame[key] = value
@@ -29,7 +30,8 @@ def histories() -> dict[str, pd.DataFrame]:
                                      d_fake=np.r_[0.3, 0.1, [0.001] * 6], d_loss=0.2),
         "discriminator_wins": trial("c3", 3e-3, d_loss=np.r_[0.5, 0.3, [0.01] * 6],
                                     g_grad_norm=5.0, d_fake=0.1),
-        "mode_collapse": trial("d4", 1e-3, diversity=collapse_div, modes=np.r_[[10] * 5, [2] * 3]),
+        "mode_collapse": trial("d4", 1e-3, diversity=collapse_div, coverage=collapse_div,
+                               modes=np.r_[[10] * 5, [2] * 3]),
         "oscillation_nonconvergence": trial("e5", 8e-4, g_loss=np.tile([0.2, 3.0], EPOCHS // 2)),
         "diverged": trial("f6", 9e-3, d_loss=np.r_[[0.5] * 5, [np.nan] * 3],
                           status=["ok"] * 5 + ["diverged"] * 3, g_grad_norm=ramp + 0.1),

@@ -1,10 +1,11 @@
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from analysis import failures
-from synthetic_study import histories
+from synthetic_study import histories, trial
 
 
 @pytest.mark.parametrize("expected", list(histories()))
@@ -15,11 +16,72 @@ def test_each_synthetic_history_gets_its_class(expected):
 
 def test_onsets():
     h = histories()
-    assert failures.classify_trial(h["mode_collapse"])[1] == 5  # modes drop at epoch 6, div at 5
+    # diversity peaked at epoch 4 (0.6), fell below half of it from epoch 5
+    assert failures.classify_trial(h["mode_collapse"])[1] == 5
     assert failures.classify_trial(h["vanishing_gradients"])[1] == 3
     assert failures.classify_trial(h["discriminator_wins"])[1] == 3
     assert failures.classify_trial(h["diverged"])[1] == 6
     assert math.isnan(failures.classify_trial(h["healthy"])[1])
+
+
+def test_early_stopped_learner_is_undetermined():
+    """Cut at epoch 3 while still learning (few modes, rising diversity): not yet judged."""
+    t = trial("s1", 2e-4, diversity=np.linspace(0.02, 0.3, 8), coverage=0.1, modes=3,
+              density=0.5).iloc[:3]
+    cls, onset = failures.classify_trial(t, full_budget=False)
+    assert cls == failures.UNDETERMINED and math.isnan(onset)
+    assert failures.classify_trial(t, full_budget=True)[0] != failures.UNDETERMINED
+
+
+def test_early_stopped_conclusive_failures_keep_their_class():
+    h = histories()
+    assert failures.classify_trial(h["vanishing_gradients"], full_budget=False)[0] == \
+        failures.VANISHING
+    assert failures.classify_trial(h["mode_collapse"], full_budget=False) == \
+        (failures.MODE_COLLAPSE, 5.0)
+
+
+def test_collapse_onset_never_before_the_learned_peak():
+    """Narrow and realistic from epoch 1, learns variety at 3-4, loses it from 6."""
+    div = np.array([0.05, 0.1, 0.4, 0.5, 0.3, 0.1, 0.08, 0.08])
+    t = trial("p1", 1e-3, diversity=div, coverage=div, density=0.9)
+    cls, onset = failures.classify_trial(t)
+    assert cls == failures.MODE_COLLAPSE and onset == 6  # not 1: before the peak it had not learned
+    peak_epoch = int(t["epoch"][np.argmax(div)])
+    assert onset > peak_epoch
+
+
+def test_ten_prototypes_are_collapse_not_nonconvergence():
+    """All 10 classes present (modes 10), diversity ~0.08: coverage low, density high."""
+    div = np.r_[0.2, 0.4, 0.5, [0.08] * 5]
+    t = trial("tp", 1e-3, diversity=div, coverage=div, modes=10, density=1.3)
+    assert failures.classify_trial(t)[0] == failures.MODE_COLLAPSE
+
+
+def test_minimax_oscillation_is_found():
+    t = trial("mm", 1e-3, g_loss=np.tile([-0.1, -1.5], 4))  # minimax g_loss is <= 0
+    assert failures.classify_trial(t)[0] == failures.OSCILLATION
+
+
+def test_steady_trend_is_not_oscillation():
+    assert failures.oscillation_score(np.array([1.0, 2.0, 4.0])) < failures.OSCILLATION_CV
+    t = trial("tr", 1e-3, g_loss=np.r_[[1.0] * 5, 1.0, 2.0, 4.0])
+    assert failures.classify_trial(t)[0] == failures.HEALTHY
+
+
+def test_step_level_oscillation_from_the_grad_log():
+    t = trial("st", 1e-3)  # epoch means look steady...
+    steps = pd.DataFrame({"step": np.arange(1, 121), "epoch": np.repeat(np.arange(1, 9), 15)})
+    steps["g_loss"] = np.where((steps["step"] // 10) % 2 == 0, 0.3, 3.0)  # ...steps swing
+    assert failures.classify_trial(t, steps=steps)[0] == failures.OSCILLATION
+    steps["g_loss"] = 1.0 + 0.05 * np.sin(steps["step"])  # batch noise only
+    assert failures.classify_trial(t, steps=steps)[0] == failures.HEALTHY
+
+
+def test_rules_hold_over_the_final_window_not_one_epoch():
+    t = histories()["healthy"].copy()
+    t.loc[t.index[-1], ["coverage", "modes", "diversity"]] = [0.05, 2, 0.05]  # one bad epoch
+    assert failures.classify_trial(t)[0] == failures.HEALTHY
 
 
 def test_recovered_collapse_is_not_collapse():
@@ -29,25 +91,25 @@ def test_recovered_collapse_is_not_collapse():
 
 
 def test_classify_study_one_row_per_trial():
-    import pandas as pd
-
     table = failures.classify_study(pd.concat(histories().values()))
     assert sorted(table["failure"]) == sorted(histories())
     assert (table["epochs"] == 8).all()
 
 
-def test_few_modes_of_unrealistic_samples_is_nonconvergence_not_collapse():
+def test_unrealistic_few_modes_is_nonconvergence_realistic_is_collapse():
     t = histories()["healthy"].copy()
-    t["modes"], t["diversity"], t["density"] = 2, 0.01, 0.05
+    t["modes"], t["diversity"], t["coverage"], t["density"] = 2, 0.01, 0.01, 0.05
     assert failures.classify_trial(t)[0] == failures.OSCILLATION
-    t["density"] = 0.8  # the same few modes, but realistic digits: collapse from the start
-    assert failures.classify_trial(t) == (failures.MODE_COLLAPSE, 1.0)
+    t["density"] = 0.8  # the same few modes, but realistic digits: collapse, never learned
+    cls, onset = failures.classify_trial(t)
+    assert cls == failures.MODE_COLLAPSE and math.isnan(onset)
+    assert failures.classify_trial(t, full_budget=False)[0] == failures.UNDETERMINED
 
 
 def test_stopped_early_flag():
-    import pandas as pd
-
     h = histories()
     short = h["healthy"][h["healthy"]["epoch"] <= 3].assign(trial_id="short")
     table = failures.classify_study(pd.concat([h["healthy"], short]), max_epochs=8)
-    assert table.set_index("trial_id")["stopped_early"].to_dict() == {"a1": False, "short": True}
+    flags = table.set_index("trial_id")[["stopped_early", "failure"]].to_dict("index")
+    assert flags["a1"] == {"stopped_early": False, "failure": failures.HEALTHY}
+    assert flags["short"] == {"stopped_early": True, "failure": failures.UNDETERMINED}

@@ -99,3 +99,34 @@ def test_evaluate_cli_samples_a_checkpoint(tmp_path, synthetic, capsys):
     assert result["dataset"] == "synthetic" and result["num_samples"] == 300
     assert 0 <= result["diversity"] <= 1 and result["eval_status"] == "ok"
     assert main([]) == 2  # neither samples nor checkpoint
+
+
+def test_expected_coverage_lemma():
+    from gan.metrics import expected_coverage
+
+    assert expected_coverage(n_real=1000, n_fake=1000) == pytest.approx(1 - 2 ** -5, abs=2e-3)
+    assert expected_coverage(n_real=5000, n_fake=1000) == pytest.approx(0.60, abs=0.01)
+    with pytest.raises(ValueError, match="n_real=3"):
+        expected_coverage(n_real=3, n_fake=10)
+
+
+@pytest.mark.parametrize("held_out", [1000, 5000])
+def test_real_vs_real_coverage_at_m_equals_n_on_both_reference_sizes(embedded, held_out):
+    """The embedded subset (500 reference digits) and a full-MNIST-sized stand-in (a held-out
+    split of 5,000 real digits, reference subsampled to the 1,000 samples scored)."""
+    from gan.data import DataSplit
+
+    test = torch.cat([embedded.test, embedded.train])[:held_out]
+    labels = torch.cat([embedded.test_labels, embedded.train_labels])[:held_out]
+    split = DataSplit("embedded", embedded.train, embedded.train_labels, test, labels)
+    classifier, _ = load_or_train_classifier(split)
+    n = min(1000, held_out // 2)
+    evaluator = QualityEvaluator(classifier, reference_images(split, n))
+    m = evaluator.score(control_images(split, n))
+    assert len(evaluator.ref_features) == n and m["coverage_expected"] == pytest.approx(0.969, abs=0.01)
+    assert abs(m["coverage"] - m["coverage_expected"]) < 0.05, m
+    assert m["diversity"] >= 0.9
+    if held_out == 5000:  # without M = N the same real digits would look 20% less covered
+        unmatched = QualityEvaluator(classifier, reference_images(split)).score(
+            control_images(split, n))
+        assert unmatched["coverage"] < m["coverage"] - 0.1

@@ -71,14 +71,32 @@ def test_history_rebuilt_from_trial_folders_skipping_corrupt_ones(tmp_path, capl
 def test_findings_compare_generator_losses():
     import pandas as pd
 
-    from analysis.failures import classify_study
-    from analysis.findings import findings
+    from analysis.findings import loss_comparison
     from synthetic_study import histories
 
     h = histories()
     history = pd.concat([h["healthy"].assign(loss="ns"),
                          h["vanishing_gradients"].assign(loss="minimax")], ignore_index=True)
-    facts = " ".join(findings(classify_study(history), history))
+    facts = loss_comparison(history)
     # b2's generator gradient fell from 1 to 1e-4: four orders of magnitude by epoch 8.
     assert "minimax trials changed generator gradient by +4.0 orders" in facts
     assert "ns trials changed generator gradient by +0.0 orders" in facts
+
+
+def test_findings_name_populations_and_intervals():
+    import pandas as pd
+
+    from analysis.failures import classify_study
+    from analysis.findings import census, landscape
+    from synthetic_study import histories
+
+    h = histories()
+    short = h["healthy"][h["healthy"]["epoch"] <= 3].assign(trial_id="short")
+    table = classify_study(pd.concat([*h.values(), short]), max_epochs=8)
+    lines = census(table, max_epochs=8)
+    assert lines[0].startswith("Search: 7 trials; 6 ran all 8 epochs, 1 were stopped early")
+    assert "Of the 6 search trials that ran all 8 epochs: healthy 1 of 6 (17%, 95% CI 3–56%)" \
+        in lines[1]
+    assert "1 are undetermined" in lines[2]
+    text = " ".join(landscape(table))
+    assert "healthy trials (of 6 judged search trials)" in text

@@ -153,10 +153,12 @@ class _Epochs:
                 break
         state.epoch += 1
         record = _epoch_record(state, self.names, (totals / max(steps, 1)).tolist())
-        record["epoch_seconds"] = time.perf_counter() - started
+        record["epoch_seconds"] = time.perf_counter() - started  # training only
         if state.status == STATUS_OK and self.evaluator is not None \
                 and config.eval_interval > 0 and state.epoch % config.eval_interval == 0:
+            started = time.perf_counter()
             record.update(self.evaluator(state))
+            record["eval_seconds"] = time.perf_counter() - started
         state.history.append(record)
         for cb in self.callbacks:
             cb.on_epoch_end(state, record)

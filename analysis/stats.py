@@ -1,0 +1,48 @@
+"""Rates with their uncertainty: Wilson score intervals, and when two rates really differ."""
+
+from __future__ import annotations
+
+import math
+
+Z95 = 1.959963984540054  # two-sided 95% normal quantile
+
+
+def wilson_interval(successes: int, n: int, z: float = Z95) -> tuple[float, float]:
+    """Wilson score interval for a binomial proportion (Wilson 1927).
+
+    Args:
+        successes: k, with 0 <= k <= n.
+        n: trials, > 0.
+        z: normal quantile (1.96 for 95%).
+
+    Returns:
+        (low, high) in [0, 1].
+
+    Raises:
+        ValueError: for n <= 0 or k outside [0, n].
+    """
+    if n <= 0:
+        raise ValueError(f"n must be > 0, got {n}")
+    if not 0 <= successes <= n:
+        raise ValueError(f"successes must be in [0, {n}], got {successes}")
+    p = successes / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def rate_text(successes: int, n: int) -> str:
+    """``k of n (p%, 95% CI lo–hi%)``: a rate never travels without its n and interval."""
+    low, high = wilson_interval(successes, n)
+    return f"{successes} of {n} ({successes / n:.0%}, 95% CI {100 * low:.0f}–{high:.0%})"
+
+
+def rates_differ(a: tuple[int, int], b: tuple[int, int]) -> bool:
+    """True when the 95% Wilson intervals of two rates (k, n) do not overlap.
+
+    Conservative: non-overlap implies a difference at well below the 5% level.
+    """
+    lo_a, hi_a = wilson_interval(*a)
+    lo_b, hi_b = wilson_interval(*b)
+    return hi_a < lo_b or hi_b < lo_a

@@ -1,0 +1,39 @@
+import pytest
+
+from analysis.stats import rate_text, rates_differ, wilson_interval
+
+
+def test_wilson_against_known_values():
+    # Worked values (Newcombe 1998, Table I): 81/263 -> 0.2553-0.3662; 0/10 -> 0-0.2775.
+    low, high = wilson_interval(successes=81, n=263)
+    assert low == pytest.approx(0.2553, abs=1e-4) and high == pytest.approx(0.3662, abs=1e-4)
+    low, high = wilson_interval(successes=0, n=10)
+    assert low == 0.0 and high == pytest.approx(0.2775, abs=1e-4)
+    low, high = wilson_interval(successes=5, n=10)
+    assert low == pytest.approx(0.2366, abs=1e-4) and high == pytest.approx(0.7634, abs=1e-4)
+
+
+def test_wilson_rejects_bad_input():
+    with pytest.raises(ValueError, match="n must be"):
+        wilson_interval(successes=0, n=0)
+    with pytest.raises(ValueError, match="11"):
+        wilson_interval(successes=11, n=10)
+
+
+def test_rate_text_and_differences():
+    assert rate_text(6, 7) == "6 of 7 (86%, 95% CI 49–97%)"
+    assert not rates_differ((6, 7), (3, 7))  # 86% vs 43% on 7 trials each: cannot tell
+    assert rates_differ((45, 50), (5, 50))
+
+
+def test_time_breakdown_shares():
+    import pandas as pd
+
+    from analysis.timing import breakdown_text, time_breakdown
+
+    history = pd.DataFrame({"epoch_seconds": [30.0, 30.0, None], "eval_seconds": [2.0, 2.0, 4.0]})
+    parts = time_breakdown(history, wall_seconds=50.0, total_cpus=2, cpus_per_trial=1)
+    assert parts["training"] == pytest.approx(0.6) and parts["evaluation"] == pytest.approx(0.08)
+    assert breakdown_text(parts).startswith("training 60% of 2 cores × 0 m 50 s; evaluation 8%")
+    with pytest.raises(ValueError, match="0"):
+        time_breakdown(history, wall_seconds=0, total_cpus=2, cpus_per_trial=1)

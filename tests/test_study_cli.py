@@ -1,0 +1,82 @@
+"""study.run refuses bad requests up front: one line, exit 2, nothing written."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from study.run import main
+
+BAD_FLAGS = [
+    (["--num-samples", "0"], "--num-samples must be >= 1"),
+    (["--num-samples", "-3"], "--num-samples must be >= 1"),
+    (["--num-samples", "10000000"], "--num-samples 10000000 is beyond"),
+    (["--max-epochs", "0"], "--max-epochs must be >= 1"),
+    (["--max-epochs", "1000000"], "--max-epochs 1000000 is beyond"),
+    (["--grace-period", "0"], "--grace-period must be >= 1"),
+    (["--checkpoint-interval", "0"], "--checkpoint-interval must be >= 1"),
+    (["--connect-timeout", "0"], "--connect-timeout must be >= 1"),
+    (["--cpus-per-trial", "-1"], "--cpus-per-trial must be >= 0"),
+    (["--cpus-per-trial", "5000"], "--cpus-per-trial 5000.0 is beyond"),
+    (["--gpus-per-trial", "-1"], "--gpus-per-trial must be >= 0"),
+    (["--gpus-per-trial", "1.5"], "--gpus-per-trial above 1 must be whole"),
+    (["--cpus-per-trial", "0"], "--cpus-per-trial 0 needs --gpus-per-trial"),
+    (["--max-concurrent", "-1"], "--max-concurrent must be >= 0"),
+    (["--reduction-factor", "1"], "--reduction-factor must be > 1"),
+    (["--probe-iterations", "-5"], "--probe-iterations must be >= 0"),
+    (["--confirm-top", "-1"], "--confirm-top must be >= 0"),
+    (["--confirm-seeds", "-2"], "--confirm-seeds must be >= 0"),
+    (["--batch-size", "1"], "batch_size must be >= 2"),
+    (["--batch-size", "0"], "batch_size must be > 0"),
+    (["--eval-samples", "0"], "eval_samples must be > 0"),
+    (["--log-interval", "-1"], "log_interval must be > 0"),
+    (["--sample-interval", "0"], "sample_interval must be > 0"),
+    (["--objective", "density"], "invalid choice: 'density'"),
+    (["--space", "huge"], "invalid choice: 'huge'"),
+    (["--dataset", "cifar"], "invalid choice: 'cifar'"),
+    (["--num-samples", "many"], "invalid int value: 'many'"),
+]
+
+
+@pytest.mark.parametrize("flags,message", BAD_FLAGS, ids=[" ".join(f) for f, _ in BAD_FLAGS])
+def test_flag_sweep_one_line_exit_2_nothing_written(tmp_path, capsys, flags, message):
+    results = tmp_path / "results"
+    try:
+        code = main([*flags, "--results-dir", str(results)])
+    except SystemExit as exit_:  # argparse's own errors
+        code = exit_.code
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert len(err) == 1 and message in err[0], err
+    assert not results.exists()
+
+
+def test_results_dir_that_is_a_file(tmp_path, capsys):
+    path = tmp_path / "file"
+    path.write_text("not a folder")
+    assert main(["--results-dir", str(path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "is a file, not a folder" in err[0] and str(path) in err[0]
+    assert path.read_text() == "not a folder"
+
+
+def _run(tmp_path, *flags, timeout=180):
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    env.pop("RAY_ADDRESS", None)
+    return subprocess.run([sys.executable, "-m", "study.run", "--dataset", "synthetic",
+                           "--results-dir", str(tmp_path / "results"), *flags],
+                          capture_output=True, text=True, timeout=timeout, env=env)
+
+
+@pytest.mark.slow
+def test_unreachable_address_and_impossible_gpu_request_refused(tmp_path):
+    proc = _run(tmp_path, "--address", "127.0.0.1:1", "--connect-timeout", "2")
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    err = proc.stderr.strip().splitlines()[-1]
+    assert "no Ray cluster answers at '127.0.0.1:1'" in err
+    assert not (tmp_path / "results").exists()
+    proc = _run(tmp_path, "--gpus-per-trial", "1")
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "no node can run a trial with 1 CPU and 1 GPU" in proc.stderr.strip().splitlines()[-1]
+    assert not (tmp_path / "results").exists()
