@@ -75,11 +75,13 @@ def landscape(trials: pd.DataFrame) -> list[str]:
                    f"b1 from {healthy['b1'].min():.2g} to {healthy['b1'].max():.2g}.")
     failed = data["failure"] != failures.HEALTHY
     if len(data) >= LR_BINS * MIN_GROUP and data["lr"].nunique() >= LR_BINS:
-        bins = pd.qcut(data["lr"].astype(float), LR_BINS, duplicates="drop")
-        groups = [(iv, int(failed[bins == iv].sum()), int((bins == iv).sum()))
-                  for iv in bins.cat.categories]
-        text = "; ".join(f"lr {iv.left:.1e}–{iv.right:.1e}: {rate_text(k, m)}"
-                         for iv, k, m in groups)
+        lr = data["lr"].astype(float)
+        bins = pd.qcut(lr, LR_BINS, duplicates="drop")
+        # Each tercile is named by the lr range of its own trials (qcut's edges overshoot).
+        groups = [((lr[bins == iv].min(), lr[bins == iv].max()), int(failed[bins == iv].sum()),
+                   int((bins == iv).sum())) for iv in bins.cat.categories]
+        text = "; ".join(f"lr {lo:.1e}–{hi:.1e}: {rate_text(k, m)}"
+                         for (lo, hi), k, m in groups)
         (_, k0, n0), (_, k1, n1) = groups[0], groups[-1]
         verdict = ("the lowest and highest terciles differ (intervals do not overlap)"
                    if rates_differ((k0, n0), (k1, n1)) else
@@ -145,7 +147,8 @@ def vanishing(trials: pd.DataFrame, history: pd.DataFrame) -> list[str]:
 
 
 def probe_findings(probe: pd.DataFrame) -> list[str]:
-    """Orders of magnitude each cost's gradient lost as the fresh D trained, per stage."""
+    """Orders of magnitude each cost's gradient fell as the fresh D trained, per stage
+    (log10 of first / last norm: positive means the gradient shrank)."""
     out = []
     for stage, frame in probe.groupby("stage_epoch"):
         parts = []
@@ -157,8 +160,9 @@ def probe_findings(probe: pd.DataFrame) -> list[str]:
                          f"[{orders.min():+.1f}, {orders.max():+.1f}]")
         out.append(f"Probe, G frozen after epoch {int(stage)}, "
                    f"{int(frame['d_iteration'].max())} fresh-D iterations, "
-                   f"{frame['probe_seed'].nunique()} D seeds: orders of magnitude lost "
-                   f"(median [min, max]): " + "; ".join(parts) + ".")
+                   f"{frame['probe_seed'].nunique()} D seeds: G's gradient norm fell by "
+                   f"(orders of magnitude, median [min, max]; negative: it grew) "
+                   + "; ".join(parts) + ".")
     return out
 
 

@@ -142,7 +142,8 @@ def failure_rate_vs_lr(trials: pd.DataFrame, bins: int = 6) -> Figure:
     share = rate["sum"] / rate["size"]
     labels = [f"{iv.left:.0e}–{iv.right:.0e}\n(n={n})" for iv, n in zip(rate.index, rate["size"])]
     ax.bar(labels, share, color=sns.color_palette("rocket", 1)[0],
-           yerr=[share - bounds[:, 0], bounds[:, 1] - share], capsize=4)
+           # clipped: at k = 0 or k = n a bound can miss the share by a rounding error
+           yerr=np.clip([share - bounds[:, 0], bounds[:, 1] - share], 0, None), capsize=4)
     ax.set_ylim(0, 1)
     ax.set_ylabel("failure rate (95% CI)")
     ax.set_title("Failure rate against learning rate (judged trials)")

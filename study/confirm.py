@@ -18,7 +18,7 @@ from gan.config import GANConfig
 from gan.data import DataSplit
 from study import runner
 from study.history import final_rows, scored_rows
-from study.space import seed_point
+from study.space import TRIAL_META_KEYS, seed_point
 from study.trainable import OBJECTIVE_KEY, RUN_KEY, trial_dirname_creator
 
 log = logging.getLogger(__name__)
@@ -71,9 +71,10 @@ def run_confirmations(base: GANConfig, settings: Any, data: DataSplit,
                                      base.n_epochs)
         if not points:
             return True, {}
-        log.info("confirmation: %d runs (%d configs and controls) at the full %d epochs",
-                 len(points), len({json.dumps(p, sort_keys=True, default=str)
-                                   for p in points}), base.n_epochs)
+        configs = {json.dumps({k: v for k, v in p.items() if k not in TRIAL_META_KEYS},
+                              sort_keys=True, default=str) for p in points}
+        log.info("confirmation: %d runs of %d configs (control included) at the full %d "
+                 "epochs", len(points), len(configs), base.n_epochs)
         expected = len(points)
         tuner = tune.Tuner(
             runner.build_trainable(base, settings, data),
@@ -83,7 +84,7 @@ def run_confirmations(base: GANConfig, settings: Any, data: DataSplit,
                 trial_dirname_creator=trial_dirname_creator, reuse_actors=runner.REUSE_ACTORS),
             # One trial per point: a grid over whole configs, unwrapped by the trainable.
             param_space={RUN_KEY: tune.grid_search(points)},
-            run_config=runner.run_config(settings, layout.CONFIRM_RAY_DIR))
+            run_config=runner.run_config(settings, layout.CONFIRM_RAY_DIR, len(points)))
     grid = tuner.fit()
     phases = (layout.PHASE_CONFIRM, layout.PHASE_CONTROL)
     finished = runner.runs_finished(history_from_trials(settings.study_dir), base.n_epochs,

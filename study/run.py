@@ -98,6 +98,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--no-report", action="store_true", help="skip the analysis report")
     p.add_argument("--probe-iterations", type=int, default=DEFAULT_PROBE_ITERATIONS,
                    help="D iterations of the report's gradient probe (0 skips it)")
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="debug logging and Ray Tune's full status tables")
     p.add_argument("--smoke-test", action="store_true",
                    help="4 trials x 2 epochs on synthetic data: checks the whole path in a minute")
     return p.parse_args(argv)
@@ -182,7 +184,7 @@ def _report_time(study_dir: Path, history, started: float, cpus_per_trial: float
 def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     args = parse_args(argv)
-    setup_logging()
+    setup_logging(args.verbose)
     _apply_defaults(args)
     study_dir = args.results_dir / args.name
     try:

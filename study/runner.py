@@ -27,6 +27,7 @@ from gan.config import GANConfig
 from gan.data import DataSplit
 from gan.state import STATUS_OK
 from study.history import summarize
+from study.progress import TrialLines
 from study.search import ResumableOptunaSearch
 from study.space import optuna_space, seed_point
 from study.trainable import OBJECTIVE_KEY, TrialSettings, make_trainable, trial_dirname_creator
@@ -187,11 +188,14 @@ def build_trainable(base: GANConfig, settings: StudySettings, data: DataSplit) -
                                     "gpu": settings.gpus_per_trial})
 
 
-def run_config(settings: StudySettings, experiment: str) -> Any:
+def run_config(settings: StudySettings, experiment: str, total: int) -> Any:
+    """Where and how Tune keeps an experiment; ``total`` trials for the progress lines."""
+    verbose = logging.getLogger().isEnabledFor(logging.DEBUG)
     return tune.RunConfig(
         name=experiment, storage_path=str(settings.study_dir.resolve()),
         checkpoint_config=tune.CheckpointConfig(num_to_keep=CHECKPOINTS_KEPT),
-        failure_config=tune.FailureConfig(max_failures=1), verbose=1)
+        failure_config=tune.FailureConfig(max_failures=1), verbose=1 if verbose else 0,
+        callbacks=[TrialLines(settings.objective, total)])
 
 
 def new_tuner(base: GANConfig, settings: StudySettings, data: DataSplit) -> Any:
@@ -205,7 +209,7 @@ def new_tuner(base: GANConfig, settings: StudySettings, data: DataSplit) -> Any:
             metric=OBJECTIVE_KEY, mode=settings.mode, search_alg=search,
             scheduler=_scheduler(settings, base.n_epochs), num_samples=settings.num_samples,
             trial_dirname_creator=trial_dirname_creator, reuse_actors=REUSE_ACTORS),
-        run_config=run_config(settings, layout.RAY_DIR),
+        run_config=run_config(settings, layout.RAY_DIR, settings.num_samples),
     )
 
 

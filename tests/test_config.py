@@ -40,3 +40,21 @@ def test_validation_names_field_and_value(field, value, fragment):
 def test_unknown_key_rejected():
     with pytest.raises(ValueError, match="learning_rate"):
         GANConfig.from_dict({"learning_rate": 0.1})
+
+
+def test_both_clis_take_gan_flags_from_the_config():
+    import dataclasses
+
+    from gan.config import GANConfig
+    from gan.train.__main__ import parse_args as train_args
+    from study.run import GAN_FLAGS
+    from study.run import parse_args as study_args
+
+    defaults = GANConfig()
+    study, train = study_args([]), train_args([])
+    for name in GAN_FLAGS:
+        assert getattr(study, name) == getattr(defaults, name), name
+    for f in dataclasses.fields(GANConfig):
+        assert getattr(train, f.name) == getattr(defaults, f.name), f.name
+    assert study_args(["--batch_size", "32"]).batch_size == 32  # the seed's spelling too
+    assert train_args(["--loss", "minimax", "--eval-seed", "3"]).eval_seed == 3

@@ -100,3 +100,14 @@ def test_findings_name_populations_and_intervals():
     assert "1 are undetermined" in lines[2]
     text = " ".join(landscape(table))
     assert "healthy trials (of 6 judged search trials)" in text
+
+
+def test_old_history_column_js_estimate_is_migrated(tmp_path):
+    from analysis.load import load_study
+    from synthetic_study import write_study
+
+    study = tmp_path / "old"
+    history = write_study(study).assign(js_estimate=0.1)
+    history.to_parquet(study / "history.parquet", index=False)
+    data = load_study(study)
+    assert "js_estimate" not in data.history and (data.history["js_lower_bound"] == 0.1).all()

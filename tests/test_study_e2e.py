@@ -68,6 +68,8 @@ def test_study_interrupted_resumes_and_reports(tmp_path):
                 "status", "lr", "b1", "b2", "latent_dim"):
         assert col in history and history[col].notna().all(), col
     assert (history.groupby("trial_id")["epoch"].max() == 2).all()
+    layers = [f"g_grad_fc{i}" for i in range(5)] + [f"d_grad_fc{i}" for i in range(3)]
+    assert history[layers].notna().all().all()  # every per-layer norm reaches the history
 
     import optuna
 
