@@ -193,11 +193,15 @@ def gradient_probe(probe: pd.DataFrame) -> Figure:
     costs = [c for c in ("minimax", "ns", "minimax_logits", "ns_logits") if c in probe]
     for ax, stage in zip(axes, stages):
         frame = probe if stage is None else probe[probe["stage_epoch"] == stage]
-        long = frame.melt(id_vars="d_iteration", value_vars=costs, var_name="cost",
+        long = frame.melt(id_vars="d_iteration", value_vars=costs, var_name="series",
                           value_name="grad_norm")
         long = long[long["grad_norm"] > 0]
-        sns.lineplot(data=long, x="d_iteration", y="grad_norm", hue="cost", errorbar=("pi", 100),
-                     ax=ax, legend=ax is axes[-1])
+        # Same colour per cost; dashed: computed on D's logits (drawn over the seed's numerics).
+        long["cost"] = long["series"].str.removesuffix("_logits")
+        long["numerics"] = np.where(long["series"].str.endswith("_logits"), "logits",
+                                    "sigmoid + BCE")
+        sns.lineplot(data=long, x="d_iteration", y="grad_norm", hue="cost", style="numerics",
+                     errorbar=("pi", 100), ax=ax, legend=ax is axes[-1])
         ax.set_yscale("log")
         ax.set_xlabel("discriminator iterations")
         ax.set_ylabel("generator gradient norm")
@@ -222,10 +226,10 @@ def vanishing_trials(history: pd.DataFrame, grad_logs: dict[str, pd.DataFrame],
         trial = history[history["trial_id"] == row["trial_id"]].sort_values("epoch")
         label = f"{row['trial_id']} ({row.get('loss')}, lr {row['lr']:.1g})"
         if steps is not None and len(steps):
-            # x in epochs: a logged step's epoch plus its position within that epoch.
+            # x in epochs: a logged step's epoch plus its rank among that epoch's rows.
+            steps = steps.sort_values("step")
             within = steps.groupby("epoch")["step"]
-            x = steps["epoch"] - 1 + (steps["step"] - within.transform("min") + 1) \
-                / within.transform("size").clip(lower=1)
+            x = steps["epoch"] - 1 + (within.cumcount() + 1) / within.transform("size")
             line, = axes[0].plot(x, steps["g_grad_norm"], lw=0.8, label=label)
         else:
             line, = axes[0].plot(trial["epoch"], trial["g_grad_norm"], label=label)

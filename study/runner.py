@@ -20,7 +20,7 @@ from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 from ray.tune.search import ConcurrencyLimiter
 
 from analysis.confirmations import best_by_mean, seed_robust_table
-from analysis.load import history_from_trials
+from analysis.load import history_from_trials, plain
 from gan import layout
 from gan.cli_common import write_run_record
 from gan.config import GANConfig
@@ -290,8 +290,9 @@ def best_config(history: pd.DataFrame, search_best: dict[str, Any], settings: St
     per_seed = [{"trial_id": t, "seed": s, "objective": o, "diversity": d} for t, s, o, d in
                 zip(top["trial_ids"], top["seeds"], top["objectives"], top["diversities"])]
     return {"selected_by": "mean objective over seeds", "objective": settings.objective,
-            "mode": settings.mode, "params": {p: top[p] for p in layout.SEARCH_PARAMS},
-            **{k: top[k] for k in table.columns if k.startswith(("objective_", "diversity_"))},
+            "mode": settings.mode, "params": {p: plain(top[p]) for p in layout.SEARCH_PARAMS},
+            **{k: plain(top[k]) for k in table.columns
+               if k.startswith(("objective_", "diversity_"))},
             "n_seeds": int(top["n_seeds"]), "per_seed": per_seed,
             "gan_config": trial_record(settings.study_dir, top["trial_ids"][0])["config"],
             "search_best": search_best}

@@ -89,6 +89,9 @@ def test_study_interrupted_resumes_and_reports(tmp_path):
     # every trial scored by the same classifier, on a recorded node
     assert history["classifier_id"].nunique() == 1 and history["node_id"].notna().all()
     assert best["selected_by"] == "mean objective over seeds" and best["per_seed"]
+    assert isinstance(best["params"]["latent_dim"], int)
+    assert best["objective_mean"] == pytest.approx(
+        sum(s["objective"] for s in best["per_seed"]) / len(best["per_seed"]))
     assert (study / "run_config.json").is_file()
     command = (study / "run_command.txt").read_text().split()
     assert command[1:3] == ["-m", "study.run"] and "--confirm-top" in command
