@@ -71,9 +71,13 @@ class QualityEvaluator:
         self.ref_radii = metrics.nn_radii(self.ref_features)  # fixed: computed once
 
     @classmethod
-    def for_data(cls, split: DataSplit, config: GANConfig,
-                 device: torch.device | str = "cpu") -> QualityEvaluator:
-        classifier, _ = load_or_train_classifier(split, device)
+    def for_data(cls, split: DataSplit, config: GANConfig, device: torch.device | str = "cpu",
+                 classifier: DigitClassifier | None = None) -> QualityEvaluator:
+        """The evaluator of ``config``'s runs: ``classifier`` (the cached one of ``split``
+        when None), the reference subsampled to ``eval_samples``, and seeded noise."""
+        if classifier is None:
+            classifier, _ = load_or_train_classifier(split, device)
+        classifier = classifier.to(device)
         seed = config.seed if config.eval_seed is None else config.eval_seed
         g = torch.Generator(device=device).manual_seed(seed + EVAL_SEED_OFFSET)
         noise = torch.randn(config.eval_samples, config.latent_dim, generator=g, device=device)

@@ -15,11 +15,10 @@ from ray.tune.search.basic_variant import BasicVariantGenerator
 from analysis.load import history_from_trials
 from gan import layout
 from gan.config import GANConfig
-from gan.data import DataSplit
 from study import runner
 from study.history import final_rows, scored_rows
 from study.space import TRIAL_META_KEYS, seed_point
-from study.trainable import OBJECTIVE_KEY, RUN_KEY, trial_dirname_creator
+from study.trainable import OBJECTIVE_KEY, RUN_KEY, TrialInputs, trial_dirname_creator
 
 log = logging.getLogger(__name__)
 
@@ -59,12 +58,12 @@ def confirmation_points(history, settings: Any, max_epochs: int) -> list[dict[st
     return points
 
 
-def run_confirmations(base: GANConfig, settings: Any, data: DataSplit,
+def run_confirmations(base: GANConfig, settings: Any, inputs: TrialInputs,
                       resume: bool) -> tuple[bool, dict[str, str]]:
     """Run (or resume) the confirmation and control runs; (all finished, errors by trial)."""
     folder = settings.study_dir / layout.CONFIRM_RAY_DIR
     if resume and folder.is_dir() and tune.Tuner.can_restore(str(folder.resolve())):
-        tuner = runner.restored_tuner(base, settings, data, layout.CONFIRM_RAY_DIR)
+        tuner = runner.restored_tuner(base, settings, inputs, layout.CONFIRM_RAY_DIR)
         expected = None
     else:
         points = confirmation_points(history_from_trials(settings.study_dir), settings,
@@ -77,7 +76,7 @@ def run_confirmations(base: GANConfig, settings: Any, data: DataSplit,
                  "epochs", len(points), len(configs), base.n_epochs)
         expected = len(points)
         tuner = tune.Tuner(
-            runner.build_trainable(base, settings, data),
+            runner.build_trainable(base, settings, inputs),
             tune_config=tune.TuneConfig(
                 metric=OBJECTIVE_KEY, mode=settings.mode,
                 search_alg=BasicVariantGenerator(max_concurrent=settings.max_concurrent),

@@ -24,13 +24,13 @@ from analysis.load import history_from_trials, plain
 from gan import layout
 from gan.cli_common import write_run_record
 from gan.config import GANConfig
-from gan.data import DataSplit
 from gan.state import STATUS_OK
 from study.history import summarize
 from study.progress import TrialLines
 from study.search import ResumableOptunaSearch
 from study.space import optuna_space, seed_point
-from study.trainable import OBJECTIVE_KEY, TrialSettings, make_trainable, trial_dirname_creator
+from study.trainable import (OBJECTIVE_KEY, TrialInputs, TrialSettings, make_trainable,
+                             trial_dirname_creator)
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +64,8 @@ class StudySettings:
     controls: bool = False
 
 
-AUTH_HINT = ("set RAY_AUTH_MODE=token and RAY_AUTH_TOKEN (on the head node `ray get-auth-token` "
-             "prints it) before joining")
+AUTH_HINT = ("if it uses token authentication, set RAY_AUTH_MODE=token and RAY_AUTH_TOKEN (on "
+             "the head node `ray get-auth-token` prints it)")
 
 
 def check_reachable(address: str, timeout: float) -> None:
@@ -100,14 +100,17 @@ def start_ray(address: str | None, connect_timeout: float = 10.0) -> Any:
         try:
             context = ray.init(address=address, log_to_driver=True)
         except Exception as err:  # Ray raises several types here; each becomes one line
-            if "auth" in str(err).lower():
-                raise ValueError(f"the Ray cluster at {address!r} refused authentication: "
-                                 f"{AUTH_HINT}") from err
-            raise ValueError(f"cannot join the Ray cluster at {address!r}: "
-                             f"{str(err).splitlines()[0] if str(err) else type(err).__name__}"
+            # A token-auth refusal surfaces as "failed to connect" (the reason is only in
+            # Ray's C++ log lines): without token mode on, say how to turn it on.
+            token_mode = os.environ.get("RAY_AUTH_MODE", "").lower() == "token"
+            hint = "" if token_mode and "auth" not in str(err).lower() else f"; {AUTH_HINT}"
+            first = str(err).splitlines()[0] if str(err) else type(err).__name__
+            raise ValueError(f"cannot join the Ray cluster at {address!r}: {first}{hint}"
                              ) from err
     else:
-        context = ray.init(num_cpus=os.cpu_count() or 1,
+        # "local": always a new instance. Without it ray.init joins whatever cluster
+        # `ray start` last recorded on this machine (even a dead one).
+        context = ray.init(address="local", num_cpus=os.cpu_count() or 1,
                            num_gpus=torch.cuda.device_count(), include_dashboard=True,
                            dashboard_host="127.0.0.1")
     url = getattr(context, "dashboard_url", None)
@@ -176,14 +179,15 @@ def _scheduler(settings: StudySettings, max_epochs: int) -> Any:
                          reduction_factor=settings.reduction_factor)
 
 
-def build_trainable(base: GANConfig, settings: StudySettings, data: DataSplit) -> Any:
+def build_trainable(base: GANConfig, settings: StudySettings, inputs: TrialInputs) -> Any:
     trial = TrialSettings(base=base, study_seed=settings.seed, objective=settings.objective,
                           mode=settings.mode,
                           checkpoint_epochs=checkpoint_epochs(settings, base.n_epochs),
                           threads=max(1, int(settings.cpus_per_trial)))
-    # with_parameters puts the data in Ray's object store once: every trial, on every node,
-    # trains on the same tensors without loading them again.
-    fn = tune.with_parameters(make_trainable(trial), data=data.to("cpu"))
+    # with_parameters puts the data and the classifier in Ray's object store once: every
+    # trial, on every node, trains on the same tensors and is scored by the same network.
+    fn = tune.with_parameters(make_trainable(trial), data=inputs.data.to("cpu"),
+                              classifier=inputs.classifier.to("cpu"))
     return tune.with_resources(fn, {"cpu": settings.cpus_per_trial,
                                     "gpu": settings.gpus_per_trial})
 
@@ -198,13 +202,13 @@ def run_config(settings: StudySettings, experiment: str, total: int) -> Any:
         callbacks=[TrialLines(settings.objective, total)])
 
 
-def new_tuner(base: GANConfig, settings: StudySettings, data: DataSplit) -> Any:
+def new_tuner(base: GANConfig, settings: StudySettings, inputs: TrialInputs) -> Any:
     search = _optuna_search(settings, study_name=settings.study_dir.name,
                             max_epochs=base.n_epochs)
     if settings.max_concurrent > 0:
         search = ConcurrencyLimiter(search, max_concurrent=settings.max_concurrent)
     return tune.Tuner(
-        build_trainable(base, settings, data),
+        build_trainable(base, settings, inputs),
         tune_config=tune.TuneConfig(
             metric=OBJECTIVE_KEY, mode=settings.mode, search_alg=search,
             scheduler=_scheduler(settings, base.n_epochs), num_samples=settings.num_samples,
@@ -213,10 +217,10 @@ def new_tuner(base: GANConfig, settings: StudySettings, data: DataSplit) -> Any:
     )
 
 
-def restored_tuner(base: GANConfig, settings: StudySettings, data: DataSplit,
+def restored_tuner(base: GANConfig, settings: StudySettings, inputs: TrialInputs,
                    experiment: str = layout.RAY_DIR) -> Any:
     path = str((settings.study_dir / experiment).resolve())
-    return tune.Tuner.restore(path, trainable=build_trainable(base, settings, data),
+    return tune.Tuner.restore(path, trainable=build_trainable(base, settings, inputs),
                               resume_unfinished=True, resume_errored=True)
 
 
@@ -319,9 +323,10 @@ def write_outputs(settings: StudySettings, base: GANConfig, errors: dict[str, st
     return history
 
 
-def run_search(base: GANConfig, settings: StudySettings, data: DataSplit,
+def run_search(base: GANConfig, settings: StudySettings, inputs: TrialInputs,
                resume: bool) -> tuple[int, dict[str, str]]:
     """Run (or resume) the search; (finished trials, errors by trial id)."""
-    tuner = restored_tuner(base, settings, data) if resume else new_tuner(base, settings, data)
+    tuner = restored_tuner(base, settings, inputs) if resume else \
+        new_tuner(base, settings, inputs)
     grid = tuner.fit()
     return search_finished(settings, grid), trial_errors(grid)

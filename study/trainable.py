@@ -21,7 +21,10 @@ from ray import tune
 
 from gan.checkpoint import load_checkpoint, save_checkpoint
 from gan.config import GANConfig
-from gan.data import DataSplit
+from gan.classifier import DigitClassifier
+from gan.data import DataSplit, load_data
+from gan.quality import QualityEvaluator
+from gan.runtime import resolve_device
 from gan.layout import CHECKPOINT_FILE, PHASE_SEARCH, TRIAL_FILE, trial_dirname
 from gan.state import STATUS_OK, Callback, TrainState
 from gan.train import train
@@ -89,6 +92,16 @@ class TuneReporter(Callback):
 
 
 @dataclass(frozen=True)
+class TrialInputs:
+    """What the driver ships to every trial once, through Ray's object store: the dataset and
+    the evaluator classifier, so that trials on every node train on the same tensors and are
+    scored by the same network (each record carries its ``classifier_id``)."""
+
+    data: DataSplit
+    classifier: DigitClassifier
+
+
+@dataclass(frozen=True)
 class TrialSettings:
     """What every trial of a study shares besides its proposed parameters."""
 
@@ -114,7 +127,8 @@ def write_trial_file(trial_dir: Path, trial_id: str, params: dict[str, Any],
 def make_trainable(settings: TrialSettings) -> Callable[..., None]:
     """A function trainable; Tune calls it with Optuna's proposal (or a confirmation's)."""
 
-    def gan_trial(params: dict[str, Any], data: DataSplit | None = None) -> None:
+    def gan_trial(params: dict[str, Any], data: DataSplit | None = None,
+                  classifier: DigitClassifier | None = None) -> None:
         torch.set_num_threads(max(1, settings.threads))
         params = params.get(RUN_KEY, params)
         config = trial_config(settings.base, params, settings.study_seed)
@@ -128,7 +142,10 @@ def make_trainable(settings: TrialSettings) -> Callable[..., None]:
                 checkpoint = load_checkpoint(Path(ckpt_dir) / CHECKPOINT_FILE)
         callbacks = [RecordTags(settings.objective, settings.mode), MetricsWriter(trial_dir),
                      SampleGrids(trial_dir), TuneReporter(settings.checkpoint_epochs)]
-        train(config, callbacks, data=data, checkpoint=checkpoint)
+        data = data if data is not None else load_data(config)
+        evaluator = QualityEvaluator.for_data(data, config, resolve_device(config.device),
+                                              classifier) if config.eval_interval > 0 else None
+        train(config, callbacks, data=data, checkpoint=checkpoint, evaluator=evaluator)
 
     return gan_trial
 
@@ -138,5 +155,5 @@ def trial_dirname_creator(trial: Any) -> str:
     return trial_dirname(trial.trial_id)
 
 
-__all__ = ["OBJECTIVE_KEY", "TRIAL_META_KEYS", "TrialSettings", "make_trainable",
+__all__ = ["OBJECTIVE_KEY", "TRIAL_META_KEYS", "TrialInputs", "TrialSettings", "make_trainable",
            "objective_value", "trial_dirname_creator"]

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from study.run import main
+from study.cli import main
 
 BAD_FLAGS = [
     (["--num-samples", "0"], "--num-samples must be >= 1"),

@@ -27,14 +27,16 @@ def _study(results: Path, *extra: str, **kwargs):
                             stderr=subprocess.STDOUT, text=True, **kwargs)
 
 
-def _finished_trials(study: Path) -> int:
-    """Trials whose own record reached the last epoch."""
+def _finished_trials(study: Path, epochs: int = 2) -> int:
+    """Trials whose own record reached ``epochs``."""
     done = 0
     for trial_dir in layout.trial_dirs(study).values():
         metrics = trial_dir / layout.METRICS_FILE
-        if metrics.is_file() and "epoch" in (frame := pd.read_csv(metrics)) \
-                and frame["epoch"].max() == 2:
-            done += 1
+        try:
+            frame = pd.read_csv(metrics)
+        except (OSError, ValueError):  # not there yet, or being replaced
+            continue
+        done += int("epoch" in frame and frame["epoch"].max() >= epochs)
     return done
 
 
@@ -147,3 +149,64 @@ def test_reproducible_mode_gives_the_same_trials_and_values(tmp_path):
         finals.append(sorted(zip(last["lr"], last["b1"], last["latent_dim"], last["epoch"],
                                  last["objective"])))
     assert len(finals[0]) == 4 and finals[0] == finals[1]
+
+
+QUICK = ["--confirm-top", "0", "--no-controls", "--no-report", "--checkpoint-interval", "1"]
+
+
+def _wait_for_trials(proc, study: Path, count: int, limit: float = 240) -> None:
+    deadline = time.time() + limit
+    while time.time() < deadline and proc.poll() is None and _finished_trials(study) < count:
+        time.sleep(0.5)
+    assert proc.poll() is None, proc.stdout.read()
+
+
+def _optuna_states(study: Path) -> list[str]:
+    import optuna
+
+    ot = optuna.load_study(study_name=study.name, storage=f"sqlite:///{study / 'optuna.db'}")
+    return sorted(t.state.name for t in ot.trials)
+
+
+def test_process_group_sigterm_saves_and_resumes(tmp_path):
+    """`timeout` and batch schedulers signal the whole process group, Ray's own processes
+    included; the study must still save, print the resume command and exit in seconds."""
+    results = tmp_path / "results"
+    study = results / "tiny"
+    proc = _study(results, *QUICK, start_new_session=True)
+    _wait_for_trials(proc, study, 1)
+    os.killpg(proc.pid, signal.SIGTERM)
+    started = time.time()
+    out, _ = proc.communicate(timeout=60)
+    assert time.time() - started < 30, out[-2000:]
+    assert proc.returncode == 130, out[-3000:]
+    assert "python -m study.run --name tiny --results-dir" in out and "--resume" in out
+    assert json.loads((study / "best_config.json").read_text())["partial"] is True
+    assert "RUNNING" in _optuna_states(study) or _finished_trials(study) == 4
+
+    proc = _study(results, "--resume")
+    out, _ = proc.communicate(timeout=400)
+    assert proc.returncode == 0, out[-3000:]
+    assert _optuna_states(study) == ["COMPLETE"] * 4
+    history = pd.read_parquet(study / "history.parquet")
+    assert (history.groupby("trial_id")["epoch"].count() == 2).all()  # no epoch twice
+
+
+def test_killed_trial_worker_is_retried_and_the_study_finishes(tmp_path):
+    results = tmp_path / "results"
+    study = results / "tiny"
+    proc = _study(results, *QUICK, "--max-epochs", "4", "--grace-period", "4")
+    _wait_for_trials(proc, study, 1)
+    deadline = time.time() + 60
+    killed = b""
+    while not killed and time.time() < deadline and proc.poll() is None:
+        killed = subprocess.run(["pkill", "-9", "-f", "ray::ImplicitFunc"],
+                                capture_output=True).returncode == 0 and b"x"
+        time.sleep(0.2)
+    assert killed, "no trial worker to kill"
+    out, _ = proc.communicate(timeout=400)
+    assert proc.returncode == 0, out[-3000:]
+    assert _optuna_states(study) == ["COMPLETE"] * 4
+    history = pd.read_parquet(study / "history.parquet")
+    assert (history.groupby("trial_id")["epoch"].max() == 4).all()
+    assert (history.groupby("trial_id")["epoch"].count() == 4).all()

@@ -1,0 +1,237 @@
+"""The study's CLI (``python -m study.run`` supervises it): search the vanilla GAN's
+hyperparameters.
+
+Ray Tune runs the trials on every CPU/GPU of this machine or of the Ray cluster
+named by --address / RAY_ADDRESS; Optuna's TPE proposes lr, betas and latent
+size (plus loss, BatchNorm eps and the D/G lr ratio with --space extended).
+After the search, the top configs and the seed's defaults are re-run with more
+seeds, and a minimax control shows the vanishing-gradient failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import os
+import shlex
+import signal
+import time
+from pathlib import Path
+
+import ray
+import torch
+
+from gan.classifier import load_or_train_classifier
+from gan.cli_common import OneLineParser, add_config_flags, fail, setup_logging
+from gan.config import GANConfig
+from analysis.timing import breakdown_text, time_breakdown
+from gan.data import DataError, load_data
+from gan.layout import RAY_DIR, TIMING_FILE
+from gan.runtime import resolve_device
+from study import runner
+from study.confirm import run_confirmations
+from study.space import OBJECTIVES, SPACES
+from study.trainable import TrialInputs
+
+log = logging.getLogger("study.run")
+PROG = "python -m study.run"
+EXIT_INTERRUPTED = 130  # what a shell reports for SIGINT
+DEFAULT_MAX_EPOCHS_CPU = 30  # the seed's 200 epochs are days of CPU time for 50 trials
+DEFAULT_MAX_EPOCHS_GPU = GANConfig().n_epochs
+GPU_SHARE_PER_TRIAL = 0.25  # this MLP uses a sliver of a GPU: four trials share one
+DEFAULT_PROBE_ITERATIONS = 2000
+# --smoke-test: the whole path on synthetic data in about a minute.
+SMOKE = {"num_samples": 4, "max_epochs": 2, "dataset": "synthetic", "grace_period": 1,
+         "eval_samples": 200, "log_interval": 5, "sample_interval": 10,
+         "probe_iterations": 200, "confirm_top": 1, "confirm_seeds": 1}
+SMOKE_CAPS = ("num_samples", "probe_iterations", "confirm_top", "confirm_seeds")  # lower flags win
+GAN_FLAGS = ("dataset", "data_dir", "batch_size", "eval_samples", "log_interval",
+             "sample_interval")
+POSITIVE = ("num_samples", "max_epochs", "grace_period", "checkpoint_interval",
+            "connect_timeout")
+NON_NEGATIVE = ("cpus_per_trial", "gpus_per_trial", "max_concurrent", "probe_iterations",
+                "confirm_top", "confirm_seeds")
+# Beyond these a value is a typo, not a plan (a million trials, a year of epochs).
+UPPER = {"num_samples": 100_000, "max_epochs": 100_000, "grace_period": 100_000,
+         "checkpoint_interval": 100_000, "cpus_per_trial": 1024, "gpus_per_trial": 64,
+         "max_concurrent": 100_000, "probe_iterations": 10_000_000, "confirm_top": 1000,
+         "confirm_seeds": 1000, "reduction_factor": 1000, "connect_timeout": 3600}
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = OneLineParser(prog=PROG, description=__doc__,
+                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--num-samples", type=int, default=50, help="trials Optuna proposes")
+    p.add_argument("--name", default="gan-study", help="study folder under --results-dir")
+    p.add_argument("--results-dir", type=Path, default=Path("results"))
+    p.add_argument("--resume", action="store_true", help="continue an interrupted study")
+    p.add_argument("--objective", choices=tuple(OBJECTIVES), default="fcd")
+    p.add_argument("--space", choices=SPACES, default="default")
+    p.add_argument("--seed", type=int, default=0, help="seeds the TPE sampler and every trial")
+    p.add_argument("--reproducible", action="store_true",
+                   help="one trial at a time: the same --seed then gives the same trials and "
+                        "values (with trials in parallel, what TPE has seen depends on timing)")
+    p.add_argument("--max-epochs", type=int, default=None,
+                   help=f"epochs per trial (default {DEFAULT_MAX_EPOCHS_CPU} on CPU, "
+                        f"{DEFAULT_MAX_EPOCHS_GPU} with a GPU)")
+    p.add_argument("--scheduler", choices=("asha", "fifo"), default="asha")
+    p.add_argument("--grace-period", type=int, default=3, help="ASHA: epochs before a first cut")
+    p.add_argument("--reduction-factor", type=float, default=3.0, help="ASHA: keep 1/this")
+    p.add_argument("--confirm-top", type=int, default=3,
+                   help="re-run this many of the best full-budget configs (and the seed's "
+                        "defaults) with --confirm-seeds more seeds; 0 skips")
+    p.add_argument("--confirm-seeds", type=int, default=2, help="extra seeds per confirmed config")
+    p.add_argument("--no-controls", action="store_true",
+                   help="skip the fixed minimax control run beside the search")
+    p.add_argument("--cpus-per-trial", type=float, default=1.0)
+    p.add_argument("--gpus-per-trial", type=float, default=None,
+                   help=f"fractions pack trials on a GPU (default {GPU_SHARE_PER_TRIAL} with "
+                        "GPUs, 0 without)")
+    p.add_argument("--max-concurrent", type=int, default=0, help="0: as many as resources allow")
+    p.add_argument("--address", default=None, help="an existing Ray cluster (or RAY_ADDRESS)")
+    p.add_argument("--connect-timeout", type=float, default=10.0,
+                   help="seconds to wait for --address to answer before giving up")
+    p.add_argument("--checkpoint-interval", type=int, default=5,
+                   help="epochs between checkpoints (besides the scheduler's milestones)")
+    add_config_flags(p.add_argument_group("GAN settings shared by every trial"), GAN_FLAGS)
+    p.add_argument("--no-report", action="store_true", help="skip the analysis report")
+    p.add_argument("--probe-iterations", type=int, default=DEFAULT_PROBE_ITERATIONS,
+                   help="D iterations of the report's gradient probe (0 skips it)")
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="debug logging and Ray Tune's full status tables")
+    p.add_argument("--smoke-test", action="store_true",
+                   help="4 trials x 2 epochs on synthetic data: checks the whole path in a minute")
+    return p.parse_args(argv)
+
+
+def _check(args: argparse.Namespace) -> None:
+    for name in POSITIVE:
+        if getattr(args, name) < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got "
+                             f"{getattr(args, name)}")
+    for name in NON_NEGATIVE:
+        if getattr(args, name) < 0:
+            raise ValueError(f"--{name.replace('_', '-')} must be >= 0, got "
+                             f"{getattr(args, name)}")
+    for name, limit in UPPER.items():
+        if getattr(args, name) > limit:
+            raise ValueError(f"--{name.replace('_', '-')} {getattr(args, name)} is beyond "
+                             f"{limit}; is it a typo?")
+    for path in (args.results_dir, args.results_dir / args.name):
+        if path.exists() and not path.is_dir():
+            raise ValueError(f"results path {str(path)!r} is a file, not a folder")
+    if args.cpus_per_trial == 0 and not args.gpus_per_trial:
+        raise ValueError("--cpus-per-trial 0 needs --gpus-per-trial > 0")
+    if args.gpus_per_trial > 1 and args.gpus_per_trial % 1:
+        raise ValueError(f"--gpus-per-trial above 1 must be whole, got {args.gpus_per_trial}")
+    if args.reduction_factor <= 1:
+        raise ValueError(f"--reduction-factor must be > 1, got {args.reduction_factor}")
+
+
+def _apply_defaults(args: argparse.Namespace) -> None:
+    if args.smoke_test:
+        for key, value in SMOKE.items():
+            current = getattr(args, key)
+            setattr(args, key, min(current, value) if key in SMOKE_CAPS else value)
+    has_gpu = torch.cuda.is_available()
+    if args.gpus_per_trial is None:
+        args.gpus_per_trial = GPU_SHARE_PER_TRIAL if has_gpu else 0.0
+    if args.max_epochs is None:
+        args.max_epochs = DEFAULT_MAX_EPOCHS_GPU if has_gpu else DEFAULT_MAX_EPOCHS_CPU
+    if args.reproducible:
+        args.max_concurrent = 1
+    if args.scheduler == "asha" and args.grace_period > args.max_epochs > 0:
+        log.warning("--grace-period %d is above --max-epochs %d; using %d", args.grace_period,
+                    args.max_epochs, args.max_epochs)
+        args.grace_period = args.max_epochs
+
+
+def _study_config(args: argparse.Namespace, study_dir: Path):
+    """(base GANConfig, StudySettings): the saved ones on --resume, else from the flags."""
+    if args.resume and not runner.can_resume(study_dir):
+        raise ValueError(f"--resume: {str(study_dir)!r} holds no study to resume")
+    if not args.resume and (study_dir / RAY_DIR).exists():
+        raise ValueError(f"{str(study_dir)!r} already holds a study; use --resume or "
+                         "another --name")
+    if args.resume:
+        # A resumed study keeps the settings it started with, whatever flags come now.
+        return runner.load_run_record(study_dir)
+    base = GANConfig(n_epochs=args.max_epochs, batch_size=args.batch_size, dataset=args.dataset,
+                     data_dir=str(Path(args.data_dir).resolve()), eval_samples=args.eval_samples,
+                     sample_interval=args.sample_interval, log_interval=args.log_interval,
+                     device="auto", eval_seed=args.seed)
+    return base, runner.StudySettings(
+        study_dir=study_dir, num_samples=args.num_samples, objective=args.objective,
+        mode=OBJECTIVES[args.objective], space=args.space, scheduler=args.scheduler,
+        grace_period=args.grace_period, reduction_factor=args.reduction_factor,
+        cpus_per_trial=args.cpus_per_trial, gpus_per_trial=args.gpus_per_trial,
+        max_concurrent=args.max_concurrent, seed=args.seed,
+        checkpoint_interval=args.checkpoint_interval, address=args.address,
+        confirm_top=args.confirm_top, confirm_seeds=args.confirm_seeds,
+        controls=not args.no_controls)
+
+
+def _report_time(study_dir: Path, history, started: float, cpus_per_trial: float) -> None:
+    """Print and save where this run's core-seconds went (a resumed run is not measured: its
+    history holds epochs of earlier sessions)."""
+    cpus = float(ray.cluster_resources().get("CPU", os.cpu_count() or 1))
+    parts = time_breakdown(history, time.monotonic() - started, cpus, cpus_per_trial)
+    (study_dir / TIMING_FILE).write_text(json.dumps(parts, indent=2))
+    log.info("time: %s", breakdown_text(parts))
+
+
+def main(argv: list[str] | None = None) -> int:
+    started = time.monotonic()
+    args = parse_args(argv)
+    setup_logging(args.verbose)
+    _apply_defaults(args)
+    study_dir = args.results_dir / args.name
+    try:
+        _check(args)
+        base, settings = _study_config(args, study_dir)
+        # Resolve "auto" once here, so that trials do not each probe the network.
+        split = load_data(base, "cpu")
+        base = dataclasses.replace(base, dataset=split.name)
+    except (ValueError, DataError) as err:
+        return fail(PROG, str(err))
+    # Trained (or loaded) once here, on the GPU when there is one; shipped to every trial.
+    classifier, _ = load_or_train_classifier(split, resolve_device("auto"))
+    inputs = TrialInputs(data=split, classifier=classifier)
+    try:
+        runner.start_ray(settings.address, args.connect_timeout)
+        runner.check_resources(settings.cpus_per_trial, settings.gpus_per_trial)
+    except ValueError as err:
+        ray.shutdown()
+        return fail(PROG, str(err))
+    if not args.resume:
+        runner.save_run_record(base, settings, argv)
+    # `timeout`, batch schedulers and `kill` send SIGTERM: stop as gracefully as on Ctrl-C, so
+    # Tune saves the experiment state that --resume continues from. (After ray.init, which
+    # installs a SIGTERM handler of its own.)
+    signal.signal(signal.SIGTERM, lambda *_: signal.raise_signal(signal.SIGINT))
+    log.info("study %s: %d trials of up to %d epochs on %s data; objective %s (%s)",
+             study_dir, settings.num_samples, base.n_epochs, split.name, settings.objective,
+             settings.mode)
+    finished, errors = runner.run_search(base, settings, inputs, resume=args.resume)
+    complete = finished >= settings.num_samples
+    if complete:
+        more_finished, more_errors = run_confirmations(base, settings, inputs, args.resume)
+        errors.update(more_errors)
+        complete = more_finished
+    history = runner.write_outputs(settings, base, errors, partial=not complete)
+    if not complete:
+        log.warning("study interrupted: history and best config are marked partial, no report "
+                    "written; continue it with: %s", shlex.join(
+                        ["python", "-m", "study.run", "--name", args.name, "--results-dir",
+                         str(args.results_dir), "--resume"]))
+        return EXIT_INTERRUPTED
+    if not args.no_report:
+        from analysis.report import build_report
+
+        paths = build_report(study_dir, args.probe_iterations)
+        log.info("report: %s", paths[0])
+    if not args.resume:
+        _report_time(study_dir, history, started, settings.cpus_per_trial)
+    return 0
