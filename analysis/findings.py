@@ -133,7 +133,11 @@ def vanishing(trials: pd.DataFrame, history: pd.DataFrame) -> list[str]:
         return [f"No trial showed vanishing gradients: the lowest epoch-mean generator gradient "
                 f"norm was {floor:.2g}, above the {failures.VANISHING_GRAD_NORM:g} threshold; "
                 f"{why}."]
-    out = [f"Vanishing gradients in {len(hit)} of {len(trials)} trials (all phases)."]
+    parts = []
+    for phase, group in trials.groupby(trials.get("phase", pd.Series("search", trials.index))):
+        k = int((group["failure"] == failures.VANISHING).sum())
+        parts.append(f"{phase} {rate_text(k, len(group))}")
+    out = ["Vanishing gradients, per population: " + "; ".join(parts) + "."]
     for _, row in hit.iterrows():
         trial = history[history["trial_id"] == row["trial_id"]].sort_values("epoch")
         at = trial[trial["epoch"] == row["onset_epoch"]].iloc[0]

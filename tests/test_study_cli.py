@@ -80,3 +80,12 @@ def test_unreachable_address_and_impossible_gpu_request_refused(tmp_path):
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert "no node can run a trial with 1 CPU and 1 GPU" in proc.stderr.strip().splitlines()[-1]
     assert not (tmp_path / "results").exists()
+
+
+def test_grace_period_above_max_epochs_is_clamped_with_a_warning(caplog):
+    from study.cli import _apply_defaults, parse_args
+
+    args = parse_args(["--max-epochs", "2"])  # default grace period is 3
+    with caplog.at_level("WARNING"):
+        _apply_defaults(args)
+    assert args.grace_period == 2 and "--grace-period 3 is above --max-epochs 2" in caplog.text
