@@ -6,7 +6,7 @@ from typing import Any
 
 import pandas as pd
 
-from analysis.load import plain
+from analysis.load import final_rows, plain
 from gan import layout
 from gan.config import GANConfig
 from gan.state import STATUS_OK
@@ -30,8 +30,7 @@ def is_seed_default(row: pd.Series) -> bool:
 def full_budget_runs(history: pd.DataFrame, max_epochs: int) -> pd.DataFrame:
     """The final row of each search or confirmation run that trained all ``max_epochs``
     epochs and stayed finite (controls are left out)."""
-    ordered = history.dropna(subset=["epoch"]).sort_values(["trial_id", "epoch"])
-    last = ordered.groupby("trial_id", sort=False).tail(1)
+    last = final_rows(history.dropna(subset=["epoch"]))
     keep = (last["epoch"] >= max_epochs) & (last["status"] == STATUS_OK)
     if "phase" in last:
         keep &= last["phase"].isin([layout.PHASE_SEARCH, layout.PHASE_CONFIRM])

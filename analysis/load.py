@@ -60,6 +60,14 @@ def plain(value: Any) -> Any:
     return value
 
 
+def final_rows(history: pd.DataFrame) -> pd.DataFrame:
+    """The last reported row of each trial (a trial with no epoch keeps its one row)."""
+    if history.empty:
+        return history
+    ordered = history.sort_values(["trial_id", "epoch"], kind="stable", na_position="first")
+    return ordered.groupby("trial_id", sort=False).tail(1).reset_index(drop=True)
+
+
 def load_study(study_dir: str | Path) -> StudyData:
     """Read the history (``history.parquet``, ``history.csv``, else the trial folders) and
     every trial's gradient log.

@@ -6,17 +6,16 @@ from __future__ import annotations
 
 import json
 import logging
-from pathlib import Path
 from typing import Any
 
 from ray import tune
 from ray.tune.search.basic_variant import BasicVariantGenerator
 
-from analysis.load import history_from_trials
 from gan import layout
 from gan.config import GANConfig
 from study import runner
-from study.history import final_rows, scored_rows
+from analysis.load import final_rows, history_from_trials
+from study.history import scored_rows
 from study.space import TRIAL_META_KEYS, seed_point
 from study.trainable import OBJECTIVE_KEY, RUN_KEY, TrialInputs, trial_dirname_creator
 
@@ -25,11 +24,6 @@ log = logging.getLogger(__name__)
 # The failure the seed's notes describe: the saturating cost at a high lr drives D(G(z)) to
 # ~1e-4 and G's gradient norm down by three orders of magnitude within a few epochs.
 CONTROL_POINT = {"lr": 2e-3, "b1": 0.5, "b2": 0.999, "latent_dim": 100, "loss": "minimax"}
-
-
-def _search_params(study_dir: Path, trial_ids: list[str]) -> list[dict[str, Any]]:
-    dirs = layout.trial_dirs(study_dir)
-    return [json.loads((dirs[t] / layout.TRIAL_FILE).read_text())["params"] for t in trial_ids]
 
 
 def confirmation_points(history, settings: Any, max_epochs: int) -> list[dict[str, Any]]:
@@ -45,8 +39,8 @@ def confirmation_points(history, settings: Any, max_epochs: int) -> list[dict[st
         last = scored_rows(final_rows(search))
         full = last[last["epoch"] >= max_epochs].sort_values(
             "objective", ascending=(settings.mode == "min"))
-        configs = _search_params(settings.study_dir, list(full["trial_id"].head(
-            settings.confirm_top)))
+        configs = [runner.trial_record(settings.study_dir, t)["params"]
+                   for t in full["trial_id"].head(settings.confirm_top)]
         defaults = seed_point(settings.space)
         if defaults not in configs:
             configs.append(defaults)

@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from analysis.load import plain
+from analysis.load import final_rows, plain
 from gan.layout import PHASE_SEARCH, SEARCH_PARAMS
 from gan.state import STATUS_OK
 
@@ -15,14 +15,6 @@ log = logging.getLogger(__name__)
 
 SUMMARY_COLUMNS = ("trial_id", "phase", "lr", "b1", "b2", "latent_dim", "epoch", "objective",
                    "fcd", "diversity", "status")
-
-
-def final_rows(history: pd.DataFrame) -> pd.DataFrame:
-    """The last reported row of each trial."""
-    if history.empty:
-        return history
-    ordered = history.sort_values(["trial_id", "epoch"], kind="stable", na_position="first")
-    return ordered.groupby("trial_id", sort=False).tail(1).reset_index(drop=True)
 
 
 def scored_rows(last: pd.DataFrame) -> pd.DataFrame:

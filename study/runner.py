@@ -20,7 +20,7 @@ from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 from ray.tune.search import ConcurrencyLimiter
 
 from analysis.confirmations import best_by_mean, seed_robust_table
-from analysis.load import history_from_trials, plain
+from analysis.load import final_rows, history_from_trials, plain
 from gan import layout
 from gan.cli_common import write_run_record
 from gan.config import GANConfig
@@ -260,8 +260,7 @@ def search_finished(settings: StudySettings, grid: Any) -> int:
 
 def runs_finished(history: pd.DataFrame, max_epochs: int, phases: tuple[str, ...]) -> int:
     """Runs of ``phases`` (FIFO, never stopped early) that trained every epoch or diverged."""
-    runs = history[history["phase"].isin(phases)].dropna(subset=["epoch"])
-    last = runs.sort_values("epoch").groupby("trial_id").tail(1)
+    last = final_rows(history[history["phase"].isin(phases)].dropna(subset=["epoch"]))
     return int(((last["epoch"] >= max_epochs) | (last["status"] != STATUS_OK)).sum())
 
 

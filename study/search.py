@@ -12,6 +12,11 @@ database: a trial it believes is running may already be finished there, and a
 trial the database shows running may be unknown to it. Unpatched, the first
 crashes the resumed study (UpdateFinishedTrialError) and the second leaves an
 Optuna trial RUNNING forever.
+
+Private members of Ray's OptunaSearch are used here and nowhere else: ``_ot_trials``
+(the Tune-to-Optuna trial map, which no public API exposes), ``_ot_study`` and
+``_completed_trials``. Both tests in tests/test_search.py go through every one of
+them, so a Ray upgrade that renames one fails CI instead of breaking silently.
 """
 
 from __future__ import annotations
