@@ -11,6 +11,11 @@ Collapse and non-convergence are told apart by Naeem et al.'s density/coverage
 split: samples that look real (high density) but cover little of the data
 (low coverage) are collapse; samples that neither look real nor cover the data
 are non-convergence. Thresholds are named constants that the report quotes.
+
+Rules that read a loss's own scale apply only where that scale means the same:
+D(G(z)) near 0 (vanishing) only for the probability losses (for the logit losses
+G's gradient norm alone decides), d_loss near 0 (D wins) only for losses floored
+at 0, and the g_loss swing (oscillation) only for one-sidedly bounded g_loss.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from gan.losses import D_LOSS_FLOORED, G_LOSS_ONE_SIDED, PROBABILITY_LOSSES
 from gan.state import STATUS_DIVERGED
 
 HEALTHY = "healthy"
@@ -119,26 +125,35 @@ def _window_g_loss(trial: pd.DataFrame, steps: pd.DataFrame | None) -> np.ndarra
     return _column(trial, "g_loss", math.nan)[-FINAL_WINDOW:]
 
 
+def _loss_of(trial: pd.DataFrame) -> str:
+    """The trial's GAN loss (the seed's ``ns`` for histories written before losses varied)."""
+    if "loss" not in trial or trial["loss"].isna().all():
+        return "ns"
+    return str(trial["loss"].dropna().iloc[0])
+
+
 def classify_trial(trial: pd.DataFrame, full_budget: bool = True,
                    steps: pd.DataFrame | None = None) -> tuple[str, float]:
     """(failure class, onset epoch or NaN) of one trial's history.
 
     Args:
-        trial: its per-epoch rows.
+        trial: its per-epoch rows (with a ``loss`` column when not the seed's ``ns``).
         full_budget: False when the scheduler stopped it before the last epoch.
         steps: its grad-log rows (per logged step), for the oscillation rule.
     """
     trial = trial.sort_values("epoch")
+    loss = _loss_of(trial)
     epochs = trial["epoch"].to_numpy()
     d_loss = _column(trial, "d_loss", math.nan)
     bad = (trial["status"].astype(str).to_numpy() == DIVERGED) | ~np.isfinite(d_loss)
     if bad.any():
         return DIVERGED, float(epochs[int(np.argmax(bad))])
-    vanished = (_column(trial, "g_grad_norm", math.inf) < VANISHING_GRAD_NORM) \
-        & (_column(trial, "d_fake", 1.0) < VANISHING_D_FAKE)
+    vanished = _column(trial, "g_grad_norm", math.inf) < VANISHING_GRAD_NORM
+    if loss in PROBABILITY_LOSSES:
+        vanished &= _column(trial, "d_fake", 1.0) < VANISHING_D_FAKE
     if _holds_at_end(vanished):
         return VANISHING, _onset(vanished, epochs)
-    d_wins = d_loss < D_WINS_LOSS
+    d_wins = (d_loss < D_WINS_LOSS) & (loss in D_LOSS_FLOORED)
     if _holds_at_end(d_wins):
         return D_WINS, _onset(d_wins, epochs)
     collapsed = is_collapsed(trial)
@@ -148,7 +163,8 @@ def classify_trial(trial: pd.DataFrame, full_budget: bool = True,
         return UNDETERMINED, math.nan
     if _holds_at_end(narrow_and_real(trial)):
         return MODE_COLLAPSE, math.nan  # realistic but narrow throughout: never learned variety
-    if oscillation_score(_window_g_loss(trial, steps)) > OSCILLATION_CV:
+    if loss in G_LOSS_ONE_SIDED and oscillation_score(_window_g_loss(trial, steps)) \
+            > OSCILLATION_CV:
         return OSCILLATION, math.nan
     diversity = _column(trial, "diversity", math.nan)[-FINAL_WINDOW:]
     if len(diversity) and np.nanmax(np.append(diversity, -1.0)) < NONCONVERGED_DIVERSITY:

@@ -13,8 +13,14 @@ import typing
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from gan.losses import GP_WEIGHT, LOSSES
+
 DATASETS = ("auto", "mnist", "embedded", "synthetic")
-LOSSES = ("ns", "minimax")
+# Settings a loss's own paper uses, applied where the user (or the search) did not set them:
+# Gulrajani et al. 2017 train the critic 5 times per generator step, Adam betas (0, 0.9).
+LOSS_PAPER_SETTINGS: dict[str, dict[str, Any]] = {
+    "wgan-gp": {"b1": 0.0, "b2": 0.9, "n_critic": 5},
+}
 
 
 def _setting(default: Any, help: str, choices: tuple[str, ...] | None = None) -> Any:
@@ -41,8 +47,13 @@ class GANConfig:
     dataset: str = _setting("auto", "auto: full MNIST under --data-dir (or downloadable), else "
                             "the embedded 5,000 digits", DATASETS)
     data_dir: str = _setting("data", "where torchvision's MNIST lives or is downloaded to")
-    # "ns": the seed's non-saturating -log D(G(z)); "minimax": log(1 - D(G(z))).
-    loss: str = _setting("ns", "generator cost: ns (the seed's) or minimax (saturating)", LOSSES)
+    # "ns": the seed's non-saturating -log D(G(z)); "minimax": log(1 - D(G(z))); the others
+    # change D's head (logits, no sigmoid) and both costs: see gan.losses.
+    loss: str = _setting("ns", "GAN loss: ns (the seed's), minimax (saturating), lsgan, hinge, "
+                         "wgan-gp (wgan-gp defaults to its paper's b1 0, b2 0.9, n_critic 5)",
+                         LOSSES)
+    n_critic: int = _setting(1, "D steps per G step (G steps on every n_critic-th batch)")
+    gp_weight: float = _setting(GP_WEIGHT, "wgan-gp: gradient-penalty weight lambda")
     # The seed writes BatchNorm1d(out, 0.8): positionally that is eps, not momentum.
     bn_eps: float = _setting(0.8, "BatchNorm1d eps of the generator (the seed's 0.8)")
     d_lr: float | None = _setting(None, "discriminator lr (default: --lr, as in the seed)")
@@ -91,7 +102,7 @@ class GANConfig:
 
     def _check_values(self) -> None:
         positive = ("n_epochs", "batch_size", "latent_dim", "img_size", "channels",
-                    "sample_interval", "log_interval", "eval_samples")
+                    "sample_interval", "log_interval", "eval_samples", "n_critic")
         for name in positive:
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
@@ -108,6 +119,12 @@ class GANConfig:
             value = getattr(self, name)
             if not 0.0 <= value < 1.0:
                 raise ValueError(f"{name} must be in [0, 1), got {value}")
+        if self.log_interval % self.n_critic:
+            # Logged rows must come from steps where G stepped too (they carry G's gradients).
+            raise ValueError(f"log_interval {self.log_interval} must be a multiple of "
+                             f"n_critic {self.n_critic}")
+        if not (math.isfinite(self.gp_weight) and self.gp_weight >= 0):
+            raise ValueError(f"gp_weight must be a finite number >= 0, got {self.gp_weight}")
         if self.eval_seed is not None and self.eval_seed < 0:
             raise ValueError(f"eval_seed must be >= 0, got {self.eval_seed}")
         if self.n_cpu < 0:
@@ -121,6 +138,12 @@ class GANConfig:
                                  f"{getattr(self, f.name)!r}")
         if self.device != "auto" and not self.device.startswith(("cpu", "cuda", "mps")):
             raise ValueError(f"device must be auto, cpu, cuda[:N] or mps, got {self.device!r}")
+
+
+def paper_settings(loss: str, given: set[str] | frozenset[str] = frozenset()) -> dict[str, Any]:
+    """The settings ``loss``'s paper uses (e.g. wgan-gp's betas and n_critic), except those in
+    ``given`` (set by the user or searched)."""
+    return {k: v for k, v in LOSS_PAPER_SETTINGS.get(loss, {}).items() if k not in given}
 
 
 def _hints() -> dict[str, Any]:

@@ -6,6 +6,10 @@ named by --address / RAY_ADDRESS; Optuna's TPE proposes lr, betas and latent
 size (plus loss, BatchNorm eps and the D/G lr ratio with --space extended).
 After the search, the top configs and the seed's defaults are re-run with more
 seeds, and a minimax control shows the vanishing-gradient failure.
+
+``--design atlas`` maps the failures instead: a seeded Sobol sweep (Optuna's
+QMCSampler) over lr x b1 x latent size x loss x BatchNorm eps, every trial at
+the full budget (FIFO), the same number of trials for each loss.
 """
 
 from __future__ import annotations
@@ -25,14 +29,15 @@ import torch
 
 from gan.classifier import load_or_train_classifier
 from gan.cli_common import OneLineParser, add_config_flags, fail, setup_logging
-from gan.config import GANConfig
+from gan.config import GANConfig, paper_settings
+from gan.losses import LOSSES
 from analysis.timing import breakdown_text, time_breakdown
 from gan.data import DataError, load_data
 from gan.layout import RAY_DIR, TIMING_FILE
 from gan.runtime import resolve_device
 from study import runner
 from study.confirm import run_confirmations
-from study.space import OBJECTIVES, SPACES
+from study.space import DESIGNS, OBJECTIVES, SPACES
 from study.trainable import TrialInputs
 
 log = logging.getLogger("study.run")
@@ -68,6 +73,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--results-dir", type=Path, default=Path("results"))
     p.add_argument("--resume", action="store_true", help="continue an interrupted study")
     p.add_argument("--objective", choices=tuple(OBJECTIVES), default="fcd")
+    p.add_argument("--design", choices=DESIGNS, default="search",
+                   help="search: TPE + ASHA find the best config; atlas: a Sobol sweep at the "
+                        "full budget, balanced across the five losses, maps the failures")
     p.add_argument("--space", choices=SPACES, default="default")
     p.add_argument("--seed", type=int, default=0, help="seeds the TPE sampler and every trial")
     p.add_argument("--reproducible", action="store_true",
@@ -76,7 +84,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--max-epochs", type=int, default=None,
                    help=f"epochs per trial (default {DEFAULT_MAX_EPOCHS_CPU} on CPU, "
                         f"{DEFAULT_MAX_EPOCHS_GPU} with a GPU)")
-    p.add_argument("--scheduler", choices=("asha", "fifo"), default="asha")
+    p.add_argument("--scheduler", choices=("asha", "fifo"), default=None,
+                   help="default: asha for the search, fifo for the atlas (which needs it)")
     p.add_argument("--grace-period", type=int, default=3, help="ASHA: epochs before a first cut")
     p.add_argument("--reduction-factor", type=float, default=3.0, help="ASHA: keep 1/this")
     p.add_argument("--confirm-top", type=int, default=3,
@@ -128,6 +137,12 @@ def _check(args: argparse.Namespace) -> None:
         raise ValueError(f"--gpus-per-trial above 1 must be whole, got {args.gpus_per_trial}")
     if args.reduction_factor <= 1:
         raise ValueError(f"--reduction-factor must be > 1, got {args.reduction_factor}")
+    if args.design == "atlas":
+        if args.scheduler != "fifo":
+            raise ValueError(f"--design atlas runs every trial at the full budget; --scheduler "
+                             f"{args.scheduler} does not apply")
+        for loss in LOSSES:  # each loss's paper settings must fit the shared flags
+            GANConfig(log_interval=args.log_interval, loss=loss, **paper_settings(loss))
 
 
 def _apply_defaults(args: argparse.Namespace) -> None:
@@ -135,6 +150,12 @@ def _apply_defaults(args: argparse.Namespace) -> None:
         for key, value in SMOKE.items():
             current = getattr(args, key)
             setattr(args, key, min(current, value) if key in SMOKE_CAPS else value)
+    if args.scheduler is None:
+        args.scheduler = "fifo" if args.design == "atlas" else "asha"
+    if args.design == "atlas":
+        # The atlas runs every loss, minimax included, at the full budget: no confirmation
+        # or control runs on top.
+        args.confirm_top, args.no_controls = 0, True
     has_gpu = torch.cuda.is_available()
     if args.gpus_per_trial is None:
         args.gpus_per_trial = GPU_SHARE_PER_TRIAL if has_gpu else 0.0
@@ -170,7 +191,7 @@ def _study_config(args: argparse.Namespace, study_dir: Path):
         max_concurrent=args.max_concurrent, seed=args.seed,
         checkpoint_interval=args.checkpoint_interval, address=args.address,
         confirm_top=args.confirm_top, confirm_seeds=args.confirm_seeds,
-        controls=not args.no_controls)
+        controls=not args.no_controls, design=args.design)
 
 
 def _report_time(study_dir: Path, history, started: float, cpus_per_trial: float) -> None:
@@ -211,9 +232,9 @@ def main(argv: list[str] | None = None) -> int:
     # Tune saves the experiment state that --resume continues from. (After ray.init, which
     # installs a SIGTERM handler of its own.)
     signal.signal(signal.SIGTERM, lambda *_: signal.raise_signal(signal.SIGINT))
-    log.info("study %s: %d trials of up to %d epochs on %s data; objective %s (%s)",
-             study_dir, settings.num_samples, base.n_epochs, split.name, settings.objective,
-             settings.mode)
+    log.info("%s %s: %d trials of up to %d epochs on %s data; objective %s (%s)",
+             settings.design, study_dir, settings.num_samples, base.n_epochs, split.name,
+             settings.objective, settings.mode)
     finished, errors = runner.run_search(base, settings, inputs, resume=args.resume)
     complete = finished >= settings.num_samples
     if complete:

@@ -27,8 +27,8 @@ from gan.config import GANConfig
 from gan.state import STATUS_OK
 from study.history import summarize
 from study.progress import TrialLines
-from study.search import ResumableOptunaSearch
-from study.space import optuna_space, seed_point
+from study.search import BalancedSobolSampler, ResumableOptunaSearch
+from study.space import BALANCED_PARAM, atlas_space, optuna_space, seed_point
 from study.trainable import (OBJECTIVE_KEY, TrialInputs, TrialSettings, make_trainable,
                              trial_dirname_creator)
 
@@ -62,6 +62,7 @@ class StudySettings:
     confirm_top: int = 0
     confirm_seeds: int = 0
     controls: bool = False
+    design: str = "search"  # see study.space.DESIGNS
 
 
 AUTH_HINT = ("if it uses token authentication, set RAY_AUTH_MODE=token and RAY_AUTH_TOKEN (on "
@@ -146,12 +147,18 @@ def _storage_url(settings: StudySettings) -> str:
 
 def _optuna_search(settings: StudySettings, study_name: str, max_epochs: int) -> Any:
     storage = optuna.storages.RDBStorage(_storage_url(settings))
+    # A sampler passed in ignores OptunaSearch's seed: seed the sampler itself.
+    if settings.design == "atlas":
+        space = atlas_space(settings.space)
+        sampler: Any = BalancedSobolSampler(space, BALANCED_PARAM, seed=settings.seed)
+        points = None
+    else:
+        space = optuna_space(settings.space)
+        sampler, points = optuna.samplers.TPESampler(seed=settings.seed), \
+            [seed_point(settings.space)]
     return ResumableOptunaSearch(
-        space=optuna_space(settings.space), metric=OBJECTIVE_KEY, mode=settings.mode,
-        points_to_evaluate=[seed_point(settings.space)],
-        # A sampler passed in ignores OptunaSearch's seed: seed the sampler itself.
-        sampler=optuna.samplers.TPESampler(seed=settings.seed),
-        study_name=study_name, storage=storage, max_epochs=max_epochs)
+        space=space, metric=OBJECTIVE_KEY, mode=settings.mode, points_to_evaluate=points,
+        sampler=sampler, study_name=study_name, storage=storage, max_epochs=max_epochs)
 
 
 def asha_milestones(settings: StudySettings, max_epochs: int) -> list[int]:

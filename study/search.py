@@ -81,3 +81,30 @@ class ResumableOptunaSearch(OptunaSearch):
                 # Suggested after the searcher was last saved; Tune will never run it.
                 self._ot_study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
                 log.warning("marked orphaned Optuna trial #%d as failed", trial.number)
+
+
+class BalancedSobolSampler(optuna.samplers.QMCSampler):
+    """Optuna's scrambled, seeded Sobol sampler over every parameter but one, which it cycles
+    through by trial number, so each of its values gets the same share of trials.
+
+    The Sobol space is fixed up front (QMCSampler would otherwise sample its first trial at
+    random and infer the space from it). Only public sampler methods are overridden.
+    """
+
+    def __init__(self, space: dict[str, Any], balanced: str, seed: int) -> None:
+        with warnings.catch_warnings():  # QMCSampler is marked experimental
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            super().__init__(qmc_type="sobol", scramble=True, seed=seed,
+                             warn_independent_sampling=False)
+        self.balanced = balanced
+        self.choices = list(space[balanced].choices)
+        self.sobol_space = {k: v for k, v in space.items() if k != balanced}
+
+    def infer_relative_search_space(self, study: Any, trial: Any) -> dict[str, Any]:
+        return dict(self.sobol_space)
+
+    def sample_independent(self, study: Any, trial: Any, param_name: str,
+                           param_distribution: Any) -> Any:
+        if param_name == self.balanced:
+            return self.choices[trial.number % len(self.choices)]
+        return super().sample_independent(study, trial, param_name, param_distribution)

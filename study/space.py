@@ -1,4 +1,4 @@
-"""The search space, the seed's defaults as the first point, and per-trial configs."""
+"""The search and atlas spaces, the seed's defaults as the first point, and per-trial configs."""
 
 from __future__ import annotations
 
@@ -9,10 +9,16 @@ from typing import Any
 
 from optuna.distributions import CategoricalDistribution, FloatDistribution
 
-from gan.config import GANConfig
+from gan.config import GANConfig, paper_settings
 from gan.layout import SEARCH_PARAMS
+from gan.losses import LOSSES
 
 SPACES = ("default", "extended")
+# search: TPE proposes, ASHA stops early (find the best config);
+# atlas: a seeded Sobol sweep at the full budget, balanced across losses (map the failures).
+DESIGNS = ("search", "atlas")
+BALANCED_PARAM = "loss"  # the atlas gives each of its values the same number of trials
+BN_EPS_VALUES = (0.8, 1e-5)  # the seed's quirk, and PyTorch's default
 # Keys a trial's Tune config may carry besides search parameters: confirmation and control
 # runs say what they are, and which repeat of their config they are.
 TRIAL_META_KEYS = ("phase", "replicate")
@@ -38,8 +44,19 @@ def optuna_space(space: str) -> dict[str, Any]:
     }
     if space == "extended":
         dists["loss"] = CategoricalDistribution(["ns", "minimax"])
-        dists["bn_eps"] = CategoricalDistribution([0.8, 1e-5])
+        dists["bn_eps"] = CategoricalDistribution(list(BN_EPS_VALUES))
         dists["d_lr_ratio"] = FloatDistribution(0.25, 4.0, log=True)
+    return dists
+
+
+def atlas_space(space: str) -> dict[str, Any]:
+    """The atlas's axes: lr x b1 x latent size x loss x BatchNorm eps (``default``), plus b2
+    and the D/G lr ratio (``extended``). b2 is otherwise the seed's (wgan-gp: its paper's)."""
+    dists = optuna_space(space)
+    if space == "default":
+        dists.pop("b2")
+    dists["loss"] = CategoricalDistribution(list(LOSSES))
+    dists["bn_eps"] = CategoricalDistribution(list(BN_EPS_VALUES))
     return dists
 
 
@@ -85,7 +102,10 @@ def trial_config(base: GANConfig, params: dict[str, Any], study_seed: int) -> GA
     seed_key = {**search, "d_lr_ratio": ratio}
     if meta.get("replicate"):
         seed_key["replicate"] = int(meta["replicate"])
-    changes = {**search, "seed": trial_seed(study_seed, seed_key), "eval_seed": study_seed}
+    # A loss's paper settings (wgan-gp: b2 0.9, 5 critic steps) where the space does not search.
+    defaults = paper_settings(search.get("loss", base.loss), set(search))
+    changes = {**defaults, **search, "seed": trial_seed(study_seed, seed_key),
+               "eval_seed": study_seed}
     if ratio is not None:
         changes["d_lr"] = float(ratio) * float(search.get("lr", base.lr))
     return dataclasses.replace(base, **changes)

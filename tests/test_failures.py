@@ -113,3 +113,19 @@ def test_stopped_early_flag():
     flags = table.set_index("trial_id")[["stopped_early", "failure"]].to_dict("index")
     assert flags["a1"] == {"stopped_early": False, "failure": failures.HEALTHY}
     assert flags["short"] == {"stopped_early": True, "failure": failures.UNDETERMINED}
+
+
+def test_rules_read_each_losss_own_scale():
+    """wgan-gp's negative critic loss is no D win; its unbounded g_loss swing is no
+    oscillation; a logit loss's vanishing gradient needs no D(G(z)) (it has none)."""
+    nan = np.full(8, np.nan)
+    wgan = trial("w1", 1e-4, loss="wgan-gp", d_loss=-20.0, d_real=nan, d_fake=nan,
+                 g_loss=np.tile([0.2, 3.0], 4))
+    assert failures.classify_trial(wgan)[0] == failures.HEALTHY
+    as_ns = wgan.assign(loss="ns", d_real=0.7, d_fake=0.4)
+    assert failures.classify_trial(as_ns)[0] == failures.D_WINS
+    hinge = trial("h1", 1e-4, loss="hinge", d_loss=np.r_[0.5, 0.3, [0.0] * 6])
+    assert failures.classify_trial(hinge) == (failures.D_WINS, 3.0)
+    vanished = trial("l1", 1e-2, loss="lsgan", d_real=nan, d_fake=nan,
+                     g_grad_norm=np.r_[1, 1, [1e-4] * 6])
+    assert failures.classify_trial(vanished) == (failures.VANISHING, 3.0)

@@ -86,3 +86,28 @@ def test_load_checkpoint_rejects_garbage(tmp_path):
         load_checkpoint(bad)
     with pytest.raises(ValueError, match="no checkpoint"):
         load_checkpoint(tmp_path / "missing.pt")
+
+
+@pytest.mark.parametrize("loss", ["lsgan", "hinge", "wgan-gp"])
+def test_logit_losses_train_and_leave_probabilities_undefined(synthetic, loss):
+    rec = Recorder()
+    config = tiny_config(loss=loss, n_critic=5 if loss == "wgan-gp" else 1)
+    state = train(config, [rec], data=synthetic)
+    assert state.status == "ok" and state.epoch == 2
+    for r in rec.epochs:
+        assert math.isfinite(r["d_loss"]) and math.isfinite(r["g_loss"])
+        assert r["g_grad_norm"] > 0 and r["d_grad_norm"] > 0
+        # D ends without a sigmoid: D(x), D(G(z)) and the JS bound do not apply.
+        assert math.isnan(r["d_real"]) and math.isnan(r["d_fake"])
+        assert math.isnan(r["js_lower_bound"])
+    assert all(math.isfinite(s["g_grad_norm"]) and s["g_grad_norm"] > 0 for s in rec.steps)
+
+
+def test_n_critic_steps_the_generator_on_every_nth_batch(synthetic):
+    """With n_critic 5, Adam has stepped G 4 times and D 20 times after 20 batches."""
+    state = train(tiny_config(loss="wgan-gp", n_critic=5, n_epochs=1), data=synthetic)
+    adam_steps = lambda opt: {int(s["step"]) for s in opt.state.values()}  # noqa: E731
+    assert state.step == 20
+    assert adam_steps(state.opt_g) == {4} and adam_steps(state.opt_d) == {20}
+    with pytest.raises(ValueError, match="multiple of n_critic 5"):
+        tiny_config(loss="wgan-gp", n_critic=5, log_interval=7)

@@ -1,3 +1,4 @@
+import json
 import subprocess
 import sys
 
@@ -62,3 +63,37 @@ def test_cli_run_writes_outputs_and_resumes(tmp_path):
     assert list(metrics["epoch"]) == [1, 2, 3]
     grad = pd.read_csv(out / "grad_log.csv")
     assert grad["step"].is_unique and grad["step"].max() == 60
+
+
+@pytest.fixture(scope="module")
+def untrained_fcd(embedded):
+    """fcd of an untrained generator on the embedded digits: what noise scores."""
+    from gan.config import GANConfig
+    from gan.quality import QualityEvaluator
+    from gan.train.loop import build_state
+
+    config = GANConfig(dataset="embedded", device="cpu", eval_samples=500)
+    return QualityEvaluator.for_data(embedded, config, "cpu")(build_state(config))["fcd"]
+
+
+@pytest.mark.parametrize("loss", ["ns", "minimax", "lsgan", "hinge", "wgan-gp"])
+def test_each_loss_beats_noise_in_three_epochs(loss, tmp_path, untrained_fcd):
+    out = tmp_path / loss
+    assert main(["--loss", loss, "--dataset", "embedded", "--n_epochs", "3", "--lr", "1e-3",
+                 "--eval-samples", "500", "--device", "cpu", "--sample_interval", "1000",
+                 "--out-dir", str(out)]) == 0
+    metrics = pd.read_csv(out / "metrics.csv")
+    assert list(metrics["status"]) == ["ok"] * 3
+    assert metrics["fcd"].iloc[-1] < 0.9 * untrained_fcd, (metrics["fcd"].tolist(), untrained_fcd)
+    saved = json.loads((out / "gan.train_config.json").read_text())
+    paper = (0.0, 0.9, 5) if loss == "wgan-gp" else (0.5, 0.999, 1)  # seed's: 0.5, 0.999, 1
+    assert (saved["b1"], saved["b2"], saved["n_critic"]) == paper
+
+
+def test_flags_override_a_losss_paper_settings(tmp_path):
+    args = ["--loss", "wgan-gp", "--b1=0.3", "--n-critic", "2", "--n_epochs", "1",
+            "--dataset", "synthetic", "--eval-interval", "0", "--log-interval", "10",
+            "--device", "cpu", "--out-dir", str(tmp_path)]
+    assert main(args) == 0
+    saved = json.loads((tmp_path / "gan.train_config.json").read_text())
+    assert (saved["b1"], saved["b2"], saved["n_critic"]) == (0.3, 0.9, 2)

@@ -12,8 +12,8 @@ import torch
 
 from gan.checkpoint import load_checkpoint
 from gan.cli_common import (OneLineParser, add_config_flags, config_overrides, fail,
-                            setup_logging, write_run_record)
-from gan.config import GANConfig
+                            given_flags, setup_logging, write_run_record)
+from gan.config import GANConfig, paper_settings
 from gan.data import DataError, load_data
 from gan.runtime import resolve_device
 from gan.layout import CHECKPOINT_FILE
@@ -24,8 +24,8 @@ log = logging.getLogger("gan.train")
 PROG = "python -m gan.train"
 SEED_FLAGS = ("n_epochs", "batch_size", "lr", "b1", "b2", "n_cpu", "latent_dim", "img_size",
               "channels", "sample_interval")
-STUDY_FLAGS = ("seed", "device", "dataset", "data_dir", "loss", "bn_eps", "d_lr", "log_interval",
-               "eval_interval", "eval_samples", "eval_seed")
+STUDY_FLAGS = ("seed", "device", "dataset", "data_dir", "loss", "n_critic", "gp_weight", "bn_eps",
+               "d_lr", "log_interval", "eval_interval", "eval_samples", "eval_seed")
 DEFAULT_OUT_DIR = Path("results/gan-train")
 DEFAULT_CHECKPOINT_INTERVAL = 5
 
@@ -48,7 +48,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     setup_logging(args.verbose)
     try:
-        config = GANConfig.from_dict(config_overrides(args))
+        # A loss's paper settings (wgan-gp: betas (0, 0.9), 5 critic steps) unless flags say else.
+        defaults = paper_settings(args.loss, given_flags(sys.argv[1:] if argv is None else argv))
+        if defaults:
+            log.info("%s uses its paper's %s", args.loss,
+                     ", ".join(f"{k}={v}" for k, v in defaults.items()))
+        config = GANConfig.from_dict({**config_overrides(args), **defaults})
         if args.checkpoint_interval < 1:
             raise ValueError(f"checkpoint-interval must be >= 1, got {args.checkpoint_interval}")
         device = resolve_device(config.device)

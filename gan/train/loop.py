@@ -9,6 +9,8 @@ Differences from the seed that do not change the math:
 - D's forward pass on the fakes is done once, in the generator step, and its
   graph is reused by the discriminator step (D does not change in between, so
   this equals the seed's second pass on ``gen_imgs.detach()``);
+- with ``n_critic`` > 1 (wgan-gp's default) G steps only on every n_critic-th
+  batch, before that batch's D step; G's epoch means are over its own steps;
 - all randomness comes from one seeded ``torch.Generator`` that checkpoints
   save, so a resumed run continues exactly.
 """
@@ -27,7 +29,7 @@ from torch import nn
 from gan.checkpoint import restore_state
 from gan.config import GANConfig
 from gan.data import DataError, DataSplit, load_data
-from gan.losses import discriminator_loss, generator_loss
+from gan.losses import PROBABILITY_LOSSES, discriminator_loss, generator_loss, gradient_penalty
 from gan.models import Discriminator, Generator, linear_layers
 from gan.quality import QualityEvaluator
 from gan.runtime import make_adam, resolve_device, seed_everything
@@ -39,10 +41,18 @@ GRID_SAMPLES = 25  # the seed's 5x5 grid
 Evaluator = Callable[[TrainState], dict[str, Any]]
 
 
+# D(x) and D(G(z)) as probabilities: NaN ("does not apply") for losses on logits.
+PROBABILITY_METRICS = ("d_real", "d_fake")
+
+
 def step_metric_names(state: TrainState) -> list[str]:
     g = [f"g_grad_{name}" for name in linear_layers(state.generator)]
     d = [f"d_grad_{name}" for name in linear_layers(state.discriminator)]
     return ["d_loss", "g_loss", "d_real", "d_fake", "g_grad_norm", "d_grad_norm", *g, *d]
+
+
+def _is_generator_metric(name: str) -> bool:
+    return name.startswith("g_")
 
 
 def build_state(config: GANConfig, device: torch.device | None = None) -> TrainState:
@@ -125,6 +135,12 @@ class _Epochs:
         self.d_layers = list(linear_layers(D).values())
         self.g_params, self.d_params = list(G.parameters()), list(D.parameters())
         self.names = step_metric_names(self.state)
+        loss = self.state.config.loss
+        self.probabilities = loss in PROBABILITY_LOSSES
+        self.critic = D if self.probabilities else D.logits
+        # Columns that must stay finite (the others are NaN by design for logit losses).
+        self.checked = [self.probabilities or n not in PROBABILITY_METRICS for n in self.names]
+        self.g_columns = torch.tensor([_is_generator_metric(n) for n in self.names])
 
     def run(self) -> None:
         state = self.state
@@ -145,14 +161,18 @@ class _Epochs:
         perm = torch.randperm(len(self.train_x), generator=state.rng, device=state.device)
         totals = torch.zeros(len(self.names), device=state.device)
         steps = len(self.train_x) // bs
+        g_steps = 0
         for i in range(steps):
-            row = self.step(self.train_x[perm[i * bs:(i + 1) * bs]])
+            g_step = self._generator_steps()
+            row = self.step(self.train_x[perm[i * bs:(i + 1) * bs]], g_step)
             totals += row
+            g_steps += g_step
             state.step += 1
             if not self._after_step(row):
                 break
         state.epoch += 1
-        record = _epoch_record(state, self.names, (totals / max(steps, 1)).tolist())
+        counts = torch.where(self.g_columns, max(g_steps, 1), max(steps, 1)).to(totals)
+        record = _epoch_record(state, self.names, (totals / counts).tolist(), self.checked)
         record["epoch_seconds"] = time.perf_counter() - started  # training only
         if state.status == STATUS_OK and self.evaluator is not None \
                 and config.eval_interval > 0 and state.epoch % config.eval_interval == 0:
@@ -163,31 +183,52 @@ class _Epochs:
         for cb in self.callbacks:
             cb.on_epoch_end(state, record)
 
-    def step(self, real: torch.Tensor) -> torch.Tensor:
-        """One G step then one D step on ``real`` (B, C, H, W); the step's metrics, (M,)."""
+    def _generator_steps(self) -> bool:
+        """Whether G steps on this batch: every batch, or every n_critic-th (the last of each
+        group, so logged steps, multiples of n_critic, are G steps)."""
+        return (self.state.step + 1) % self.state.config.n_critic == 0
+
+    def step(self, real: torch.Tensor, g_step: bool = True) -> torch.Tensor:
+        """One G step (when ``g_step``) then one D step on ``real`` (B, C, H, W); the step's
+        metrics, (M,), with G's columns 0 when G did not step."""
         state, config = self.state, self.state.config
-        G, D = state.generator, state.discriminator
+        G = state.generator
         z = torch.randn(len(real), config.latent_dim, generator=state.rng, device=state.device)
 
         # Generator first, as in the seed.
-        state.opt_g.zero_grad(set_to_none=True)
-        d_fake = D(G(z))  # (B, 1); D is unchanged until its own step, so the D step reuses it
-        g_loss = generator_loss(d_fake, config.loss)
-        g_loss.backward(inputs=self.g_params, retain_graph=True)
-        g_norms = _layer_grad_norms(self.g_layers)
-        state.opt_g.step()
+        if g_step:
+            state.opt_g.zero_grad(set_to_none=True)
+            fake = G(z)
+            d_fake = self.critic(fake)  # (B, 1); D is unchanged until its step: it reuses this
+            g_loss = generator_loss(d_fake, config.loss)
+            g_loss.backward(inputs=self.g_params, retain_graph=True)
+            g_norms = _layer_grad_norms(self.g_layers)
+            state.opt_g.step()
+        else:
+            with torch.no_grad():
+                fake = G(z)
+            d_fake = self.critic(fake)
+            g_loss, g_norms = torch.zeros((), device=real.device), \
+                torch.zeros(len(self.g_layers), device=real.device)
 
         # The seed's D(gen_imgs.detach()) equals d_fake: backpropagating d_fake's graph
         # into D's weights only never touches G's (already stepped) part of it.
         state.opt_d.zero_grad(set_to_none=True)
-        d_real = D(real)
-        d_loss = discriminator_loss(d_real, d_fake)
+        d_real = self.critic(real)
+        d_loss = discriminator_loss(d_real, d_fake, config.loss)
+        if config.loss == "wgan-gp":
+            alpha = torch.rand(len(real), generator=state.rng, device=state.device)
+            d_loss = d_loss + config.gp_weight * gradient_penalty(
+                self.critic, real, fake.detach(), alpha)
         d_loss.backward(inputs=self.d_params)
         d_norms = _layer_grad_norms(self.d_layers)
         state.opt_d.step()
 
-        head = torch.stack([d_loss.detach(), g_loss.detach(), d_real.detach().mean(),
-                            d_fake.detach().mean(), torch.linalg.vector_norm(g_norms),
+        nan = torch.full((), math.nan, device=real.device)
+        probs = (d_real.detach().mean(), d_fake.detach().mean()) if self.probabilities \
+            else (nan, nan)
+        head = torch.stack([d_loss.detach(), g_loss.detach(), *probs,
+                            torch.linalg.vector_norm(g_norms),
                             torch.linalg.vector_norm(d_norms)])
         return torch.cat([head, g_norms, d_norms])
 
@@ -200,7 +241,7 @@ class _Epochs:
                       **dict(zip(self.names, values))}
             for cb in self.callbacks:
                 cb.on_step(state, record)
-            if not all(math.isfinite(v) for v in values):
+            if not all(math.isfinite(v) for v, c in zip(values, self.checked) if c):
                 state.status = STATUS_DIVERGED
                 return False
         if state.step % config.sample_interval == 0:
@@ -210,13 +251,16 @@ class _Epochs:
         return True
 
 
-def _epoch_record(state: TrainState, names: list[str], means: list[float]) -> dict[str, Any]:
+def _epoch_record(state: TrainState, names: list[str], means: list[float],
+                  checked: list[bool]) -> dict[str, Any]:
     record: dict[str, Any] = {"epoch": state.epoch, "step": state.step, **dict(zip(names, means))}
-    if not all(math.isfinite(v) for v in means):
+    if not all(math.isfinite(v) for v, c in zip(means, checked) if c):
         state.status = STATUS_DIVERGED
     # Goodfellow et al. 2014, Thm. 1: JSD(p_data, p_g) >= log 2 - d_loss for any D, with
-    # equality only at the optimal D; so this is a lower bound, not an estimate.
+    # equality only at the optimal D; so this is a lower bound, not an estimate. It holds
+    # for the BCE d_loss only.
+    bce = state.config.loss in PROBABILITY_LOSSES
     record["js_lower_bound"] = max(0.0, math.log(2) - record["d_loss"]) \
-        if math.isfinite(record["d_loss"]) else math.nan
+        if bce and math.isfinite(record["d_loss"]) else math.nan
     record["status"] = state.status
     return record
