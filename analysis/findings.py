@@ -28,15 +28,15 @@ def search_trials(trials: pd.DataFrame) -> pd.DataFrame:
     return trials[trials["phase"] == layout.PHASE_SEARCH] if "phase" in trials else trials
 
 
-def census(trials: pd.DataFrame, max_epochs: int) -> list[str]:
+def census(trials: pd.DataFrame, max_epochs: int, design: str = "search") -> list[str]:
     """Who ran how long, and the class counts of each population, with intervals."""
     search = search_trials(trials)
     n = len(search)
     if n == 0:
-        return ["The study holds no search trials."]
+        return [f"The study holds no {design} trials."]
     full = search[search["epochs"] >= max_epochs]
     early = search[search["stopped_early"]]
-    out = [f"Search: {n} trials; {len(full)} ran all {max_epochs} epochs, {len(early)} were "
+    out = [f"{design.capitalize()}: {n} trials; {len(full)} ran all {max_epochs} epochs, {len(early)} were "
            f"stopped early by the scheduler"
            + (f" (after {int(early['epochs'].min())} to {int(early['epochs'].max())} epochs)"
               if len(early) else "")
@@ -45,7 +45,7 @@ def census(trials: pd.DataFrame, max_epochs: int) -> list[str]:
         counts = full["failure"].value_counts()
         parts = [f"{_name(c)} {rate_text(int(counts[c]), len(full))}" for c in failures.CLASSES
                  if counts.get(c, 0)]
-        out.append(f"Of the {len(full)} search trials that ran all {max_epochs} epochs: "
+        out.append(f"Of the {len(full)} {design} trials that ran all {max_epochs} epochs: "
                    + "; ".join(parts) + ".")
     if len(early):
         counts = early["failure"].value_counts()

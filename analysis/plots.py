@@ -26,7 +26,7 @@ def _with_class(history: pd.DataFrame, trials: pd.DataFrame) -> pd.DataFrame:
     return history.merge(trials[["trial_id", "failure"]], on="trial_id", how="left")
 
 
-def _empty(ax, message: str) -> None:
+def empty_panel(ax, message: str) -> None:
     ax.text(0.5, 0.5, message, ha="center", va="center", transform=ax.transAxes)
     ax.set_axis_off()
 
@@ -55,7 +55,7 @@ def step_grad_norms(grad_logs: dict[str, pd.DataFrame], trials: pd.DataFrame) ->
     ax = fig.subplots()
     frames = [log.assign(trial_id=trial_id) for trial_id, log in grad_logs.items() if len(log)]
     if not frames:
-        _empty(ax, "no per-step gradient logs")
+        empty_panel(ax, "no per-step gradient logs")
         return fig
     data = _with_class(pd.concat(frames, ignore_index=True), trials)
     sns.lineplot(data=data[data["g_grad_norm"] > 0], x="step", y="g_grad_norm", hue="failure",
@@ -73,7 +73,7 @@ def diversity_collapse(history: pd.DataFrame, trials: pd.DataFrame) -> Figure:
     fig = Figure(figsize=(9, 4.5))
     ax = fig.subplots()
     if "diversity" not in data or data["diversity"].notna().sum() == 0:
-        _empty(ax, "no diversity measured")
+        empty_panel(ax, "no diversity measured")
         return fig
     sns.lineplot(data=data, x="epoch", y="diversity", hue="failure", units="trial_id",
                  estimator=None, palette=PALETTE, alpha=0.7, ax=ax)
@@ -109,19 +109,31 @@ def lr_b1_landscape(trials: pd.DataFrame) -> Figure:
     return fig
 
 
-def latent_outcome(trials: pd.DataFrame) -> Figure:
-    """Final fcd per latent size, points coloured by failure class."""
+def class_strip(data: pd.DataFrame, x: str, y: str, order: list[str], title: str, *,
+                log_y: bool = False, box: bool = False, empty: str = "no data") -> Figure:
+    """``y`` per category ``x`` (in ``order``), one point per trial coloured by failure class;
+    ``box`` adds a box per category under the points."""
     fig = Figure(figsize=(8, 4.5))
     ax = fig.subplots()
-    data = trials.copy()
-    data["latent_dim"] = data["latent_dim"].astype(int).astype(str)
-    order = sorted(data["latent_dim"].unique(), key=int)
-    sns.stripplot(data=data, x="latent_dim", y="fcd", hue="failure", palette=PALETTE,
-                  order=order, size=7, ax=ax)
-    ax.set_yscale("log")
-    ax.set_title("Final fcd by latent size")
+    if data.empty:
+        empty_panel(ax, empty)
+        return fig
+    if box:
+        sns.boxplot(data=data, x=x, y=y, order=order, color="0.9", showfliers=False, ax=ax)
+    sns.stripplot(data=data, x=x, y=y, hue="failure", palette=PALETTE, order=order, size=6,
+                  jitter=0.25, ax=ax)
+    if log_y:
+        ax.set_yscale("log")
+    ax.set_title(title)
     fig.tight_layout()
     return fig
+
+
+def latent_outcome(trials: pd.DataFrame) -> Figure:
+    """Final fcd per latent size, points coloured by failure class."""
+    data = trials.assign(latent_dim=trials["latent_dim"].astype(int).astype(str))
+    order = sorted(data["latent_dim"].unique(), key=int)
+    return class_strip(data, "latent_dim", "fcd", order, "Final fcd by latent size", log_y=True)
 
 
 def failure_rate_vs_lr(trials: pd.DataFrame, bins: int = 6) -> Figure:
@@ -131,7 +143,7 @@ def failure_rate_vs_lr(trials: pd.DataFrame, bins: int = 6) -> Figure:
     ax = fig.subplots()
     data = trials[trials["failure"] != UNDETERMINED]
     if len(data) < 2 or data["lr"].nunique() < 2:
-        _empty(ax, "too few judged trials")
+        empty_panel(ax, "too few judged trials")
         return fig
     lr = data["lr"].astype(float)
     edges = np.logspace(math.log10(lr.min()) - 1e-9, math.log10(lr.max()) + 1e-9, bins + 1)
@@ -159,7 +171,7 @@ def importances(scores: dict[str, dict[str, float]]) -> Figure:
     axes = np.atleast_1d(axes)
     for ax, (target, values) in zip(axes, scores.items()):
         if not values:
-            _empty(ax, f"{target}: not enough trials")
+            empty_panel(ax, f"{target}: not enough trials")
             continue
         series = pd.Series(values).sort_values()
         ax.barh(series.index, series.values, color=sns.color_palette("crest", len(series)))
@@ -218,7 +230,7 @@ def vanishing_trials(history: pd.DataFrame, grad_logs: dict[str, pd.DataFrame],
     axes = fig.subplots(1, 2)
     hit = trials[trials["failure"] == VANISHING]
     if hit.empty:
-        _empty(axes[0], "no trial with vanishing gradients")
+        empty_panel(axes[0], "no trial with vanishing gradients")
         axes[1].set_axis_off()
         return fig
     for _, row in hit.iterrows():
@@ -252,7 +264,7 @@ def seed_spread(table: pd.DataFrame, objective: str) -> Figure:
     fig = Figure(figsize=(12, 4))
     axes = fig.subplots(1, 2)
     if table.empty:
-        _empty(axes[0], "no confirmation runs")
+        empty_panel(axes[0], "no confirmation runs")
         axes[1].set_axis_off()
         return fig
     rows = []

@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 from matplotlib.figure import Figure
 
-from analysis import failures, findings, plots
+from analysis import atlas, atlas_plots, failures, findings, plots
 from analysis.confirmations import seed_robust_table
 from analysis.gradient_probe import stage_probe, stages_for
 from analysis.importance import param_importances
@@ -51,6 +51,7 @@ class Report:
     out: Path
     facts: list[str] = field(default_factory=list)
     sections: list[tuple[str, list[str], list[str]]] = field(default_factory=list)
+    tables: list[tuple[str, pd.DataFrame]] = field(default_factory=list)  # after the census
 
     def save(self, fig: Figure, name: str, svg: bool = True) -> str:
         fig.savefig(self.out / f"{name}.png", dpi=110)
@@ -59,15 +60,17 @@ class Report:
         return f"{name}.png"
 
 
-def census_table(trials: pd.DataFrame, max_epochs: int) -> pd.DataFrame:
+def census_table(trials: pd.DataFrame, max_epochs: int, design: str = "search"
+                 ) -> pd.DataFrame:
     """Class counts per population, each with its 95% Wilson interval."""
     search = findings.search_trials(trials)
-    groups = {"search, all": search, f"search, all {max_epochs} epochs":
+    groups = {f"{design}, all": search, f"{design}, all {max_epochs} epochs":
               search[search["epochs"] >= max_epochs],
-              "search, stopped early": search[search["stopped_early"]]}
+              f"{design}, stopped early": search[search["stopped_early"]]}
     if "phase" in trials:
         for phase in (layout.PHASE_CONFIRM, layout.PHASE_CONTROL):
-            groups[phase] = trials[trials["phase"] == phase]
+            if (trials["phase"] == phase).any():
+                groups[phase] = trials[trials["phase"] == phase]
     rows = []
     for name, group in groups.items():
         row = {"population": name, "n": len(group)}
@@ -151,6 +154,21 @@ def _probe_section(rep: Report, data: StudyData, trials: pd.DataFrame, iteration
                          [f"Best search trial {best}, retrained with its seed.", PROBE_WHY]))
 
 
+def _atlas_section(rep: Report, trials: pd.DataFrame) -> None:
+    data = atlas.atlas_trials(trials)
+    notes = atlas.loss_findings(data) + atlas.remedy_findings(data)
+    rep.facts += notes
+    rep.tables.append(("Failure rates per loss (count, 95% Wilson interval; onset: median "
+                       "epoch; fcd of the trials that did not diverge)", atlas.loss_table(data)))
+    rep.sections.append(("Failure atlas: where each failure lives, per loss", [
+        rep.save(atlas_plots.phase_diagrams(data), "atlas_phase_diagrams"),
+        rep.save(atlas_plots.onsets_by_loss(data), "atlas_onsets"),
+        rep.save(atlas_plots.quality_by_loss(data), "atlas_quality")],
+        ["Every atlas trial ran the full budget (FIFO), so every trial is judged.",
+         "Rules that read a loss's own scale apply only where it means the same (see "
+         "analysis.failures): D(G(z)) and the JS bound exist for ns and minimax only."]))
+
+
 def _seed_section(rep: Report, data: StudyData, max_epochs: int) -> None:
     objective = data.run_config.get("study", {}).get("objective", "objective")
     table = seed_robust_table(data.history, max_epochs)
@@ -174,8 +192,12 @@ def build_report(study_dir: str | Path, probe_iterations: int = 2000) -> list[Pa
     max_epochs = data.max_epochs or int(data.history["epoch"].max())
     trials = failures.classify_study(data.history, max_epochs, data.grad_logs)
     trials.to_csv(rep.out / "trials.csv", index=False)
-    rep.facts += findings.census(trials, max_epochs)
-    _seed_section(rep, data, max_epochs)
+    design = _design_name(data)
+    rep.facts += findings.census(trials, max_epochs, design)
+    if design == "atlas":
+        _atlas_section(rep, trials)
+    else:
+        _seed_section(rep, data, max_epochs)
     rep.facts += findings.vanishing(trials, data.history) + findings.landscape(trials)
     if "loss" in trials and trials["loss"].nunique() > 1:
         rep.facts.append(findings.loss_comparison(data.history))
@@ -183,7 +205,7 @@ def build_report(study_dir: str | Path, probe_iterations: int = 2000) -> list[Pa
     _landscape_section(rep, data, trials)
     _samples_section(rep, data, trials)
     _probe_section(rep, data, trials, probe_iterations)
-    census = census_table(trials, max_epochs)
+    census = census_table(trials, max_epochs, design)
     table = trials[[c for c in TABLE_COLUMNS if c in trials]].sort_values(
         "fcd", na_position="last")
     (rep.out / "report.md").write_text(_markdown(data, rep, census, table))
@@ -196,13 +218,20 @@ def _thresholds() -> str:
     return ", ".join(f"{n}={getattr(failures, n)}" for n in failures.THRESHOLDS)
 
 
+def _design_name(data: StudyData) -> str:
+    return str(data.run_config.get("study", {}).get("design", "search"))
+
+
 def _design(data: StudyData) -> str:
     study = data.run_config.get("study", {})
     if not study:
         return "Design: unknown (no run_config.json)."
-    return (f"Design: search ({study.get('scheduler')} scheduler, {study.get('num_samples')} "
-            f"trials, space {study.get('space')}, objective {study.get('objective')}, seed "
-            f"{study.get('seed')}); populations are named in every line.")
+    how = ("seeded Sobol sweep balanced across losses, every trial at the full budget"
+           if _design_name(data) == "atlas" else "TPE proposals")
+    return (f"Design: {_design_name(data)} ({how}; {study.get('scheduler')} scheduler, "
+            f"{study.get('num_samples')} trials, space {study.get('space')}, objective "
+            f"{study.get('objective')}, seed {study.get('seed')}); populations are named in "
+            "every line.")
 
 
 def _markdown(data: StudyData, rep: Report, census: pd.DataFrame, table: pd.DataFrame) -> str:
@@ -210,6 +239,8 @@ def _markdown(data: StudyData, rep: Report, census: pd.DataFrame, table: pd.Data
              "## Findings", ""] + [f"- {f}" for f in rep.facts]
     lines += ["", "## Census (count, 95% Wilson interval)", "",
               census.to_markdown(index=False), "", f"Failure thresholds: {_thresholds()}.", ""]
+    for title, frame in rep.tables:
+        lines += [f"## {title}", "", frame.to_markdown(index=False, floatfmt=".4g"), ""]
     for title, images, notes in rep.sections:
         lines += [f"## {title}", ""] + [f"![{img}]({img})" for img in images] + [""]
         lines += [f"- {n}" for n in notes] + ([""] if notes else [])
@@ -230,6 +261,10 @@ def _html(data: StudyData, rep: Report, census: pd.DataFrame, table: pd.DataFram
             f"<p>{html.escape(_design(data))}</p>", "<h2>Findings</h2>", bullets(rep.facts),
             "<h2>Census (count, 95% Wilson interval)</h2>", census.to_html(index=False, border=0),
             f"<p><small>Failure thresholds: {html.escape(_thresholds())}</small></p>"]
+    for name, frame in rep.tables:
+        body += [f"<h2>{html.escape(name)}</h2>",
+                 frame.to_html(index=False, float_format=lambda v: f"{v:.4g}", na_rep="–",
+                               border=0)]
     for name, images, notes in rep.sections:
         body += [f"<h2>{html.escape(name)}</h2>", *[img(i) for i in images]]
         body += [bullets(notes)] if notes else []

@@ -18,9 +18,10 @@ import torch
 from torch import nn
 
 from gan.cli_common import OneLineParser, fail, setup_logging
-from gan.config import GANConfig
+from gan.config import PRECISIONS, GANConfig
 from gan.data import DataError, DataSplit, load_data, mnist_present, write_mnist_raw
 from gan.models import Discriminator, Generator
+from gan.precision_quality import compare, format_rows
 from gan.runtime import resolve_device
 from gan.quality import QualityEvaluator
 from gan.train.loop import build_state, train
@@ -116,6 +117,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--steps", type=int, default=300, help="timed steps per loop")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: all)")
+    parser.add_argument("--quality-seeds", type=int, default=0,
+                        help="also train the seed's defaults and the study winner in fp32 and "
+                             "bf16 with this many seeds each and compare fcd and diversity")
+    parser.add_argument("--quality-epochs", type=int, default=30,
+                        help="epochs of each --quality-seeds run (on the embedded digits)")
     return parser.parse_args(argv)
 
 
@@ -124,6 +130,9 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging()
     if args.steps < 10:
         return fail(PROG, f"--steps must be >= 10, got {args.steps}")
+    if args.quality_seeds < 0 or args.quality_epochs < 1:
+        return fail(PROG, f"--quality-seeds must be >= 0 and --quality-epochs >= 1, got "
+                          f"{args.quality_seeds} and {args.quality_epochs}")
     try:
         device = resolve_device(args.device)
     except ValueError as err:
@@ -143,16 +152,27 @@ def main(argv: list[str] | None = None) -> int:
             write_mnist_raw(split, root)  # the seed's DataLoader reads the same digits
         seed_rate = seed_style_steps_per_s(root, config, device, args.steps)
     epochs = max(3, 1 + -(-args.steps // (len(split.train) // config.batch_size)))
-    ours = project_steps_per_s(split, GANConfig(**{**config.to_dict(), "n_epochs": epochs}),
-                               epochs)
+    rates = {precision: project_steps_per_s(split, GANConfig(**{
+        **config.to_dict(), "n_epochs": epochs, "precision": precision}), epochs)
+        for precision in PRECISIONS}
     print(f"device={device} threads={torch.get_num_threads()} data={dataset} batch=64")
-    print(f"seed-style loop : {seed_rate:8.1f} steps/s ({1000 / seed_rate:6.2f} ms/step)")
-    print(f"gan-study loop  : {ours:8.1f} steps/s ({1000 / ours:6.2f} ms/step)")
-    print(f"speed-up        : {ours / seed_rate:8.2f}x")
+    print(f"seed-style loop       : {seed_rate:8.1f} steps/s ({1000 / seed_rate:6.2f} ms/step)")
+    for precision, rate in rates.items():
+        print(f"gan-study loop, {precision} : {rate:8.1f} steps/s ({1000 / rate:6.2f} ms/step), "
+              f"{rate / seed_rate:5.2f}x the seed-style loop")
+    print(f"bf16 vs fp32          : {rates['bf16'] / rates['fp32']:8.2f}x")
     embedded = load_data(GANConfig(dataset="embedded"), device)
     eval_s, epoch_s = eval_share(embedded, GANConfig(dataset="embedded", device=str(device)))
     print(f"quality eval    : {eval_s * 1000:8.1f} ms per eval of 1000 samples; "
           f"epoch {epoch_s * 1000:.0f} ms; share {eval_s / epoch_s:.1%} of an embedded epoch")
+    if args.quality_seeds:
+        base = GANConfig(dataset="embedded", device=str(device), n_epochs=args.quality_epochs,
+                         log_interval=10**6, sample_interval=10**9,
+                         eval_interval=args.quality_epochs)
+        rows = compare(embedded, base, args.quality_seeds)
+        print(f"quality after {args.quality_epochs} epochs on the embedded digits:")
+        for line in format_rows(rows):
+            print("  " + line)
     return 0
 
 

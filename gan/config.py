@@ -16,6 +16,7 @@ from typing import Any
 from gan.losses import GP_WEIGHT, LOSSES
 
 DATASETS = ("auto", "mnist", "embedded", "synthetic")
+PRECISIONS = ("fp32", "bf16")
 # Settings a loss's own paper uses, applied where the user (or the search) did not set them:
 # Gulrajani et al. 2017 train the critic 5 times per generator step, Adam betas (0, 0.9).
 LOSS_PAPER_SETTINGS: dict[str, dict[str, Any]] = {
@@ -53,6 +54,10 @@ class GANConfig:
                          "wgan-gp (wgan-gp defaults to its paper's b1 0, b2 0.9, n_critic 5)",
                          LOSSES)
     n_critic: int = _setting(1, "D steps per G step (G steps on every n_critic-th batch)")
+    # bf16: G and D forward passes under torch.autocast (weights, optimizer state, losses and
+    # the quality evaluation stay fp32). Opt-in: fp32 is the seed's numerics.
+    precision: str = _setting("fp32", "training numerics: fp32 (the seed's) or bf16 autocast",
+                              PRECISIONS)
     gp_weight: float = _setting(GP_WEIGHT, "wgan-gp: gradient-penalty weight lambda")
     # The seed writes BatchNorm1d(out, 0.8): positionally that is eps, not momentum.
     bn_eps: float = _setting(0.8, "BatchNorm1d eps of the generator (the seed's 0.8)")

@@ -53,7 +53,7 @@ SMOKE = {"num_samples": 4, "max_epochs": 2, "dataset": "synthetic", "grace_perio
          "probe_iterations": 200, "confirm_top": 1, "confirm_seeds": 1}
 SMOKE_CAPS = ("num_samples", "probe_iterations", "confirm_top", "confirm_seeds")  # lower flags win
 GAN_FLAGS = ("dataset", "data_dir", "batch_size", "eval_samples", "log_interval",
-             "sample_interval")
+             "sample_interval", "precision")
 POSITIVE = ("num_samples", "max_epochs", "grace_period", "checkpoint_interval",
             "connect_timeout")
 NON_NEGATIVE = ("cpus_per_trial", "gpus_per_trial", "max_concurrent", "probe_iterations",
@@ -182,7 +182,7 @@ def _study_config(args: argparse.Namespace, study_dir: Path):
     base = GANConfig(n_epochs=args.max_epochs, batch_size=args.batch_size, dataset=args.dataset,
                      data_dir=str(Path(args.data_dir).resolve()), eval_samples=args.eval_samples,
                      sample_interval=args.sample_interval, log_interval=args.log_interval,
-                     device="auto", eval_seed=args.seed)
+                     device="auto", eval_seed=args.seed, precision=args.precision)
     return base, runner.StudySettings(
         study_dir=study_dir, num_samples=args.num_samples, objective=args.objective,
         mode=OBJECTIVES[args.objective], space=args.space, scheduler=args.scheduler,
@@ -232,6 +232,8 @@ def main(argv: list[str] | None = None) -> int:
     # Tune saves the experiment state that --resume continues from. (After ray.init, which
     # installs a SIGTERM handler of its own.)
     signal.signal(signal.SIGTERM, lambda *_: signal.raise_signal(signal.SIGINT))
+    log.info("watch it: optuna-dashboard %s  |  tensorboard --logdir %s  (pip install -e "
+             "'.[dashboards]')", runner.storage_url(settings), study_dir / RAY_DIR)
     log.info("%s %s: %d trials of up to %d epochs on %s data; objective %s (%s)",
              settings.design, study_dir, settings.num_samples, base.n_epochs, split.name,
              settings.objective, settings.mode)

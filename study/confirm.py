@@ -70,7 +70,7 @@ def run_confirmations(base: GANConfig, settings: Any, inputs: TrialInputs,
                  "epochs", len(points), len(configs), base.n_epochs)
         expected = len(points)
         tuner = tune.Tuner(
-            runner.build_trainable(base, settings, inputs),
+            runner.build_trainable(base, settings, inputs, layout.CONFIRM_RAY_DIR),
             tune_config=tune.TuneConfig(
                 metric=OBJECTIVE_KEY, mode=settings.mode,
                 search_alg=BasicVariantGenerator(max_concurrent=settings.max_concurrent),

@@ -141,12 +141,12 @@ def check_resources(cpus_per_trial: float, gpus_per_trial: float) -> None:
                      f"{largest.get('GPU', 0):g} GPU); lower --cpus-per-trial/--gpus-per-trial")
 
 
-def _storage_url(settings: StudySettings) -> str:
+def storage_url(settings: StudySettings) -> str:
     return f"sqlite:///{(settings.study_dir / layout.OPTUNA_DB).resolve()}"
 
 
 def _optuna_search(settings: StudySettings, study_name: str, max_epochs: int) -> Any:
-    storage = optuna.storages.RDBStorage(_storage_url(settings))
+    storage = optuna.storages.RDBStorage(storage_url(settings))
     # A sampler passed in ignores OptunaSearch's seed: seed the sampler itself.
     if settings.design == "atlas":
         space = atlas_space(settings.space)
@@ -181,16 +181,20 @@ def checkpoint_epochs(settings: StudySettings, max_epochs: int) -> frozenset[int
 def _scheduler(settings: StudySettings, max_epochs: int) -> Any:
     if settings.scheduler == "fifo":
         return FIFOScheduler()
-    return ASHAScheduler(time_attr="training_iteration", max_t=max_epochs,
+    # The trial's own epoch, not Tune's iteration count: a trial resumed from a checkpoint
+    # newer than Tune's saved state (study.trainable.resume_point) skips iterations.
+    return ASHAScheduler(time_attr="epoch", max_t=max_epochs,
                          grace_period=settings.grace_period,
                          reduction_factor=settings.reduction_factor)
 
 
-def build_trainable(base: GANConfig, settings: StudySettings, inputs: TrialInputs) -> Any:
+def build_trainable(base: GANConfig, settings: StudySettings, inputs: TrialInputs,
+                    experiment: str = layout.RAY_DIR) -> Any:
     trial = TrialSettings(base=base, study_seed=settings.seed, objective=settings.objective,
                           mode=settings.mode,
                           checkpoint_epochs=checkpoint_epochs(settings, base.n_epochs),
-                          threads=max(1, int(settings.cpus_per_trial)))
+                          threads=max(1, int(settings.cpus_per_trial)),
+                          experiment_dir=str((settings.study_dir / experiment).resolve()))
     # with_parameters puts the data and the classifier in Ray's object store once: every
     # trial, on every node, trains on the same tensors and is scored by the same network.
     fn = tune.with_parameters(make_trainable(trial), data=inputs.data.to("cpu"),
@@ -227,7 +231,8 @@ def new_tuner(base: GANConfig, settings: StudySettings, inputs: TrialInputs) -> 
 def restored_tuner(base: GANConfig, settings: StudySettings, inputs: TrialInputs,
                    experiment: str = layout.RAY_DIR) -> Any:
     path = str((settings.study_dir / experiment).resolve())
-    return tune.Tuner.restore(path, trainable=build_trainable(base, settings, inputs),
+    return tune.Tuner.restore(path, trainable=build_trainable(base, settings, inputs,
+                                                              experiment),
                               resume_unfinished=True, resume_errored=True)
 
 
@@ -260,7 +265,7 @@ def search_finished(settings: StudySettings, grid: Any) -> int:
     Tune's own clean-up after an interrupt marks unfinished trials TERMINATED, so its
     status cannot tell; the searcher tells Optuna only when a trial really ended.
     """
-    study = optuna.load_study(study_name=settings.study_dir.name, storage=_storage_url(settings))
+    study = optuna.load_study(study_name=settings.study_dir.name, storage=storage_url(settings))
     ended = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
     return len(study.get_trials(deepcopy=False, states=ended)) + grid.num_errors
 

@@ -39,6 +39,10 @@ class ResumableOptunaSearch(OptunaSearch):
         self.max_epochs = max_epochs
 
     def on_trial_result(self, trial_id: str, result: dict[str, Any]) -> None:
+        # Optuna's step is the trial's epoch, not Tune's iteration count, which lags after a
+        # resume from a checkpoint newer than Tune's saved state (study.trainable.resume_point).
+        result = {**result, "training_iteration": result.get("epoch",
+                                                             result.get("training_iteration"))}
         try:
             super().on_trial_result(trial_id, result)
         except optuna.exceptions.UpdateFinishedTrialError:
@@ -63,7 +67,7 @@ class ResumableOptunaSearch(OptunaSearch):
         try:
             # Tune hands the result that made the scheduler stop the trial to on_trial_complete
             # only: record it as the last intermediate value, the one PRUNED ends at.
-            step = int(result.get("training_iteration", result.get("epoch")))
+            step = int(result.get("epoch", result.get("training_iteration")))
             with warnings.catch_warnings():  # Optuna ignores (and warns of) a repeated step
                 warnings.simplefilter("ignore")
                 ot_trial.report(result[self.metric], step)

@@ -25,7 +25,7 @@ from gan.classifier import DigitClassifier
 from gan.data import DataSplit, load_data
 from gan.quality import QualityEvaluator
 from gan.runtime import resolve_device
-from gan.layout import CHECKPOINT_FILE, PHASE_SEARCH, TRIAL_FILE, trial_dirname
+from gan.layout import CHECKPOINT_FILE, PHASE_SEARCH, TRIAL_FILE, trial_checkpoints, trial_dirname
 from gan.state import STATUS_OK, Callback, TrainState
 from gan.train import train
 from gan.train.callbacks import MetricsWriter, SampleGrids
@@ -111,6 +111,7 @@ class TrialSettings:
     mode: str
     checkpoint_epochs: frozenset[int]
     threads: int
+    experiment_dir: str  # the Tune experiment folder; trial folders are trial_<id> in it
 
 
 def write_trial_file(trial_dir: Path, trial_id: str, params: dict[str, Any],
@@ -124,6 +125,37 @@ def write_trial_file(trial_dir: Path, trial_id: str, params: dict[str, Any],
     (trial_dir / TRIAL_FILE).write_text(json.dumps(record, indent=2, sort_keys=True))
 
 
+def _same_run(ckpt: dict[str, Any], config: GANConfig) -> bool:
+    saved = {k: v for k, v in ckpt.get("config", {}).items() if k != "device"}
+    return saved == {k: v for k, v in config.to_dict().items() if k != "device"}
+
+
+def resume_point(trial_dir: Path, tune_ckpt: Any, config: GANConfig) -> dict[str, Any] | None:
+    """The newest complete checkpoint of this trial: Tune's, or a newer one in its folder.
+
+    After a hard kill of the driver, Tune's saved experiment state can be older than the
+    trial's folder: it names a checkpoint from before the last ones the trial wrote. The
+    trial resumes from the newest one that loads and belongs to this config (a folder cut
+    short by the kill does not load and is skipped), so finished epochs are not trained again.
+    """
+    newest = None
+    if tune_ckpt is not None:
+        with tune_ckpt.as_directory() as ckpt_dir:
+            newest = load_checkpoint(Path(ckpt_dir) / CHECKPOINT_FILE)
+    for path in reversed(trial_checkpoints(trial_dir)):
+        try:
+            ckpt = load_checkpoint(path)
+        except ValueError:
+            log.warning("skipping incomplete checkpoint %s", path)
+            continue
+        if _same_run(ckpt, config) and (newest is None or ckpt["epoch"] > newest["epoch"]):
+            log.info("resuming from %s (epoch %d), newer than Tune's saved state", path,
+                     ckpt["epoch"])
+            newest = ckpt
+        break
+    return newest
+
+
 def make_trainable(settings: TrialSettings) -> Callable[..., None]:
     """A function trainable; Tune calls it with Optuna's proposal (or a confirmation's)."""
 
@@ -133,13 +165,11 @@ def make_trainable(settings: TrialSettings) -> Callable[..., None]:
         params = params.get(RUN_KEY, params)
         config = trial_config(settings.base, params, settings.study_seed)
         context = tune.get_context()
-        trial_dir = Path(context.get_trial_dir())
+        # The folder from our own layout, not context.get_trial_dir(): in Ray 2.60 a reused
+        # actor's context names a scratch folder of the previous trial, not this trial's.
+        trial_dir = Path(settings.experiment_dir) / trial_dirname(context.get_trial_id())
         write_trial_file(trial_dir, context.get_trial_id(), params, config)
-        checkpoint = None
-        tune_ckpt = tune.get_checkpoint()
-        if tune_ckpt is not None:
-            with tune_ckpt.as_directory() as ckpt_dir:
-                checkpoint = load_checkpoint(Path(ckpt_dir) / CHECKPOINT_FILE)
+        checkpoint = resume_point(trial_dir, tune.get_checkpoint(), config)
         callbacks = [RecordTags(settings.objective, settings.mode), MetricsWriter(trial_dir),
                      SampleGrids(trial_dir), TuneReporter(settings.checkpoint_epochs)]
         data = data if data is not None else load_data(config)

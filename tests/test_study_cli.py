@@ -36,6 +36,9 @@ BAD_FLAGS = [
     (["--space", "huge"], "invalid choice: 'huge'"),
     (["--dataset", "cifar"], "invalid choice: 'cifar'"),
     (["--num-samples", "many"], "invalid int value: 'many'"),
+    (["--design", "grid"], "invalid choice: 'grid'"),
+    (["--design", "atlas", "--scheduler", "asha"], "--scheduler asha does not apply"),
+    (["--design", "atlas", "--log-interval", "7"], "log_interval 7 must be a multiple of n_critic 5"),
 ]
 
 

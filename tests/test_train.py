@@ -111,3 +111,18 @@ def test_n_critic_steps_the_generator_on_every_nth_batch(synthetic):
     assert adam_steps(state.opt_g) == {4} and adam_steps(state.opt_d) == {20}
     with pytest.raises(ValueError, match="multiple of n_critic 5"):
         tiny_config(loss="wgan-gp", n_critic=5, log_interval=7)
+
+
+@pytest.mark.parametrize("loss", ["ns", "wgan-gp"])
+def test_bf16_autocast_trains_close_to_fp32_and_keeps_fp32_state(synthetic, loss):
+    n_critic = 5 if loss == "wgan-gp" else 1
+    fp32 = train(tiny_config(loss=loss, n_critic=n_critic, n_epochs=1), data=synthetic)
+    bf16 = train(tiny_config(loss=loss, n_critic=n_critic, n_epochs=1, precision="bf16"),
+                 data=synthetic)
+    assert bf16.status == "ok"
+    assert all(p.dtype == torch.float32 for p in bf16.generator.parameters())
+    a, b = fp32.history[0], bf16.history[0]
+    assert a["d_loss"] != b["d_loss"]  # autocast really changed the numerics ...
+    assert b["d_loss"] == pytest.approx(a["d_loss"], rel=0.1, abs=0.05)  # ... by a little
+    with pytest.raises(ValueError, match="precision must be one of"):
+        tiny_config(precision="fp16")

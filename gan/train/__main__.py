@@ -25,7 +25,7 @@ PROG = "python -m gan.train"
 SEED_FLAGS = ("n_epochs", "batch_size", "lr", "b1", "b2", "n_cpu", "latent_dim", "img_size",
               "channels", "sample_interval")
 STUDY_FLAGS = ("seed", "device", "dataset", "data_dir", "loss", "n_critic", "gp_weight", "bn_eps",
-               "d_lr", "log_interval", "eval_interval", "eval_samples", "eval_seed")
+               "d_lr", "precision", "log_interval", "eval_interval", "eval_samples", "eval_seed")
 DEFAULT_OUT_DIR = Path("results/gan-train")
 DEFAULT_CHECKPOINT_INTERVAL = 5
 

@@ -17,6 +17,7 @@ Differences from the seed that do not change the math:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import time
@@ -141,6 +142,7 @@ class _Epochs:
         # Columns that must stay finite (the others are NaN by design for logit losses).
         self.checked = [self.probabilities or n not in PROBABILITY_METRICS for n in self.names]
         self.g_columns = torch.tensor([_is_generator_metric(n) for n in self.names])
+        self.bf16 = self.state.config.precision == "bf16"
 
     def run(self) -> None:
         state = self.state
@@ -188,6 +190,16 @@ class _Epochs:
         group, so logged steps, multiples of n_critic, are G steps)."""
         return (self.state.step + 1) % self.state.config.n_critic == 0
 
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        if not self.bf16:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=self.state.device.type, dtype=torch.bfloat16)
+
+    def _score(self, images: torch.Tensor) -> torch.Tensor:
+        """D's output on ``images`` (probabilities or logits), in fp32 for the losses."""
+        with self._autocast():
+            return self.critic(images).float()
+
     def step(self, real: torch.Tensor, g_step: bool = True) -> torch.Tensor:
         """One G step (when ``g_step``) then one D step on ``real`` (B, C, H, W); the step's
         metrics, (M,), with G's columns 0 when G did not step."""
@@ -198,28 +210,29 @@ class _Epochs:
         # Generator first, as in the seed.
         if g_step:
             state.opt_g.zero_grad(set_to_none=True)
-            fake = G(z)
-            d_fake = self.critic(fake)  # (B, 1); D is unchanged until its step: it reuses this
+            with self._autocast():
+                fake = G(z)
+            d_fake = self._score(fake)  # (B, 1); D is unchanged until its step: it reuses this
             g_loss = generator_loss(d_fake, config.loss)
             g_loss.backward(inputs=self.g_params, retain_graph=True)
             g_norms = _layer_grad_norms(self.g_layers)
             state.opt_g.step()
         else:
-            with torch.no_grad():
+            with torch.no_grad(), self._autocast():
                 fake = G(z)
-            d_fake = self.critic(fake)
+            d_fake = self._score(fake)
             g_loss, g_norms = torch.zeros((), device=real.device), \
                 torch.zeros(len(self.g_layers), device=real.device)
 
         # The seed's D(gen_imgs.detach()) equals d_fake: backpropagating d_fake's graph
         # into D's weights only never touches G's (already stepped) part of it.
         state.opt_d.zero_grad(set_to_none=True)
-        d_real = self.critic(real)
+        d_real = self._score(real)
         d_loss = discriminator_loss(d_real, d_fake, config.loss)
         if config.loss == "wgan-gp":
             alpha = torch.rand(len(real), generator=state.rng, device=state.device)
             d_loss = d_loss + config.gp_weight * gradient_penalty(
-                self.critic, real, fake.detach(), alpha)
+                self._score, real, fake.detach().float(), alpha)
         d_loss.backward(inputs=self.d_params)
         d_norms = _layer_grad_norms(self.d_layers)
         state.opt_d.step()

@@ -1,0 +1,128 @@
+"""The failure atlas, per loss: class rates with intervals, where in lr each class lives, its
+onset, and the quality each loss reaches.
+
+An atlas trial runs the full budget (FIFO), so every trial is judged; none is
+undetermined. Every rate carries its n and 95% Wilson interval, and a remedy is
+said to remove a failure only when its interval separates from the baseline's.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from analysis import failures
+from analysis.findings import search_trials
+from analysis.stats import rate_text, rates_differ, wilson_interval
+from gan.losses import LOSSES
+
+BASELINES = ("ns", "minimax")  # the seed's two costs; the other losses are the remedies
+
+
+def _name(cls: str) -> str:
+    return cls.replace("_", " ")
+
+
+def losses_in(trials: pd.DataFrame) -> list[str]:
+    """The study's losses, in gan.losses order (unknown names last)."""
+    present = list(dict.fromkeys(trials["loss"].astype(str)))
+    return [x for x in LOSSES if x in present] + [x for x in present if x not in LOSSES]
+
+
+def _cell(k: int, n: int) -> str:
+    low, high = wilson_interval(k, n)
+    return f"{k} ({100 * low:.0f}–{100 * high:.0f}%)"
+
+
+def loss_table(trials: pd.DataFrame) -> pd.DataFrame:
+    """One row per loss: n, each class as ``k (95% CI)``, median onset per failure, and the
+    best and median final fcd of the trials that did not diverge."""
+    rows = []
+    for loss in losses_in(trials):
+        group = trials[trials["loss"].astype(str) == loss]
+        n = len(group)
+        row: dict[str, object] = {"loss": loss, "n": n}
+        for cls in failures.CLASSES:
+            if cls != failures.UNDETERMINED or (group["failure"] == cls).any():
+                row[cls] = _cell(int((group["failure"] == cls).sum()), n)
+        for cls in failures.FAILURES:
+            onsets = group.loc[group["failure"] == cls, "onset_epoch"].dropna()
+            row[f"onset {_name(cls)}"] = float(onsets.median()) if len(onsets) else math.nan
+        fcd = group["fcd"].dropna() if "fcd" in group else pd.Series(dtype=float)
+        row["best fcd"] = float(fcd.min()) if len(fcd) else math.nan
+        row["median fcd"] = float(fcd.median()) if len(fcd) else math.nan
+        rows.append(row)
+    # Onset columns of classes that never occurred say nothing.
+    return pd.DataFrame(rows).dropna(axis=1, how="all")
+
+
+def _class_sentence(group: pd.DataFrame, cls: str) -> str:
+    hit = group[group["failure"] == cls]
+    text = f"{_name(cls)} {rate_text(len(hit), len(group))}"
+    if len(hit):
+        text += f", at lr {_span(hit['lr'], '.2g')}"
+        onsets = hit["onset_epoch"].dropna()
+        if len(onsets):
+            text += f", from epoch {_span(onsets, '.0f')} (median {onsets.median():.0f})"
+    return text
+
+
+def _span(values: pd.Series, fmt: str) -> str:
+    low, high = format(values.min(), fmt), format(values.max(), fmt)
+    return low if low == high else f"{low}–{high}"
+
+
+def loss_findings(trials: pd.DataFrame) -> list[str]:
+    """One sentence per loss: every failure class it showed (or none), and its quality."""
+    out = []
+    for loss in losses_in(trials):
+        group = trials[trials["loss"].astype(str) == loss]
+        n = len(group)
+        seen = [c for c in failures.FAILURES if (group["failure"] == c).any()]
+        failed = int(group["failure"].isin(failures.FAILURES).sum())
+        if seen:
+            body = "; ".join(_class_sentence(group, c) for c in seen)
+        else:
+            body = f"no failure in {n} trials (0%, 95% CI 0–{wilson_interval(0, n)[1]:.0%})"
+        fcd = group["fcd"].dropna() if "fcd" in group else pd.Series(dtype=float)
+        quality = (f"; best fcd {fcd.min():.4g}, median {fcd.median():.4g} (n={len(fcd)})"
+                   if len(fcd) else "")
+        out.append(f"{loss}: {body}; any failure {rate_text(failed, n)}{quality}.")
+    return out
+
+
+def remedy_findings(trials: pd.DataFrame) -> list[str]:
+    """For each failure class a baseline cost shows, whether each other loss has it less
+    often: stated only where the 95% intervals separate."""
+    out = []
+    losses = losses_in(trials)
+    for base in [b for b in BASELINES if b in losses]:
+        group = trials[trials["loss"].astype(str) == base]
+        for cls in failures.FAILURES:
+            k = int((group["failure"] == cls).sum())
+            if k == 0:
+                continue
+            fewer, unclear = [], []
+            for other in [x for x in losses if x != base]:
+                rival = trials[trials["loss"].astype(str) == other]
+                pair = (int((rival["failure"] == cls).sum()), len(rival))
+                (fewer if rates_differ((k, len(group)), pair) and pair[0] / pair[1] < k / len(group)
+                 else unclear).append(f"{other} {pair[0]}/{pair[1]}")
+            text = f"{_name(cls)} under {base} ({k}/{len(group)}): "
+            text += (f"less often under {', '.join(fewer)} (95% intervals separate)"
+                     if fewer else "no other loss has it measurably less often")
+            if unclear:
+                text += f"; cannot tell for {', '.join(unclear)} (intervals overlap)"
+            out.append(text + ".")
+    return out or ["Neither baseline cost (ns, minimax) failed in this atlas, so no loss can "
+                   "be shown to remove a failure."]
+
+
+def atlas_trials(trials: pd.DataFrame) -> pd.DataFrame:
+    """The atlas's own trials (every one at the full budget), with a ``loss`` column."""
+    data = search_trials(trials).copy()
+    if "loss" not in data:
+        data["loss"] = "ns"
+    data["loss"] = data["loss"].fillna("ns").astype(str)
+    return data

@@ -1,0 +1,58 @@
+"""The atlas's charts: one panel per loss on shared axes, so the losses compare at a glance."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+
+from analysis.atlas import losses_in
+from analysis.failures import FAILURES
+from analysis.plots import PALETTE, class_strip, empty_panel
+
+PANEL = 3.4  # inches per loss panel
+BN_MARKERS = {0.8: "o", 1e-5: "s"}  # the seed's eps quirk vs PyTorch's default
+
+
+def phase_diagrams(trials: pd.DataFrame) -> Figure:
+    """Failure class over lr (log) x b1, one panel per loss, same axes; marker = BatchNorm eps."""
+    losses = losses_in(trials)
+    fig = Figure(figsize=(PANEL * max(1, len(losses)), 3.8))
+    axes = np.atleast_1d(fig.subplots(1, max(1, len(losses)), sharex=True, sharey=True))
+    if not losses:
+        empty_panel(axes[0], "no trials")
+        return fig
+    data = trials.assign(bn_eps=trials["bn_eps"].astype(float) if "bn_eps" in trials else 0.8)
+    for ax, loss in zip(axes, losses):
+        group = data[data["loss"] == loss]
+        sns.scatterplot(data=group, x="lr", y="b1", hue="failure", style="bn_eps",
+                        markers=BN_MARKERS, palette=PALETTE, s=55, ax=ax, legend=False)
+        ax.set_xscale("log")
+        ax.set_title(f"{loss} (n={len(group)})")
+        ax.set_xlabel("learning rate")
+    # One legend for all panels: every class that occurs anywhere, and both markers.
+    handles = [Line2D([], [], ls="", marker="o", color=PALETTE[c], label=c.replace("_", " "))
+               for c in PALETTE if (data["failure"] == c).any()]
+    handles += [Line2D([], [], ls="", marker=m, color="0.3", label=f"bn_eps {eps:g}")
+                for eps, m in BN_MARKERS.items()]
+    axes[-1].legend(handles=handles, loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=8)
+    fig.suptitle("Failure class over lr x b1, per loss (circle: bn_eps 0.8, square: 1e-5)")
+    fig.tight_layout()
+    return fig
+
+
+def onsets_by_loss(trials: pd.DataFrame) -> Figure:
+    """The epoch each failure began, per loss, coloured by class."""
+    data = trials[trials["failure"].isin(FAILURES) & trials["onset_epoch"].notna()]
+    return class_strip(data, "loss", "onset_epoch", losses_in(trials),
+                       "When each failure began (onset epoch)", empty="no dated failure")
+
+
+def quality_by_loss(trials: pd.DataFrame) -> Figure:
+    """Final fcd per loss (log scale): a box over the trials, points coloured by class."""
+    data = trials[np.isfinite(trials.get("fcd", pd.Series(dtype=float)))]
+    return class_strip(data, "loss", "fcd", losses_in(trials),
+                       "Final fcd per loss (lower is better)", log_y=True, box=True,
+                       empty="no finite fcd")

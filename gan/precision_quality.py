@@ -1,0 +1,50 @@
+"""What bf16 autocast costs in sample quality: the same configs and seeds trained in fp32 and
+in bf16, scored alike (``python -m gan.bench --quality-seeds N``)."""
+
+from __future__ import annotations
+
+import dataclasses
+import statistics
+from typing import Any
+
+from gan.config import PRECISIONS, GANConfig
+from gan.data import DataSplit
+from gan.quality import QualityEvaluator
+from gan.train.loop import train
+
+# The seed's defaults, and the default study's seed-robust winner (README, seed 0).
+CONFIGS = {"seed defaults": {},
+           "study winner": {"lr": 9.2e-4, "b1": 0.037, "b2": 0.919, "latent_dim": 16}}
+
+
+def compare(split: DataSplit, base: GANConfig, seeds: int) -> list[dict[str, Any]]:
+    """Rows of (config, precision, fcd and diversity mean/sd over ``seeds`` training seeds),
+    each run scored at its last epoch on the same evaluation noise.
+
+    Raises:
+        ValueError: for ``seeds`` < 1.
+    """
+    if seeds < 1:
+        raise ValueError(f"seeds must be >= 1, got {seeds}")
+    evaluator = QualityEvaluator.for_data(split, base, split.train.device)
+    rows = []
+    for name, changes in CONFIGS.items():
+        for precision in PRECISIONS:
+            scores = []
+            for seed in range(seeds):
+                config = dataclasses.replace(base, **changes, precision=precision, seed=seed,
+                                             eval_seed=0)
+                scores.append(train(config, data=split, evaluator=evaluator).history[-1])
+            row: dict[str, Any] = {"config": name, "precision": precision, "seeds": seeds}
+            for metric in ("fcd", "diversity"):
+                values = [s.get(metric, float("nan")) for s in scores]
+                row[metric] = statistics.fmean(values)
+                row[f"{metric}_sd"] = statistics.stdev(values) if seeds > 1 else float("nan")
+            rows.append(row)
+    return rows
+
+
+def format_rows(rows: list[dict[str, Any]]) -> list[str]:
+    return [f"{r['config']:<14} {r['precision']}: fcd {r['fcd']:7.1f} ± {r['fcd_sd']:5.1f}, "
+            f"diversity {r['diversity']:.3f} ± {r['diversity_sd']:.3f} over {r['seeds']} seeds"
+            for r in rows]

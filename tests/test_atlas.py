@@ -1,0 +1,101 @@
+"""The failure atlas: per-loss rates, remedies, charts, and a tiny real atlas study."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis import atlas, atlas_plots, failures
+from gan import layout
+from gan.losses import LOSSES
+from study.search import BalancedSobolSampler
+from study.space import atlas_space
+
+
+def _trials(per_loss: dict[str, list[str]]) -> pd.DataFrame:
+    rows = []
+    for loss, classes in per_loss.items():
+        for i, cls in enumerate(classes):
+            rows.append({"trial_id": f"{loss}{i}", "phase": "search", "loss": loss,
+                         "failure": cls, "onset_epoch": 5.0 + i if cls in failures.FAILURES
+                         else np.nan, "lr": 10 ** -(2 + i % 3), "b1": 0.1 * (i % 9),
+                         "bn_eps": 0.8, "fcd": 100.0 + 10 * i, "epochs": 30})
+    return pd.DataFrame(rows)
+
+
+def test_loss_findings_and_remedies_carry_n_and_intervals():
+    trials = _trials({"minimax": [failures.VANISHING] * 9 + [failures.HEALTHY],
+                      "wgan-gp": [failures.HEALTHY] * 10, "hinge": [failures.VANISHING] * 5
+                      + [failures.HEALTHY] * 5})
+    text = atlas.loss_findings(trials)
+    assert text[0].startswith("minimax: vanishing gradients 9 of 10 (90%, 95% CI")
+    assert "at lr 0.0001–0.01" in text[0] and "from epoch 5–13" in text[0]
+    assert text[-1].startswith("wgan-gp: no failure in 10 trials (0%, 95% CI 0–28%)")
+    remedies = " ".join(atlas.remedy_findings(trials))
+    assert "less often under wgan-gp 0/10" in remedies  # 9/10 vs 0/10: intervals separate
+    assert "cannot tell for hinge 5/10" in remedies  # 9/10 vs 5/10: they overlap
+    table = atlas.loss_table(trials).set_index("loss")
+    assert list(table.index) == ["minimax", "hinge", "wgan-gp"]  # gan.losses order
+    assert table.loc["minimax", failures.VANISHING].startswith("9 (")
+    assert table.loc["wgan-gp", "best fcd"] == 100.0
+
+
+def test_phase_diagram_has_one_panel_per_loss_on_shared_axes():
+    trials = _trials({loss: [failures.HEALTHY, failures.MODE_COLLAPSE] for loss in LOSSES})
+    fig = atlas_plots.phase_diagrams(trials)
+    panels = [ax for ax in fig.axes if ax.get_title()]
+    assert [ax.get_title() for ax in panels] == [f"{loss} (n=2)" for loss in LOSSES]
+    assert len({ax.get_xlim() for ax in panels}) == 1 and len({ax.get_ylim() for ax in panels}) == 1
+
+
+def test_sampler_balances_the_loss_and_is_seeded():
+    import optuna
+
+    space = atlas_space("default")
+
+    def params(seed, n=15):
+        study = optuna.create_study(sampler=BalancedSobolSampler(space, "loss", seed=seed))
+        for _ in range(n):
+            study.tell(study.ask(fixed_distributions=space), 0.0)
+        return [t.params for t in study.trials]
+
+    first = params(0)
+    assert pd.Series([p["loss"] for p in first]).value_counts().to_dict() == \
+        {loss: 3 for loss in LOSSES}
+    assert first == params(0) and first != params(1)
+    assert {"lr", "b1", "latent_dim", "loss", "bn_eps"} == set(first[0])
+
+
+@pytest.mark.slow
+def test_tiny_atlas_runs_every_loss_at_full_budget_and_reports(tmp_path):
+    results = tmp_path / "results"
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "study.run", "--design", "atlas", "--num-samples", "10",
+         "--max-epochs", "3", "--dataset", "embedded", "--eval-samples", "300",
+         "--probe-iterations", "0", "--results-dir", str(results), "--name", "atlas"],
+        env=env, capture_output=True, text=True, timeout=500)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    study = results / "atlas"
+    history = pd.read_parquet(study / layout.HISTORY_PARQUET)
+    per_trial = history.groupby("trial_id").agg(epochs=("epoch", "max"), loss=("loss", "first"))
+    assert len(per_trial) == 10 and (per_trial["epochs"] == 3).all()  # FIFO: nobody cut short
+    assert per_trial["loss"].value_counts().to_dict() == {loss: 2 for loss in LOSSES}
+    assert set(history["phase"]) == {layout.PHASE_SEARCH}  # no confirmations or controls
+
+    import optuna
+
+    ot = optuna.load_study(study_name="atlas", storage=f"sqlite:///{study / layout.OPTUNA_DB}")
+    assert [t.state.name for t in ot.trials] == ["COMPLETE"] * 10
+
+    report = (study / layout.REPORT_DIR / "report.md").read_text()
+    assert "Design: atlas" in report and "atlas_phase_diagrams.png" in report
+    assert (study / layout.REPORT_DIR / "atlas_phase_diagrams.png").is_file()
+    table = report.split("## Failure rates per loss")[1].split("\n## ")[0]
+    for loss in LOSSES:
+        assert f"| {loss} " in table and f"{loss}: " in report
+    trials = pd.read_csv(study / layout.REPORT_DIR / "trials.csv")
+    assert (trials["failure"] != failures.UNDETERMINED).all()

@@ -1,0 +1,33 @@
+"""study.trainable.resume_point: a trial resumes from its newest complete checkpoint."""
+
+import dataclasses
+
+from ray import tune
+
+from conftest import tiny_config
+from gan import Callback, train
+from gan.checkpoint import save_checkpoint
+from study.trainable import resume_point
+
+
+def test_resume_point_prefers_the_newest_complete_checkpoint_on_disk(tmp_path, synthetic):
+    config = tiny_config(n_epochs=3)
+    trial = tmp_path / "trial_x"
+
+    class EveryEpoch(Callback):  # what the trial's TuneReporter leaves in its folder
+        def on_epoch_end(self, state, record):
+            if state.epoch < 3:
+                save_checkpoint(state, trial / f"checkpoint_00000{state.epoch}" / "checkpoint.pt")
+
+    train(config, [EveryEpoch()], data=synthetic)
+    (trial / "checkpoint_000003").mkdir()
+    (trial / "checkpoint_000003" / "checkpoint.pt").write_bytes(b"cut short by a kill")
+    # Tune's saved state (older than the folder) names checkpoint 1:
+    tune_ckpt = tune.Checkpoint.from_directory(str(trial / "checkpoint_000001"))
+    ckpt = resume_point(trial, tune_ckpt, config)
+    assert ckpt["epoch"] == 2 and len(ckpt["history"]) == 2
+    # A checkpoint of another config (another trial's folder, say) is never taken.
+    other = dataclasses.replace(config, lr=1e-3)
+    assert resume_point(trial, tune_ckpt, other)["epoch"] == 1
+    assert resume_point(trial, None, other) is None
+    assert resume_point(tmp_path / "empty", None, config) is None
