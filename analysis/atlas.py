@@ -92,23 +92,32 @@ def loss_findings(trials: pd.DataFrame) -> list[str]:
     return out
 
 
+ANY_FAILURE = "any failure"
+
+
+def _hits(group: pd.DataFrame, cls: str) -> int:
+    if cls == ANY_FAILURE:
+        return int(group["failure"].isin(failures.FAILURES).sum())
+    return int((group["failure"] == cls).sum())
+
+
 def remedy_findings(trials: pd.DataFrame) -> list[str]:
-    """For each failure class a baseline cost shows, whether each other loss has it less
-    often: stated only where the 95% intervals separate."""
+    """For each failure class a baseline cost shows (and for any failure), whether each other
+    loss has it less often: stated only where the 95% intervals separate."""
     out = []
     losses = losses_in(trials)
     for base in [b for b in BASELINES if b in losses]:
         group = trials[trials["loss"].astype(str) == base]
-        for cls in failures.FAILURES:
-            k = int((group["failure"] == cls).sum())
+        for cls in (ANY_FAILURE, *failures.FAILURES):
+            k = _hits(group, cls)
             if k == 0:
                 continue
             fewer, unclear = [], []
             for other in [x for x in losses if x != base]:
                 rival = trials[trials["loss"].astype(str) == other]
-                pair = (int((rival["failure"] == cls).sum()), len(rival))
-                (fewer if rates_differ((k, len(group)), pair) and pair[0] / pair[1] < k / len(group)
-                 else unclear).append(f"{other} {pair[0]}/{pair[1]}")
+                pair = (_hits(rival, cls), len(rival))
+                separate = rates_differ((k, len(group)), pair) and pair[0] / pair[1] < k / len(group)
+                (fewer if separate else unclear).append(f"{other} {pair[0]}/{pair[1]}")
             text = f"{_name(cls)} under {base} ({k}/{len(group)}): "
             text += (f"less often under {', '.join(fewer)} (95% intervals separate)"
                      if fewer else "no other loss has it measurably less often")
