@@ -125,34 +125,6 @@ def start_ray(address: str | None, connect_timeout: float = 10.0) -> Any:
     return context
 
 
-# Tune's logger for deleting old checkpoints (ray.train._internal.storage._delete_fs_path).
-TUNE_STORAGE_LOGGER = "ray.train._internal.storage"
-
-
-class GoneCheckpointFilter(logging.Filter):
-    """One line instead of Tune's ERROR traceback when it deletes a checkpoint already gone.
-
-    Tune deletes checkpoints beyond ``num_to_keep`` by the list in its saved experiment
-    state; after a hard kill that list can be older than the trial folder and name a
-    checkpoint the trial already deleted. Deleting what is gone is not an error. (If Ray
-    renames its logger, the filter does nothing and the traceback simply shows again.)
-    """
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        exc = record.exc_info[1] if record.exc_info else None
-        if isinstance(exc, FileNotFoundError) and "deleting path" in record.getMessage():
-            log.info("old checkpoint already deleted: %s", exc.filename or exc)
-            return False
-        return True
-
-
-def quiet_gone_checkpoints() -> None:
-    """Install :class:`GoneCheckpointFilter` once on Tune's storage logger."""
-    logger = logging.getLogger(TUNE_STORAGE_LOGGER)
-    if not any(isinstance(f, GoneCheckpointFilter) for f in logger.filters):
-        logger.addFilter(GoneCheckpointFilter())
-
-
 def check_resources(cpus_per_trial: float, gpus_per_trial: float) -> None:
     """Refuse a per-trial request that no node of the cluster can meet (it would wait forever).
 
@@ -259,7 +231,6 @@ def new_tuner(base: GANConfig, settings: StudySettings, inputs: TrialInputs) -> 
 def restored_tuner(base: GANConfig, settings: StudySettings, inputs: TrialInputs,
                    experiment: str = layout.RAY_DIR) -> Any:
     path = str((settings.study_dir / experiment).resolve())
-    quiet_gone_checkpoints()
     return tune.Tuner.restore(path, trainable=build_trainable(base, settings, inputs,
                                                               experiment),
                               resume_unfinished=True, resume_errored=True)

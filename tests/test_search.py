@@ -51,30 +51,3 @@ def test_optuna_is_told_pruned_complete_and_penalised(tmp_path):
     assert [t.state.name for t in trials] == ["PRUNED", "COMPLETE", "COMPLETE"]
     assert trials[0].intermediate_values == {1: 10.0, 2: 20.0} and trials[0].value == 20.0
     assert trials[1].value == 30.0 and trials[2].value == 1e9
-
-
-def test_deleting_a_gone_checkpoint_is_one_line_not_a_traceback(tmp_path, caplog):
-    """What Tune's storage logger reports when its stale list names a deleted folder."""
-    import logging
-
-    from study.runner import TUNE_STORAGE_LOGGER, quiet_gone_checkpoints
-
-    quiet_gone_checkpoints()
-    quiet_gone_checkpoints()  # idempotent
-    tune_log = logging.getLogger(TUNE_STORAGE_LOGGER)
-    assert len(tune_log.filters) == 1
-    gone = tmp_path / "checkpoint_000001"
-    with caplog.at_level(logging.INFO):
-        try:
-            gone.unlink()
-        except FileNotFoundError:
-            tune_log.exception(f"Caught exception when deleting path at (fs, {gone}):")
-        try:
-            raise PermissionError("read-only")
-        except PermissionError:
-            tune_log.exception("Caught exception when deleting path at (fs, x):")
-    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
-    assert len(errors) == 1 and "PermissionError" not in errors[0].getMessage()  # kept
-    assert errors[0].exc_info[0] is PermissionError
-    assert any("old checkpoint already deleted" in r.getMessage() and "checkpoint_000001"
-               in r.getMessage() for r in caplog.records)
