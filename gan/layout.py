@@ -31,8 +31,9 @@ REPORT_DIR = "report"
 # Trial folders are named by study.trainable's dirname creator, never by Ray's default.
 TRIAL_DIR_PREFIX = "trial_"
 _TRIAL_DIR = re.compile(rf"^{TRIAL_DIR_PREFIX}([0-9a-zA-Z_]+)$")
-# Ray Tune persists each reported checkpoint as <trial>/checkpoint_<index>/.
+# Ray Tune persists each reported checkpoint as <trial>/checkpoint_<index>/ (index from 0).
 _TUNE_CHECKPOINT_GLOB = "checkpoint_*"
+_TUNE_CHECKPOINT_DIR = re.compile(r"^checkpoint_(\d+)$")
 
 # --- the columns of a study's history that say what a trial was ---
 SEARCH_PARAMS = ("lr", "b1", "b2", "latent_dim", "loss", "bn_eps", "d_lr_ratio")
@@ -67,6 +68,19 @@ def trial_dirs(study_dir: Path) -> dict[str, Path]:
 def trial_checkpoints(trial_dir: Path) -> list[Path]:
     """The trial's saved checkpoints, oldest first (Tune numbers them in order)."""
     return sorted(Path(trial_dir).glob(f"{_TUNE_CHECKPOINT_GLOB}/{CHECKPOINT_FILE}"))
+
+
+def checkpoint_gaps(trial_dir: Path) -> list[Path]:
+    """Tune checkpoint folders missing below the trial's newest one (deleted by Tune's
+    rotation), in index order."""
+    indices = [int(m.group(1)) for p in Path(trial_dir).glob(_TUNE_CHECKPOINT_GLOB)
+               if (m := _TUNE_CHECKPOINT_DIR.match(p.name))]
+    if not indices:
+        return []
+    width = len(next(Path(trial_dir).glob(_TUNE_CHECKPOINT_GLOB)).name) - len("checkpoint_")
+    present = set(indices)
+    return [Path(trial_dir) / f"checkpoint_{i:0{width}d}" for i in range(max(indices))
+            if i not in present]
 
 
 def image_grids(run_dir: Path) -> list[Path]:

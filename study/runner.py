@@ -228,9 +228,30 @@ def new_tuner(base: GANConfig, settings: StudySettings, inputs: TrialInputs) -> 
     )
 
 
+def fill_checkpoint_gaps(study_dir: Path) -> int:
+    """Empty placeholders for the checkpoint folders Tune already rotated away; how many.
+
+    After a hard kill, Tune's saved experiment state can be older than the trial folders:
+    its list of kept checkpoints names folders that later checkpoints already deleted.
+    Restored, Tune would delete them again and log an ERROR traceback (skipping its own
+    bookkeeping of the new checkpoint), or fail to restore a trial from one. A placeholder
+    holds no checkpoint file, so nothing loads it (``gan.layout.trial_checkpoints`` and
+    ``study.trainable.resume_point`` need the file), and Tune's rotation removes it.
+    """
+    gaps = [gap for trial_dir in layout.trial_dirs(study_dir).values()
+            for gap in layout.checkpoint_gaps(trial_dir)]
+    for gap in gaps:
+        gap.mkdir()
+    return len(gaps)
+
+
 def restored_tuner(base: GANConfig, settings: StudySettings, inputs: TrialInputs,
                    experiment: str = layout.RAY_DIR) -> Any:
     path = str((settings.study_dir / experiment).resolve())
+    filled = fill_checkpoint_gaps(settings.study_dir)
+    if filled:
+        log.info("made %d placeholders for checkpoint folders rotated away after Tune last "
+                 "saved its state", filled)
     return tune.Tuner.restore(path, trainable=build_trainable(base, settings, inputs,
                                                               experiment),
                               resume_unfinished=True, resume_errored=True)

@@ -140,8 +140,11 @@ def resume_point(trial_dir: Path, tune_ckpt: Any, config: GANConfig) -> dict[str
     """
     newest = None
     if tune_ckpt is not None:
-        with tune_ckpt.as_directory() as ckpt_dir:
-            newest = load_checkpoint(Path(ckpt_dir) / CHECKPOINT_FILE)
+        try:
+            with tune_ckpt.as_directory() as ckpt_dir:
+                newest = load_checkpoint(Path(ckpt_dir) / CHECKPOINT_FILE)
+        except (OSError, ValueError) as err:  # a placeholder (runner.fill_checkpoint_gaps)
+            log.warning("Tune's checkpoint does not load (%s); using the trial folder's", err)
     for path in reversed(trial_checkpoints(trial_dir)):
         try:
             ckpt = load_checkpoint(path)

@@ -31,3 +31,23 @@ def test_resume_point_prefers_the_newest_complete_checkpoint_on_disk(tmp_path, s
     assert resume_point(trial, tune_ckpt, other)["epoch"] == 1
     assert resume_point(trial, None, other) is None
     assert resume_point(tmp_path / "empty", None, config) is None
+
+
+def test_checkpoint_gaps_get_placeholders_that_never_load(tmp_path, synthetic):
+    from gan import layout
+    from study.runner import fill_checkpoint_gaps
+
+    config = tiny_config(n_epochs=1)
+    trial = tmp_path / layout.RAY_DIR / "trial_abc"
+    state = train(config, data=synthetic)
+    for index in (3, 4):  # Tune rotated 0, 1 and 2 away; its stale state may still name them
+        save_checkpoint(state, trial / f"checkpoint_00000{index}" / "checkpoint.pt")
+    assert fill_checkpoint_gaps(tmp_path) == 3
+    assert sorted(p.name for p in trial.glob("checkpoint_*")) == \
+        [f"checkpoint_00000{i}" for i in range(5)]
+    assert [p.parent.name for p in layout.trial_checkpoints(trial)] == \
+        ["checkpoint_000003", "checkpoint_000004"]
+    assert fill_checkpoint_gaps(tmp_path) == 0
+    # Tune restoring from a placeholder: the trial takes its newest real checkpoint instead.
+    placeholder = tune.Checkpoint.from_directory(str(trial / "checkpoint_000001"))
+    assert resume_point(trial, placeholder, config)["epoch"] == 1
