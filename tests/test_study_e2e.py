@@ -210,3 +210,34 @@ def test_killed_trial_worker_is_retried_and_the_study_finishes(tmp_path):
     history = pd.read_parquet(study / "history.parquet")
     assert (history.groupby("trial_id")["epoch"].max() == 4).all()
     assert (history.groupby("trial_id")["epoch"].count() == 4).all()
+
+
+def test_hard_kill_resumes_from_the_newest_checkpoint_without_an_error(tmp_path):
+    """SIGKILL of the study and its local Ray (power loss): Tune's saved state is then older
+    than the trial folders. --resume must neither log an ERROR nor train an epoch twice."""
+    results = tmp_path / "results"
+    study = results / "tiny"
+    args = [*QUICK, "--num-samples", "2", "--max-epochs", "8", "--scheduler", "fifo",
+            "--dataset", "embedded", "--eval-samples", "300"]
+    proc = _study(results, *args)
+    deadline = time.time() + 240
+    while time.time() < deadline and proc.poll() is None and \
+            not list((study / layout.RAY_DIR).glob("trial_*/checkpoint_000004")):
+        time.sleep(0.2)
+    assert proc.poll() is None, proc.stdout.read()
+    child = int(subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True,
+                               text=True).stdout.split()[0])
+    subprocess.run(["pkill", "-9", "-s", str(child)])  # the study and its local Ray
+    proc.kill()
+    proc.communicate(timeout=60)
+
+    proc = _study(results, *args, "--resume")
+    out, _ = proc.communicate(timeout=400)
+    assert proc.returncode == 0, out[-3000:]
+    assert "ERROR" not in out and "Traceback" not in out, out[-3000:]
+    assert _optuna_states(study) == ["COMPLETE"] * 2
+    for trial_dir in layout.trial_dirs(study).values():
+        assert list(pd.read_csv(trial_dir / layout.METRICS_FILE)["epoch"]) == list(range(1, 9))
+        reported = [json.loads(line)["epoch"] for line in
+                    (trial_dir / "result.json").read_text().splitlines()]
+        assert reported == sorted(set(reported)), reported  # no epoch trained twice
