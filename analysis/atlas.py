@@ -128,6 +128,19 @@ def remedy_findings(trials: pd.DataFrame) -> list[str]:
                    "be shown to remove a failure."]
 
 
+def bn_eps_findings(trials: pd.DataFrame) -> list[str]:
+    """Any-failure rate per BatchNorm eps over all losses (the seed's 0.8 quirk measured)."""
+    if "bn_eps" not in trials or trials["bn_eps"].nunique() < 2:
+        return []
+    rates = {float(eps): (_hits(group, ANY_FAILURE), len(group))
+             for eps, group in trials.groupby("bn_eps")}
+    text = "; ".join(f"bn_eps {eps:g}: {rate_text(*r)}" for eps, r in rates.items())
+    ra, rb = list(rates.values())[:2]
+    verdict = ("the rates differ (95% intervals separate; the losses are balanced across both)"
+               if rates_differ(ra, rb) else "the data cannot tell them apart (intervals overlap)")
+    return [f"Any failure by the generator's BatchNorm eps, all losses: {text}; {verdict}."]
+
+
 def atlas_trials(trials: pd.DataFrame) -> pd.DataFrame:
     """The atlas's own trials (every one at the full budget), with a ``loss`` column."""
     data = search_trials(trials).copy()

@@ -120,6 +120,11 @@ def seed_robust(table: pd.DataFrame, objective: str) -> list[str]:
     return out
 
 
+def _d_fake_text(value: float | None) -> str:
+    """``, with D(G(z)) = x`` where D(G(z)) is a probability (ns, minimax), else nothing."""
+    return f", with D(G(z)) = {value:.2g}" if value is not None and math.isfinite(value) else ""
+
+
 def vanishing(trials: pd.DataFrame, history: pd.DataFrame) -> list[str]:
     """The vanishing-gradient trials of every phase, with onset and D(G(z)); or why none."""
     hit = trials[trials["failure"] == failures.VANISHING]
@@ -145,7 +150,7 @@ def vanishing(trials: pd.DataFrame, history: pd.DataFrame) -> list[str]:
                    f"loss, lr {row['lr']:.2g}): G's gradient norm fell from "
                    f"{trial['g_grad_norm'].iloc[0]:.2g} (epoch 1) below "
                    f"{failures.VANISHING_GRAD_NORM:g} at epoch {int(row['onset_epoch'])} "
-                   f"({at['g_grad_norm']:.2g}, with D(G(z)) = {at['d_fake']:.2g}); at the end "
+                   f"({at['g_grad_norm']:.2g}{_d_fake_text(at.get('d_fake'))}); at the end "
                    f"{trial['g_grad_norm'].iloc[-1]:.2g}.")
     return out
 

@@ -156,7 +156,7 @@ def _probe_section(rep: Report, data: StudyData, trials: pd.DataFrame, iteration
 
 def _atlas_section(rep: Report, trials: pd.DataFrame) -> None:
     data = atlas.atlas_trials(trials)
-    notes = atlas.loss_findings(data) + atlas.remedy_findings(data)
+    notes = atlas.loss_findings(data) + atlas.remedy_findings(data) + atlas.bn_eps_findings(data)
     rep.facts += notes
     rep.tables.append(("Failure rates per loss (count, 95% Wilson interval; onset: median "
                        "epoch; fcd of the trials that did not diverge)", atlas.loss_table(data)))

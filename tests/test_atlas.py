@@ -43,6 +43,16 @@ def test_loss_findings_and_remedies_carry_n_and_intervals():
     assert table.loc["wgan-gp", "best fcd"] == 100.0
 
 
+def test_bn_eps_finding_says_when_the_data_cannot_tell():
+    trials = _trials({"ns": [failures.MODE_COLLAPSE] * 10 + [failures.HEALTHY] * 10})
+    trials["bn_eps"] = [0.8] * 10 + [1e-5] * 10
+    (text,) = atlas.bn_eps_findings(trials)
+    assert "bn_eps 0.8: 10 of 10 (100%" in text and "bn_eps 1e-05: 0 of 10 (0%" in text
+    assert "intervals separate" in text
+    trials["bn_eps"] = [0.8, 1e-5] * 10
+    assert "cannot tell" in atlas.bn_eps_findings(trials)[0]
+
+
 def test_phase_diagram_has_one_panel_per_loss_on_shared_axes():
     trials = _trials({loss: [failures.HEALTHY, failures.MODE_COLLAPSE] for loss in LOSSES})
     fig = atlas_plots.phase_diagrams(trials)
