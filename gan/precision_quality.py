@@ -26,9 +26,11 @@ def compare(split: DataSplit, base: GANConfig, seeds: int) -> list[dict[str, Any
     """
     if seeds < 1:
         raise ValueError(f"seeds must be >= 1, got {seeds}")
-    evaluator = QualityEvaluator.for_data(split, base, split.train.device)
     rows = []
     for name, changes in CONFIGS.items():
+        # The evaluation noise has the config's latent size; the classifier is cached.
+        evaluator = QualityEvaluator.for_data(split, dataclasses.replace(base, **changes),
+                                              split.train.device)
         for precision in PRECISIONS:
             scores = []
             for seed in range(seeds):
