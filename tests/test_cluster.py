@@ -43,10 +43,18 @@ def _stop(*nodes):
                 continue
 
 
+# Trials long enough (embedded digits, 6 epochs: seconds each) that the worker node's actor
+# has started before the head's actor is free again: with reuse_actors, a study of 2-second
+# trials ran every trial on the head's one actor while the worker's was still starting.
+STUDY = ["--num-samples", "4", "--max-epochs", "6", "--dataset", "embedded", "--scheduler",
+         "fifo", "--eval-samples", "200", "--log-interval", "5", "--sample-interval", "1000",
+         "--confirm-top", "0", "--no-controls", "--no-report"]
+
+
 def _study(tmp_path, address, env, name):
-    return subprocess.run([sys.executable, "-m", "study.run", "--smoke-test", "--address",
-                           address, "--results-dir", str(tmp_path / "results"), "--name", name,
-                           "--no-report"], env=env, capture_output=True, text=True, timeout=400)
+    return subprocess.run([sys.executable, "-m", "study.run", *STUDY, "--address", address,
+                           "--results-dir", str(tmp_path / "results"), "--name", name],
+                          env=env, capture_output=True, text=True, timeout=400)
 
 
 def test_two_node_cluster_token_auth_and_one_classifier(tmp_path):
