@@ -79,6 +79,14 @@ class TuneReporter(Callback):
     def __init__(self, checkpoint_epochs: frozenset[int]) -> None:
         self.checkpoint_epochs = checkpoint_epochs
 
+    def on_train_start(self, state: TrainState) -> None:
+        # Resumed from a checkpoint the trial wrote at its very end (study.trainable's
+        # resume_point can find one newer than Tune's saved state): the loop trains nothing,
+        # so report that last epoch again, or Tune and Optuna would end the trial at an older
+        # result (as if stopped early).
+        if state.finished and state.history:
+            self.on_epoch_end(state, state.history[-1])
+
     def on_epoch_end(self, state: TrainState, record: dict[str, Any]) -> None:
         metrics = tune_metrics(record)
         if state.finished or state.epoch in self.checkpoint_epochs:

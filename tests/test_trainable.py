@@ -51,3 +51,23 @@ def test_checkpoint_gaps_get_placeholders_that_never_load(tmp_path, synthetic):
     # Tune restoring from a placeholder: the trial takes its newest real checkpoint instead.
     placeholder = tune.Checkpoint.from_directory(str(trial / "checkpoint_000001"))
     assert resume_point(trial, placeholder, config)["epoch"] == 1
+
+
+def test_a_trial_resumed_at_its_end_reports_its_last_epoch_again(synthetic, monkeypatch):
+    """Resumed from its final checkpoint, the loop trains nothing: without this report Tune
+    and Optuna would end the trial at an older result, as if the scheduler had stopped it."""
+    import study.trainable as trainable
+    from gan.checkpoint import checkpoint_dict
+
+    reports = []
+    monkeypatch.setattr(trainable.tune, "report",
+                        lambda metrics, checkpoint=None: reports.append((metrics, checkpoint)))
+    config = tiny_config(n_epochs=2)
+    done = checkpoint_dict(train(config, data=synthetic))
+    train(config, [trainable.TuneReporter(frozenset())], data=synthetic, checkpoint=done)
+    assert len(reports) == 1
+    metrics, checkpoint = reports[0]
+    assert metrics["epoch"] == 2 and checkpoint is not None
+    reports.clear()
+    train(config, [trainable.TuneReporter(frozenset())], data=synthetic)  # a fresh run
+    assert [m["epoch"] for m, _ in reports] == [1, 2]
