@@ -14,25 +14,16 @@ import pandas as pd
 
 from analysis import failures
 from analysis.findings import search_trials
-from analysis.stats import rate_text, rates_differ, wilson_interval
+from analysis.stats import count_cell, rate_text, rates_differ, wilson_interval
 from gan.losses import LOSSES
 
 BASELINES = ("ns", "minimax")  # the seed's two costs; the other losses are the remedies
-
-
-def _name(cls: str) -> str:
-    return cls.replace("_", " ")
 
 
 def losses_in(trials: pd.DataFrame) -> list[str]:
     """The study's losses, in gan.losses order (unknown names last)."""
     present = list(dict.fromkeys(trials["loss"].astype(str)))
     return [x for x in LOSSES if x in present] + [x for x in present if x not in LOSSES]
-
-
-def _cell(k: int, n: int) -> str:
-    low, high = wilson_interval(k, n)
-    return f"{k} ({100 * low:.0f}–{100 * high:.0f}%)"
 
 
 def loss_table(trials: pd.DataFrame) -> pd.DataFrame:
@@ -45,10 +36,11 @@ def loss_table(trials: pd.DataFrame) -> pd.DataFrame:
         row: dict[str, object] = {"loss": loss, "n": n}
         for cls in failures.CLASSES:
             if cls != failures.UNDETERMINED or (group["failure"] == cls).any():
-                row[cls] = _cell(int((group["failure"] == cls).sum()), n)
+                row[cls] = count_cell(int((group["failure"] == cls).sum()), n)
         for cls in failures.FAILURES:
             onsets = group.loc[group["failure"] == cls, "onset_epoch"].dropna()
-            row[f"onset {_name(cls)}"] = float(onsets.median()) if len(onsets) else math.nan
+            row[f"onset {failures.class_label(cls)}"] = \
+                float(onsets.median()) if len(onsets) else math.nan
         fcd = group["fcd"].dropna() if "fcd" in group else pd.Series(dtype=float)
         row["best fcd"] = float(fcd.min()) if len(fcd) else math.nan
         row["median fcd"] = float(fcd.median()) if len(fcd) else math.nan
@@ -59,7 +51,7 @@ def loss_table(trials: pd.DataFrame) -> pd.DataFrame:
 
 def _class_sentence(group: pd.DataFrame, cls: str) -> str:
     hit = group[group["failure"] == cls]
-    text = f"{_name(cls)} {rate_text(len(hit), len(group))}"
+    text = f"{failures.class_label(cls)} {rate_text(len(hit), len(group))}"
     if len(hit):
         text += f", at lr {_span(hit['lr'], '.2g')}"
         onsets = hit["onset_epoch"].dropna()
@@ -118,7 +110,7 @@ def remedy_findings(trials: pd.DataFrame) -> list[str]:
                 pair = (_hits(rival, cls), len(rival))
                 separate = rates_differ((k, len(group)), pair) and pair[0] / pair[1] < k / len(group)
                 (fewer if separate else unclear).append(f"{other} {pair[0]}/{pair[1]}")
-            text = f"{_name(cls)} under {base} ({k}/{len(group)}): "
+            text = f"{failures.class_label(cls)} under {base} ({k}/{len(group)}): "
             text += (f"less often under {', '.join(fewer)} (95% intervals separate)"
                      if fewer else "no other loss has it measurably less often")
             if unclear:

@@ -9,7 +9,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from analysis.atlas import losses_in
-from analysis.failures import FAILURES
+from analysis.failures import FAILURES, class_label
 from analysis.plots import PALETTE, class_strip, empty_panel
 
 PANEL = 3.4  # inches per loss panel
@@ -33,7 +33,7 @@ def phase_diagrams(trials: pd.DataFrame) -> Figure:
         ax.set_title(f"{loss} (n={len(group)})")
         ax.set_xlabel("learning rate")
     # One legend for all panels: every class that occurs anywhere, and both markers.
-    handles = [Line2D([], [], ls="", marker="o", color=PALETTE[c], label=c.replace("_", " "))
+    handles = [Line2D([], [], ls="", marker="o", color=PALETTE[c], label=class_label(c))
                for c in PALETTE if (data["failure"] == c).any()]
     handles += [Line2D([], [], ls="", marker=m, color="0.3", label=f"bn_eps {eps:g}")
                 for eps, m in BN_MARKERS.items()]

@@ -56,6 +56,11 @@ THRESHOLDS = ("FINAL_WINDOW", "VANISHING_GRAD_NORM", "VANISHING_D_FAKE", "D_WINS
               "OSCILLATION_SMOOTH")  # quoted by the report
 
 
+def class_label(cls: str) -> str:
+    """A class as prose: ``mode_collapse`` -> ``mode collapse``."""
+    return cls.replace("_", " ")
+
+
 def _column(trial: pd.DataFrame, name: str, fill: float) -> np.ndarray:
     if name not in trial:
         return np.full(len(trial), fill)

@@ -20,10 +20,6 @@ MIN_GROUP = 3  # a group rate is quoted only for groups of at least this many tr
 LR_BINS = 3  # learning-rate terciles for the failure-rate comparison
 
 
-def _name(cls: str) -> str:
-    return cls.replace("_", " ")
-
-
 def search_trials(trials: pd.DataFrame) -> pd.DataFrame:
     return trials[trials["phase"] == layout.PHASE_SEARCH] if "phase" in trials else trials
 
@@ -43,14 +39,14 @@ def census(trials: pd.DataFrame, max_epochs: int, design: str = "search") -> lis
            + f", {int((search['failure'] == failures.DIVERGED).sum())} diverged."]
     if len(full):
         counts = full["failure"].value_counts()
-        parts = [f"{_name(c)} {rate_text(int(counts[c]), len(full))}" for c in failures.CLASSES
+        parts = [f"{failures.class_label(c)} {rate_text(int(counts[c]), len(full))}" for c in failures.CLASSES
                  if counts.get(c, 0)]
         out.append(f"Of the {len(full)} {design} trials that ran all {max_epochs} epochs: "
                    + "; ".join(parts) + ".")
     if len(early):
         counts = early["failure"].value_counts()
         undetermined = int(counts.get(failures.UNDETERMINED, 0))
-        conclusive = [f"{int(counts[c])} {_name(c)}" for c in failures.FAILURES
+        conclusive = [f"{int(counts[c])} {failures.class_label(c)}" for c in failures.FAILURES
                       if counts.get(c, 0)]
         out.append(f"Of the {len(early)} trials stopped early, {undetermined} are undetermined "
                    "(cut before any failure was conclusive; an early stop is not a failure)"

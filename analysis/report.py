@@ -25,7 +25,7 @@ from analysis.confirmations import seed_robust_table
 from analysis.gradient_probe import stage_probe, stages_for
 from analysis.importance import param_importances
 from analysis.load import StudyData, StudyLoadError, load_study
-from analysis.stats import wilson_interval
+from analysis.stats import count_cell
 from gan import layout
 from gan.cli_common import OneLineParser, fail, setup_logging
 from gan.config import GANConfig
@@ -76,8 +76,7 @@ def census_table(trials: pd.DataFrame, max_epochs: int, design: str = "search"
         row = {"population": name, "n": len(group)}
         for cls in failures.CLASSES:
             k = int((group["failure"] == cls).sum())
-            low, high = wilson_interval(k, len(group)) if len(group) else (0.0, 0.0)
-            row[cls] = f"{k} ({100 * low:.0f}–{100 * high:.0f}%)" if len(group) else "–"
+            row[cls] = count_cell(k, len(group)) if len(group) else "–"
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -38,6 +38,12 @@ def rate_text(successes: int, n: int) -> str:
     return f"{successes} of {n} ({successes / n:.0%}, 95% CI {100 * low:.0f}–{high:.0%})"
 
 
+def count_cell(successes: int, n: int) -> str:
+    """``k (lo–hi%)``: a table cell, the count with its 95% Wilson interval."""
+    low, high = wilson_interval(successes, n)
+    return f"{successes} ({100 * low:.0f}–{100 * high:.0f}%)"
+
+
 def rates_differ(a: tuple[int, int], b: tuple[int, int]) -> bool:
     """True when the 95% Wilson intervals of two rates (k, n) do not overlap.
 
