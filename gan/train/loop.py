@@ -56,6 +56,11 @@ def _is_generator_metric(name: str) -> bool:
     return name.startswith("g_")
 
 
+def _finite(values: Sequence[float], checked: Sequence[bool]) -> bool:
+    """All ``values`` whose ``checked`` flag is set are finite (a NaN there means divergence)."""
+    return all(math.isfinite(v) for v, c in zip(values, checked) if c)
+
+
 def build_state(config: GANConfig, device: torch.device | None = None) -> TrainState:
     """Fresh, seeded models and optimizers for ``config``."""
     device = device or resolve_device(config.device)
@@ -143,6 +148,8 @@ class _Epochs:
         self.checked = [self.probabilities or n not in PROBABILITY_METRICS for n in self.names]
         self.g_columns = torch.tensor([_is_generator_metric(n) for n in self.names])
         self.bf16 = self.state.config.precision == "bf16"
+        # D(x), D(G(z)) of a logit loss: built once, not on every step.
+        self.no_probability = torch.full((), math.nan, device=self.state.device)
 
     def run(self) -> None:
         state = self.state
@@ -237,9 +244,8 @@ class _Epochs:
         d_norms = _layer_grad_norms(self.d_layers)
         state.opt_d.step()
 
-        nan = torch.full((), math.nan, device=real.device)
         probs = (d_real.detach().mean(), d_fake.detach().mean()) if self.probabilities \
-            else (nan, nan)
+            else (self.no_probability, self.no_probability)
         head = torch.stack([d_loss.detach(), g_loss.detach(), *probs,
                             torch.linalg.vector_norm(g_norms),
                             torch.linalg.vector_norm(d_norms)])
@@ -254,7 +260,7 @@ class _Epochs:
                       **dict(zip(self.names, values))}
             for cb in self.callbacks:
                 cb.on_step(state, record)
-            if not all(math.isfinite(v) for v, c in zip(values, self.checked) if c):
+            if not _finite(values, self.checked):
                 state.status = STATUS_DIVERGED
                 return False
         if state.step % config.sample_interval == 0:
@@ -267,7 +273,7 @@ class _Epochs:
 def _epoch_record(state: TrainState, names: list[str], means: list[float],
                   checked: list[bool]) -> dict[str, Any]:
     record: dict[str, Any] = {"epoch": state.epoch, "step": state.step, **dict(zip(names, means))}
-    if not all(math.isfinite(v) for v, c in zip(means, checked) if c):
+    if not _finite(means, checked):
         state.status = STATUS_DIVERGED
     # Goodfellow et al. 2014, Thm. 1: JSD(p_data, p_g) >= log 2 - d_loss for any D, with
     # equality only at the optimal D; so this is a lower bound, not an estimate. It holds
