@@ -139,32 +139,33 @@ def _same_run(ckpt: dict[str, Any], config: GANConfig) -> bool:
 
 
 def resume_point(trial_dir: Path, tune_ckpt: Any, config: GANConfig) -> dict[str, Any] | None:
-    """The newest complete checkpoint of this trial: Tune's, or a newer one in its folder.
+    """The newest complete checkpoint of this trial: the newest in its folder, else Tune's.
 
-    After a hard kill of the driver, Tune's saved experiment state can be older than the
-    trial's folder: it names a checkpoint from before the last ones the trial wrote. The
-    trial resumes from the newest one that loads and belongs to this config (a folder cut
-    short by the kill does not load and is skipped), so finished epochs are not trained again.
+    Tune persists its checkpoints into the trial folder, so the folder's newest one is never
+    older than Tune's; after a hard kill of the driver it is often newer, since Tune's saved
+    experiment state can lag the folder. The trial resumes from the newest one that loads and
+    belongs to this config (a folder cut short by the kill does not load and is skipped, an
+    empty placeholder from runner.fill_checkpoint_gaps holds no file), so finished epochs
+    are not trained again. Tune's checkpoint is loaded only when the folder has none.
     """
-    newest = None
-    if tune_ckpt is not None:
-        try:
-            with tune_ckpt.as_directory() as ckpt_dir:
-                newest = load_checkpoint(Path(ckpt_dir) / CHECKPOINT_FILE)
-        except (OSError, ValueError) as err:  # a placeholder (runner.fill_checkpoint_gaps)
-            log.warning("Tune's checkpoint does not load (%s); using the trial folder's", err)
     for path in reversed(trial_checkpoints(trial_dir)):
         try:
             ckpt = load_checkpoint(path)
         except ValueError:
             log.warning("skipping incomplete checkpoint %s", path)
             continue
-        if _same_run(ckpt, config) and (newest is None or ckpt["epoch"] > newest["epoch"]):
-            log.info("resuming from %s (epoch %d), newer than Tune's saved state", path,
-                     ckpt["epoch"])
-            newest = ckpt
+        if _same_run(ckpt, config):
+            log.info("resuming from %s (epoch %d)", path, ckpt["epoch"])
+            return ckpt
         break
-    return newest
+    if tune_ckpt is None:
+        return None
+    try:
+        with tune_ckpt.as_directory() as ckpt_dir:
+            return load_checkpoint(Path(ckpt_dir) / CHECKPOINT_FILE)
+    except (OSError, ValueError) as err:  # a placeholder (runner.fill_checkpoint_gaps)
+        log.warning("Tune's checkpoint does not load (%s); starting the trial afresh", err)
+        return None
 
 
 def make_trainable(settings: TrialSettings) -> Callable[..., None]:
