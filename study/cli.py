@@ -35,7 +35,7 @@ from analysis.timing import breakdown_text, time_breakdown
 from gan.data import DataError, load_data
 from gan.layout import RAY_DIR, TIMING_FILE
 from gan.runtime import resolve_device
-from study import runner
+from study import cluster, runner
 from study.confirm import run_confirmations
 from study.space import DESIGNS, OBJECTIVES, SPACES
 from study.trainable import TrialInputs
@@ -221,8 +221,8 @@ def main(argv: list[str] | None = None) -> int:
     classifier, _ = load_or_train_classifier(split, resolve_device("auto"))
     inputs = TrialInputs(data=split, classifier=classifier)
     try:
-        runner.start_ray(settings.address, args.connect_timeout)
-        runner.check_resources(settings.cpus_per_trial, settings.gpus_per_trial)
+        cluster.start_ray(settings.address, args.connect_timeout)
+        cluster.check_resources(settings.cpus_per_trial, settings.gpus_per_trial)
     except ValueError as err:
         ray.shutdown()
         return fail(PROG, str(err))
