@@ -61,13 +61,6 @@ def add_config_flags(parser: argparse._ActionsContainer, names: Iterable[str],
                             default=getattr(defaults, name), help=meta.get("help"))
 
 
-def given_flags(argv: list[str]) -> set[str]:
-    """Config field names spelled out in ``argv`` (``--b1 0.1``, ``--n-critic=3``)."""
-    names = {f.name for f in dataclasses.fields(GANConfig)}
-    flags = {arg.split("=", 1)[0][2:].replace("-", "_") for arg in argv if arg.startswith("--")}
-    return flags & names
-
-
 def config_overrides(args: argparse.Namespace) -> dict[str, Any]:
     """The GANConfig fields among parsed ``args``."""
     names = {f.name for f in dataclasses.fields(GANConfig)}

@@ -97,3 +97,6 @@ def test_flags_override_a_losss_paper_settings(tmp_path):
     assert main(args) == 0
     saved = json.loads((tmp_path / "gan.train_config.json").read_text())
     assert (saved["b1"], saved["b2"], saved["n_critic"]) == (0.3, 0.9, 2)
+    # argparse accepts abbreviations; they count as given too
+    args = parse_args(["--loss", "wgan-gp", "--n-crit", "2"])
+    assert args.given == {"n_critic"} and args.n_critic == 2 and args.b2 == 0.999

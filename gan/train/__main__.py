@@ -12,8 +12,8 @@ import torch
 
 from gan.checkpoint import load_checkpoint
 from gan.cli_common import (OneLineParser, add_config_flags, config_overrides, fail,
-                            given_flags, setup_logging, write_run_record)
-from gan.config import GANConfig, paper_settings
+                            setup_logging, write_run_record)
+from gan.config import LOSS_PAPER_SETTINGS, GANConfig, paper_settings
 from gan.data import DataError, load_data
 from gan.runtime import resolve_device
 from gan.layout import CHECKPOINT_FILE
@@ -26,6 +26,8 @@ SEED_FLAGS = ("n_epochs", "batch_size", "lr", "b1", "b2", "n_cpu", "latent_dim",
               "channels", "sample_interval")
 STUDY_FLAGS = ("seed", "device", "dataset", "data_dir", "loss", "n_critic", "gp_weight", "bn_eps",
                "d_lr", "precision", "log_interval", "eval_interval", "eval_samples", "eval_seed")
+# Flags a loss's paper settings fill in when the command line leaves them out.
+PAPER_KEYS = tuple(sorted({key for keys in LOSS_PAPER_SETTINGS.values() for key in keys}))
 DEFAULT_OUT_DIR = Path("results/gan-train")
 DEFAULT_CHECKPOINT_INTERVAL = 5
 
@@ -41,7 +43,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                      help="epochs between checkpoints")
     run.add_argument("--resume", action="store_true", help="continue from OUT_DIR/checkpoint.pt")
     run.add_argument("-v", "--verbose", action="store_true")
-    return parser.parse_args(argv)
+    # argparse fills a default only where the namespace lacks the name: a sentinel there tells
+    # which paper-settable flags the command line set, however spelled or abbreviated.
+    unset = object()
+    args = parser.parse_args(argv, argparse.Namespace(**{k: unset for k in PAPER_KEYS}))
+    args.given = {k for k in PAPER_KEYS if getattr(args, k) is not unset}
+    for key in set(PAPER_KEYS) - args.given:
+        setattr(args, key, parser.get_default(key))
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -49,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(args.verbose)
     try:
         # A loss's paper settings (wgan-gp: betas (0, 0.9), 5 critic steps) unless flags say else.
-        defaults = paper_settings(args.loss, given_flags(sys.argv[1:] if argv is None else argv))
+        defaults = paper_settings(args.loss, args.given)
         if defaults:
             log.info("%s uses its paper's %s", args.loss,
                      ", ".join(f"{k}={v}" for k, v in defaults.items()))
