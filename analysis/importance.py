@@ -60,7 +60,12 @@ def param_importances(trials: pd.DataFrame, target: str, study_dir: Path | None 
     if len(rows) < MIN_TRIALS or not params or rows[target].nunique() < 2:
         return {}
     dists = {p: _covering(recorded.get(p), p, rows[p]) for p in params}
-    study = optuna.create_study(direction="minimize")
+    verbosity = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # a scratch study is not news
+    try:
+        study = optuna.create_study(direction="minimize")
+    finally:
+        optuna.logging.set_verbosity(verbosity)
     for _, row in rows.iterrows():
         values = {p: _native(row[p], dists[p]) for p in params}
         study.add_trial(optuna.trial.create_trial(params=values, distributions=dists,

@@ -134,23 +134,40 @@ def _samples_section(rep: Report, data: StudyData, trials: pd.DataFrame) -> None
     rep.sections.append(("Samples", images, []))
 
 
+def _snapshot_source(data: StudyData, best: str, stages: list[int]
+                     ) -> tuple[str, dict[int, Path]] | None:
+    """A run of ``best``'s config that kept G at every stage (study.confirm asks the best
+    config's first confirmation run to), as (trial id, snapshots by epoch)."""
+    params = json.loads((data.trial_dirs[best] / layout.TRIAL_FILE).read_text())["params"]
+    for trial_id, folder in data.trial_dirs.items():
+        snapshots = layout.generator_snapshots(folder)
+        if set(stages) <= set(snapshots) and json.loads(
+                (folder / layout.TRIAL_FILE).read_text())["params"] == params:
+            return trial_id, snapshots
+    return None
+
+
 def _probe_section(rep: Report, data: StudyData, trials: pd.DataFrame, iterations: int) -> None:
     best = next((t for t, label in _example_trials(trials).items() if label == "best"), None)
     if best is None or iterations <= 0 or best not in data.trial_dirs:
         return
-    saved = json.loads((data.trial_dirs[best] / layout.TRIAL_FILE).read_text())["config"]
+    stages = stages_for(data.max_epochs or int(data.history["epoch"].max()))
+    source = _snapshot_source(data, best, stages)
+    run, snapshots = source if source else (best, None)
+    saved = json.loads((data.trial_dirs[run] / layout.TRIAL_FILE).read_text())["config"]
     config = GANConfig.from_dict({**saved, "device": "cpu"})
-    stages = stages_for(data.max_epochs or config.n_epochs)
-    log.info("gradient probe: trial %s frozen after epochs %s, %d D iterations", best, stages,
+    log.info("gradient probe: trial %s's G after epochs %s, %d D iterations", run, stages,
              iterations)
     probe = stage_probe(config, load_data(config), stages, PROBE_SEEDS, iterations,
-                        every=max(1, iterations // 20))
+                        every=max(1, iterations // 20), snapshots=snapshots)
     probe.to_csv(rep.out / "gradient_probe.csv", index=False)
     facts = findings.probe_findings(probe)
     rep.facts += facts
+    origin = (f"Best search trial {best}'s config, G as saved during its confirmation run {run}."
+              if source else f"Best search trial {best}, retrained with its seed.")
     rep.sections.append(("Gradient probe (Arjovsky & Bottou 2017, Fig. 2)",
                          [rep.save(plots.gradient_probe(probe), "gradient_probe")],
-                         [f"Best search trial {best}, retrained with its seed.", PROBE_WHY]))
+                         [origin, PROBE_WHY]))
 
 
 def _atlas_section(rep: Report, trials: pd.DataFrame) -> None:

@@ -40,9 +40,17 @@ def fail(prog: str, message: str) -> int:
     return EXIT_BAD_INPUT
 
 
+# Libraries that log routine INFO lines (matplotlib's unit guesses on every categorical axis)
+# which would bury the study's own progress lines; -v shows them again.
+QUIET_LOGGERS = ("matplotlib",)
+
+
 def setup_logging(verbose: bool = False) -> None:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    if not verbose:
+        for name in QUIET_LOGGERS:
+            logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def add_config_flags(parser: argparse._ActionsContainer, names: Iterable[str],

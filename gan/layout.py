@@ -16,6 +16,7 @@ GRAD_LOG_FILE = "grad_log.csv"  # one row per log interval: per-step losses and 
 CHECKPOINT_FILE = "checkpoint.pt"
 IMAGES_DIR = "images"  # <step>.png sample grids
 TRIAL_FILE = "trial.json"  # a study trial's parameters, phase and GAN config
+SNAPSHOTS_DIR = "generator_snapshots"  # epoch_<N>.pt: G's weights after epoch N (the probe's)
 
 # --- one study folder: ``results/<name>/`` ---
 RAY_DIR = "ray"  # Ray Tune's experiment folder of the search
@@ -81,6 +82,20 @@ def checkpoint_gaps(trial_dir: Path) -> list[Path]:
     present = set(indices)
     return [Path(trial_dir) / f"checkpoint_{i:0{width}d}" for i in range(max(indices))
             if i not in present]
+
+
+def snapshot_path(run_dir: Path, epoch: int) -> Path:
+    """Where a run keeps G's weights after ``epoch``."""
+    return Path(run_dir) / SNAPSHOTS_DIR / f"epoch_{epoch}.pt"
+
+
+def generator_snapshots(run_dir: Path) -> dict[int, Path]:
+    """A run's generator snapshots, by epoch."""
+    folder = Path(run_dir) / SNAPSHOTS_DIR
+    if not folder.is_dir():
+        return {}
+    return {int(p.stem.removeprefix("epoch_")): p for p in folder.glob("epoch_*.pt")
+            if p.stem.removeprefix("epoch_").isdigit()}
 
 
 def image_grids(run_dir: Path) -> list[Path]:

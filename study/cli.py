@@ -102,7 +102,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--address", default=None, help="an existing Ray cluster (or RAY_ADDRESS)")
     p.add_argument("--connect-timeout", type=float, default=10.0,
                    help="seconds to wait for --address to answer before giving up")
-    p.add_argument("--checkpoint-interval", type=int, default=5,
+    p.add_argument("--checkpoint-interval", type=int, default=10,
                    help="epochs between checkpoints (besides the scheduler's milestones)")
     add_config_flags(p.add_argument_group("GAN settings shared by every trial"), GAN_FLAGS)
     p.add_argument("--no-report", action="store_true", help="skip the analysis report")
@@ -128,6 +128,10 @@ def _check(args: argparse.Namespace) -> None:
         if getattr(args, name) > limit:
             raise ValueError(f"--{name.replace('_', '-')} {getattr(args, name)} is beyond "
                              f"{limit}; is it a typo?")
+    if args.results_dir.parts and args.results_dir.parts[0].endswith(":"):
+        # Path() has already folded "s3://bucket" into "s3:/bucket": a URI, not a folder.
+        raise ValueError(f"--results-dir {str(args.results_dir)!r} looks like a URI; cloud "
+                         "storage is not supported, use a folder every node mounts")
     for path in (args.results_dir, args.results_dir / args.name):
         if path.exists() and not path.is_dir():
             raise ValueError(f"results path {str(path)!r} is a file, not a folder")
@@ -194,11 +198,12 @@ def _study_config(args: argparse.Namespace, study_dir: Path):
         controls=not args.no_controls, design=args.design)
 
 
-def _report_time(study_dir: Path, history, started: float, cpus_per_trial: float) -> None:
+def _report_time(study_dir: Path, history, study_seconds: float, report_seconds: float,
+                 cpus_per_trial: float) -> None:
     """Print and save where this run's core-seconds went (a resumed run is not measured: its
     history holds epochs of earlier sessions)."""
     cpus = float(ray.cluster_resources().get("CPU", os.cpu_count() or 1))
-    parts = time_breakdown(history, time.monotonic() - started, cpus, cpus_per_trial)
+    parts = time_breakdown(history, study_seconds, cpus, cpus_per_trial, report_seconds)
     (study_dir / TIMING_FILE).write_text(json.dumps(parts, indent=2))
     log.info("time: %s", breakdown_text(parts))
 
@@ -250,11 +255,13 @@ def main(argv: list[str] | None = None) -> int:
                         ["python", "-m", "study.run", "--name", args.name, "--results-dir",
                          str(args.results_dir), "--resume"]))
         return EXIT_INTERRUPTED
+    study_seconds = time.monotonic() - started
     if not args.no_report:
         from analysis.report import build_report
 
         paths = build_report(study_dir, args.probe_iterations)
         log.info("report: %s", paths[0])
     if not args.resume:
-        _report_time(study_dir, history, started, settings.cpus_per_trial)
+        _report_time(study_dir, history, study_seconds,
+                     time.monotonic() - started - study_seconds, settings.cpus_per_trial)
     return 0

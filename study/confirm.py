@@ -14,6 +14,7 @@ from ray.tune.search.basic_variant import BasicVariantGenerator
 from gan import layout
 from gan.config import GANConfig
 from study import runner
+from analysis.gradient_probe import stages_for
 from analysis.load import final_rows, history_from_trials
 from study.history import scored_rows
 from study.space import TRIAL_META_KEYS, seed_point
@@ -31,7 +32,8 @@ def confirmation_points(history, settings: Any, max_epochs: int) -> list[dict[st
 
     The top ``confirm_top`` search trials that ran all ``max_epochs`` epochs (ranked
     by their final objective) and the seed's defaults, each with ``confirm_seeds``
-    new seeds; plus the minimax control with as many seeds (at least one).
+    new seeds; plus the minimax control with as many seeds (at least one). The first run
+    of the best config also keeps G's weights at the gradient probe's stages.
     """
     points: list[dict[str, Any]] = []
     if settings.confirm_top > 0 and settings.confirm_seeds > 0 and not history.empty:
@@ -46,6 +48,10 @@ def confirmation_points(history, settings: Any, max_epochs: int) -> list[dict[st
             configs.append(defaults)
         points += [{**params, "phase": layout.PHASE_CONFIRM, "replicate": r}
                    for params in configs for r in range(1, settings.confirm_seeds + 1)]
+        if len(full):
+            # The best config's first replicate keeps G at the probe's stages: the report's
+            # gradient probe then freezes those instead of training the config again.
+            points[0]["snapshot_epochs"] = stages_for(max_epochs)
     if settings.controls:
         points += [{**CONTROL_POINT, "phase": layout.PHASE_CONTROL, "replicate": r}
                    for r in range(1, max(1, settings.confirm_seeds) + 1)]

@@ -118,7 +118,8 @@ def build_trainable(base: GANConfig, settings: StudySettings, inputs: TrialInput
                           mode=settings.mode,
                           checkpoint_epochs=checkpoint_epochs(settings, base.n_epochs),
                           threads=max(1, int(settings.cpus_per_trial)),
-                          experiment_dir=str((settings.study_dir / experiment).resolve()))
+                          experiment_dir=str((settings.study_dir / experiment).resolve()),
+                          verbose=logging.getLogger().isEnabledFor(logging.DEBUG))
     # with_parameters puts the data and the classifier in Ray's object store once: every
     # trial, on every node, trains on the same tensors and is scored by the same network.
     fn = tune.with_parameters(make_trainable(trial), data=inputs.data.to("cpu"),

@@ -21,7 +21,9 @@ BALANCED_PARAM = "loss"  # the atlas gives each of its values the same number of
 BN_EPS_VALUES = (0.8, 1e-5)  # the seed's quirk, and PyTorch's default
 # Keys a trial's Tune config may carry besides search parameters: confirmation and control
 # runs say what they are, and which repeat of their config they are.
-TRIAL_META_KEYS = ("phase", "replicate")
+# What a trial is besides its search parameters: phase, confirmation replicate, and the
+# epochs after which it keeps G's weights for the report's gradient probe.
+TRIAL_META_KEYS = ("phase", "replicate", "snapshot_epochs")
 LATENT_DIMS = (2, 8, 16, 32, 64, 100, 128, 256)
 # Objectives: the metric name and whether lower is better.
 # density is not offered: it rewards samples piled onto dense regions, i.e. collapse.

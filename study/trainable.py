@@ -28,7 +28,7 @@ from gan.runtime import resolve_device
 from gan.layout import CHECKPOINT_FILE, PHASE_SEARCH, TRIAL_FILE, trial_checkpoints, trial_dirname
 from gan.state import STATUS_OK, Callback, TrainState
 from gan.train import train
-from gan.train.callbacks import MetricsWriter, SampleGrids
+from gan.train.callbacks import GeneratorSnapshots, MetricsWriter, SampleGrids
 from study.space import TRIAL_META_KEYS, split_trial_params, trial_config
 
 log = logging.getLogger(__name__)
@@ -120,6 +120,12 @@ class TrialSettings:
     checkpoint_epochs: frozenset[int]
     threads: int
     experiment_dir: str  # the Tune experiment folder; trial folders are trial_<id> in it
+    verbose: bool = False  # -v: keep Ray's per-checkpoint log lines
+
+
+# Ray logs one INFO line per persisted checkpoint from every trial; without -v they would
+# drown the one line per finished trial (study.progress).
+RAY_CHECKPOINT_LOGGER = "ray.train._internal.storage"
 
 
 def write_trial_file(trial_dir: Path, trial_id: str, params: dict[str, Any],
@@ -174,6 +180,8 @@ def make_trainable(settings: TrialSettings) -> Callable[..., None]:
     def gan_trial(params: dict[str, Any], data: DataSplit | None = None,
                   classifier: DigitClassifier | None = None) -> None:
         torch.set_num_threads(max(1, settings.threads))
+        if not settings.verbose:
+            logging.getLogger(RAY_CHECKPOINT_LOGGER).setLevel(logging.WARNING)
         params = params.get(RUN_KEY, params)
         config = trial_config(settings.base, params, settings.study_seed)
         context = tune.get_context()
@@ -182,8 +190,10 @@ def make_trainable(settings: TrialSettings) -> Callable[..., None]:
         trial_dir = Path(settings.experiment_dir) / trial_dirname(context.get_trial_id())
         write_trial_file(trial_dir, context.get_trial_id(), params, config)
         checkpoint = resume_point(trial_dir, tune.get_checkpoint(), config)
+        snapshots = frozenset(split_trial_params(params)[1].get("snapshot_epochs", ()))
         callbacks = [RecordTags(settings.objective, settings.mode), MetricsWriter(trial_dir),
-                     SampleGrids(trial_dir), TuneReporter(settings.checkpoint_epochs)]
+                     SampleGrids(trial_dir), GeneratorSnapshots(trial_dir, snapshots),
+                     TuneReporter(settings.checkpoint_epochs)]  # last: it may end the trial
         data = data if data is not None else load_data(config)
         evaluator = QualityEvaluator.for_data(data, config, resolve_device(config.device),
                                               classifier) if config.eval_interval > 0 else None

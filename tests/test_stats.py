@@ -34,6 +34,14 @@ def test_time_breakdown_shares():
     history = pd.DataFrame({"epoch_seconds": [30.0, 30.0, None], "eval_seconds": [2.0, 2.0, 4.0]})
     parts = time_breakdown(history, wall_seconds=50.0, total_cpus=2, cpus_per_trial=1)
     assert parts["training"] == pytest.approx(0.6) and parts["evaluation"] == pytest.approx(0.08)
-    assert breakdown_text(parts).startswith("training 60% of 2 cores × 0 m 50 s; evaluation 8%")
+    assert breakdown_text(parts) == ("training 60% of 2 cores × 0 m 50 s; evaluation 8%; "
+                                     "start-up, checkpoints, Ray and idle 32%")
+    # the report that follows is kept apart; the whole run's share is given beside it
+    parts = time_breakdown(history, wall_seconds=50.0, total_cpus=2, cpus_per_trial=1,
+                           report_seconds=25.0)
+    assert parts["training"] == pytest.approx(0.6)
+    assert parts["training_with_report"] == pytest.approx(60 / 150)
+    assert breakdown_text(parts).endswith("then the report 0 m 25 s (training 40% of the whole "
+                                          "1 m 15 s)")
     with pytest.raises(ValueError, match="0"):
         time_breakdown(history, wall_seconds=0, total_cpus=2, cpus_per_trial=1)

@@ -64,6 +64,14 @@ def test_results_dir_that_is_a_file(tmp_path, capsys):
     assert path.read_text() == "not a folder"
 
 
+def test_results_dir_uri_is_refused_not_made_a_local_folder(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["--results-dir", "s3://bucket/studies"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "looks like a URI" in err[0] and "s3:/bucket/studies" in err[0]
+    assert list(tmp_path.iterdir()) == []  # no "s3:" folder
+
+
 def _run(tmp_path, *flags, timeout=180):
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
     env.pop("RAY_ADDRESS", None)

@@ -103,6 +103,13 @@ def test_study_interrupted_resumes_and_reports(tmp_path):
         assert (trial_dir / layout.GRAD_LOG_FILE).is_file() and layout.image_grids(trial_dir)
         assert layout.trial_checkpoints(trial_dir), trial_dir
     assert (study / "report" / "report.html").is_file()
+    # the best config's first confirmation run kept G at the probe's stages, and the report's
+    # probe froze those rather than training the config again
+    kept = {t: sorted(layout.generator_snapshots(d)) for t, d in trial_dirs.items()
+            if layout.generator_snapshots(d)}
+    assert list(kept.values()) == [[1, 2]] and history.loc[
+        history["trial_id"] == next(iter(kept)), "phase"].iloc[0] == "confirm"
+    assert "as saved during its confirmation run" in (study / "report" / "report.md").read_text()
 
     ckpt = layout.trial_checkpoints(next(iter(trial_dirs.values())))[-1]
     scored = subprocess.run([sys.executable, "-m", "gan.evaluate", "--checkpoint", str(ckpt),

@@ -13,7 +13,7 @@ import torch
 from torchvision.utils import save_image
 
 from gan.checkpoint import save_checkpoint
-from gan.layout import CHECKPOINT_FILE, GRAD_LOG_FILE, IMAGES_DIR, METRICS_FILE
+from gan.layout import CHECKPOINT_FILE, GRAD_LOG_FILE, IMAGES_DIR, METRICS_FILE, snapshot_path
 from gan.state import Callback, TrainState
 
 log = logging.getLogger(__name__)
@@ -81,6 +81,23 @@ class Checkpointer(Callback):
     def on_epoch_end(self, state: TrainState, record: dict[str, Any]) -> None:
         if state.finished or state.epoch % self.every == 0:
             save_checkpoint(state, self.path)
+
+
+class GeneratorSnapshots(Callback):
+    """G's weights (state dict, BatchNorm statistics included) after each of ``epochs``: what
+    ``analysis.gradient_probe`` freezes, so that the report need not train the run again."""
+
+    def __init__(self, out_dir: str | os.PathLike, epochs: frozenset[int]) -> None:
+        self.out_dir, self.epochs = Path(out_dir), epochs
+
+    def on_epoch_end(self, state: TrainState, record: dict[str, Any]) -> None:
+        if state.epoch not in self.epochs:
+            return
+        path = snapshot_path(self.out_dir, state.epoch)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")  # a kill mid-write leaves no torn snapshot
+        torch.save({k: v.detach().cpu() for k, v in state.generator.state_dict().items()}, tmp)
+        os.replace(tmp, path)
 
 
 def _fmt(value: Any) -> str:
