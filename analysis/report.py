@@ -82,9 +82,14 @@ def census_table(trials: pd.DataFrame, max_epochs: int, design: str = "search"
 
 
 def _example_trials(trials: pd.DataFrame) -> dict[str, str]:
-    """Best, median and (if any) a collapsed search trial by final fcd."""
+    """Best, median and (if any) a collapsed search trial by final fcd. Best and median come
+    from the trials that ran the full budget when any did: a fcd after 3 epochs does not
+    rank against one after 30 (study.confirm picks its best config the same way)."""
     search = findings.search_trials(trials)
-    scored = search.dropna(subset=["fcd"]).sort_values("fcd")
+    scored = search.dropna(subset=["fcd"])
+    if "stopped_early" in scored and (~scored["stopped_early"].astype(bool)).any():
+        scored = scored[~scored["stopped_early"].astype(bool)]
+    scored = scored.sort_values("fcd")
     picks: dict[str, str] = {}
     if len(scored):
         picks[scored.iloc[0]["trial_id"]] = "best"

@@ -38,6 +38,7 @@ from gan.runtime import resolve_device
 from study import cluster, runner
 from study.confirm import run_confirmations
 from study.space import DESIGNS, OBJECTIVES, SPACES
+from study.storage import check_storage
 from study.trainable import TrialInputs
 
 log = logging.getLogger("study.run")
@@ -70,7 +71,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--num-samples", type=int, default=50, help="trials Optuna proposes")
     p.add_argument("--name", default="gan-study", help="study folder under --results-dir")
-    p.add_argument("--results-dir", type=Path, default=Path("results"))
+    p.add_argument("--results-dir", type=Path, default=Path("results"),
+                   help="local or shared folder: the study folder is <this>/<name>")
+    p.add_argument("--storage", default=None,
+                   help="a URI (s3://, gs://, abfs://, hdfs://, file://) where Tune keeps the "
+                        "trials and checkpoints, for clusters without a shared folder; the "
+                        "study folder keeps optuna.db, the history, the report and a mirror of "
+                        "the trial folders without checkpoints")
     p.add_argument("--resume", action="store_true", help="continue an interrupted study")
     p.add_argument("--objective", choices=tuple(OBJECTIVES), default="fcd")
     p.add_argument("--design", choices=DESIGNS, default="search",
@@ -130,8 +137,10 @@ def _check(args: argparse.Namespace) -> None:
                              f"{limit}; is it a typo?")
     if args.results_dir.parts and args.results_dir.parts[0].endswith(":"):
         # Path() has already folded "s3://bucket" into "s3:/bucket": a URI, not a folder.
-        raise ValueError(f"--results-dir {str(args.results_dir)!r} looks like a URI; cloud "
-                         "storage is not supported, use a folder every node mounts")
+        raise ValueError(f"--results-dir {str(args.results_dir)!r} looks like a URI; give a "
+                         "folder here and the URI as --storage")
+    if args.storage is not None:
+        check_storage(args.storage)
     for path in (args.results_dir, args.results_dir / args.name):
         if path.exists() and not path.is_dir():
             raise ValueError(f"results path {str(path)!r} is a file, not a folder")
@@ -195,7 +204,7 @@ def _study_config(args: argparse.Namespace, study_dir: Path):
         max_concurrent=args.max_concurrent, seed=args.seed,
         checkpoint_interval=args.checkpoint_interval, address=args.address,
         confirm_top=args.confirm_top, confirm_seeds=args.confirm_seeds,
-        controls=not args.no_controls, design=args.design)
+        controls=not args.no_controls, design=args.design, storage=args.storage)
 
 
 def _report_time(study_dir: Path, history, study_seconds: float, report_seconds: float,

@@ -62,7 +62,8 @@ def run_confirmations(base: GANConfig, settings: Any, inputs: TrialInputs,
                       resume: bool) -> tuple[bool, dict[str, str]]:
     """Run (or resume) the confirmation and control runs; (all finished, errors by trial)."""
     folder = settings.study_dir / layout.CONFIRM_RAY_DIR
-    if resume and folder.is_dir() and tune.Tuner.can_restore(str(folder.resolve())):
+    location = runner.experiment_location(settings, layout.CONFIRM_RAY_DIR)
+    if resume and (settings.storage or folder.is_dir()) and tune.Tuner.can_restore(location):
         tuner = runner.restored_tuner(base, settings, inputs, layout.CONFIRM_RAY_DIR)
         expected = None
     else:
@@ -85,6 +86,7 @@ def run_confirmations(base: GANConfig, settings: Any, inputs: TrialInputs,
             param_space={RUN_KEY: tune.grid_search(points)},
             run_config=runner.run_config(settings, layout.CONFIRM_RAY_DIR, len(points)))
     grid = tuner.fit()
+    runner.mirror_trials(settings, layout.CONFIRM_RAY_DIR)
     phases = (layout.PHASE_CONFIRM, layout.PHASE_CONTROL)
     finished = runner.runs_finished(history_from_trials(settings.study_dir), base.n_epochs,
                                     phases) + grid.num_errors

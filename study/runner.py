@@ -24,6 +24,7 @@ from gan.cli_common import write_run_record
 from gan.config import GANConfig
 from gan.state import STATUS_OK
 from study.history import summarize
+from study import storage
 from study.progress import TrialLines
 from study.search import BalancedSobolSampler, ResumableOptunaSearch
 from study.space import BALANCED_PARAM, atlas_space, optuna_space, seed_point
@@ -63,10 +64,33 @@ class StudySettings:
     confirm_seeds: int = 0
     controls: bool = False
     design: str = "search"  # see study.space.DESIGNS
+    storage: str | None = None  # a URI for Tune's experiments (study.storage); None: study_dir
 
 
 def storage_url(settings: StudySettings) -> str:
     return f"sqlite:///{(settings.study_dir / layout.OPTUNA_DB).resolve()}"
+
+
+def tune_storage(settings: StudySettings) -> str:
+    """Where Tune keeps the study's experiments (each is ``<this>/<experiment>``)."""
+    if settings.storage:
+        return storage.uri_join(settings.storage, settings.study_dir.name)
+    return str(settings.study_dir.resolve())
+
+
+def experiment_location(settings: StudySettings, experiment: str) -> str:
+    """One experiment's folder or URI: what Tune restores from."""
+    if settings.storage:
+        return storage.uri_join(tune_storage(settings), experiment)
+    return str((settings.study_dir / experiment).resolve())
+
+
+def mirror_trials(settings: StudySettings, experiment: str) -> None:
+    """With a --storage URI, copy the experiment's trial folders (no checkpoints) into the
+    local study folder, where the history and the report read them."""
+    if settings.storage:
+        storage.mirror(experiment_location(settings, experiment),
+                       settings.study_dir / experiment)
 
 
 def _optuna_search(settings: StudySettings, study_name: str, max_epochs: int) -> Any:
@@ -118,7 +142,10 @@ def build_trainable(base: GANConfig, settings: StudySettings, inputs: TrialInput
                           mode=settings.mode,
                           checkpoint_epochs=checkpoint_epochs(settings, base.n_epochs),
                           threads=max(1, int(settings.cpus_per_trial)),
-                          experiment_dir=str((settings.study_dir / experiment).resolve()),
+                          experiment_dir=None if settings.storage else
+                          experiment_location(settings, experiment),
+                          experiment_uri=experiment_location(settings, experiment)
+                          if settings.storage else None,
                           verbose=logging.getLogger().isEnabledFor(logging.DEBUG))
     # with_parameters puts the data and the classifier in Ray's object store once: every
     # trial, on every node, trains on the same tensors and is scored by the same network.
@@ -132,7 +159,8 @@ def run_config(settings: StudySettings, experiment: str, total: int) -> Any:
     """Where and how Tune keeps an experiment; ``total`` trials for the progress lines."""
     verbose = logging.getLogger().isEnabledFor(logging.DEBUG)
     return tune.RunConfig(
-        name=experiment, storage_path=str(settings.study_dir.resolve()),
+        name=experiment, storage_path=tune_storage(settings),
+        sync_config=tune.SyncConfig(sync_artifacts=bool(settings.storage)),
         checkpoint_config=tune.CheckpointConfig(num_to_keep=CHECKPOINTS_KEPT),
         failure_config=tune.FailureConfig(max_failures=1), verbose=1 if verbose else 0,
         callbacks=[TrialLines(settings.objective, total)])
@@ -172,8 +200,9 @@ def fill_checkpoint_gaps(study_dir: Path) -> int:
 
 def restored_tuner(base: GANConfig, settings: StudySettings, inputs: TrialInputs,
                    experiment: str = layout.RAY_DIR) -> Any:
-    path = str((settings.study_dir / experiment).resolve())
-    filled = fill_checkpoint_gaps(settings.study_dir)
+    path = experiment_location(settings, experiment)
+    # Tune's checkpoints live in the storage under a URI; the gaps are a local folder's.
+    filled = 0 if settings.storage else fill_checkpoint_gaps(settings.study_dir)
     if filled:
         log.info("made %d placeholders for checkpoint folders rotated away after Tune last "
                  "saved its state", filled)
@@ -183,6 +212,12 @@ def restored_tuner(base: GANConfig, settings: StudySettings, inputs: TrialInputs
 
 
 def can_resume(study_dir: Path) -> bool:
+    try:
+        settings = load_run_record(study_dir)[1]
+    except ValueError:  # no record, or a corrupt one (loading it again says why)
+        settings = None
+    if settings is not None and settings.storage:
+        return tune.Tuner.can_restore(experiment_location(settings, layout.RAY_DIR))
     path = study_dir / layout.RAY_DIR
     return path.is_dir() and tune.Tuner.can_restore(str(path.resolve()))
 
@@ -286,4 +321,5 @@ def run_search(base: GANConfig, settings: StudySettings, inputs: TrialInputs,
     tuner = restored_tuner(base, settings, inputs) if resume else \
         new_tuner(base, settings, inputs)
     grid = tuner.fit()
+    mirror_trials(settings, layout.RAY_DIR)
     return search_finished(settings, grid), trial_errors(grid)

@@ -30,6 +30,7 @@ from gan.state import STATUS_OK, Callback, TrainState
 from gan.train import train
 from gan.train.callbacks import GeneratorSnapshots, MetricsWriter, SampleGrids
 from study.space import TRIAL_META_KEYS, split_trial_params, trial_config
+from study.storage import mirror, uri_join
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +120,10 @@ class TrialSettings:
     mode: str
     checkpoint_epochs: frozenset[int]
     threads: int
-    experiment_dir: str  # the Tune experiment folder; trial folders are trial_<id> in it
+    # The Tune experiment folder, trial folders trial_<id> in it; None under a --storage URI,
+    # where each trial writes into its working directory and Tune uploads it.
+    experiment_dir: str | None
+    experiment_uri: str | None = None  # the experiment under the --storage URI, if any
     verbose: bool = False  # -v: keep Ray's per-checkpoint log lines
 
 
@@ -174,6 +178,24 @@ def resume_point(trial_dir: Path, tune_ckpt: Any, config: GANConfig) -> dict[str
         return None
 
 
+def _trial_dir(settings: TrialSettings, trial_id: str) -> Path:
+    """Where the trial writes its files. Never context.get_trial_dir(): in Ray 2.60 a reused
+    actor's context can name a folder of the previous trial, not this trial's."""
+    name = trial_dirname(trial_id)
+    if settings.experiment_dir is not None:
+        return Path(settings.experiment_dir) / name
+    # Under a storage URI, Tune moves each trial into its own working directory (named by
+    # our trial_dirname_creator) and uploads what is written there.
+    if Path.cwd().name != name:
+        raise RuntimeError(f"trial {trial_id} runs in {str(Path.cwd())!r}, not its working "
+                           f"directory {name!r}; is RAY_CHDIR_TO_TRIAL_DIR=0 set?")
+    if settings.experiment_uri:
+        # A resumed trial, maybe on another node, starts in an empty folder: fetch what it
+        # wrote before (its step log, grids, snapshots), or the upload would replace them.
+        mirror(uri_join(settings.experiment_uri, name), Path.cwd())
+    return Path.cwd()
+
+
 def make_trainable(settings: TrialSettings) -> Callable[..., None]:
     """A function trainable; Tune calls it with Optuna's proposal (or a confirmation's)."""
 
@@ -185,9 +207,7 @@ def make_trainable(settings: TrialSettings) -> Callable[..., None]:
         params = params.get(RUN_KEY, params)
         config = trial_config(settings.base, params, settings.study_seed)
         context = tune.get_context()
-        # The folder from our own layout, not context.get_trial_dir(): in Ray 2.60 a reused
-        # actor's context names a scratch folder of the previous trial, not this trial's.
-        trial_dir = Path(settings.experiment_dir) / trial_dirname(context.get_trial_id())
+        trial_dir = _trial_dir(settings, context.get_trial_id())
         write_trial_file(trial_dir, context.get_trial_id(), params, config)
         checkpoint = resume_point(trial_dir, tune.get_checkpoint(), config)
         snapshots = frozenset(split_trial_params(params)[1].get("snapshot_epochs", ()))
