@@ -217,6 +217,19 @@ def _report_time(study_dir: Path, history, study_seconds: float, report_seconds:
     log.info("time: %s", breakdown_text(parts))
 
 
+def _run_phases(args: argparse.Namespace, base: GANConfig, settings: runner.StudySettings,
+                inputs: TrialInputs):
+    """The search, then (when it finished) the confirmation runs, then the history and best
+    config; (whether every run finished, the history)."""
+    finished, errors = runner.run_search(base, settings, inputs, resume=args.resume)
+    complete = finished >= settings.num_samples
+    if complete:
+        more_finished, more_errors = run_confirmations(base, settings, inputs, args.resume)
+        errors.update(more_errors)
+        complete = more_finished
+    return complete, runner.write_outputs(settings, base, errors, partial=not complete)
+
+
 def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     args = parse_args(argv)
@@ -247,17 +260,12 @@ def main(argv: list[str] | None = None) -> int:
     # installs a SIGTERM handler of its own.)
     signal.signal(signal.SIGTERM, lambda *_: signal.raise_signal(signal.SIGINT))
     log.info("watch it: optuna-dashboard %s  |  tensorboard --logdir %s  (pip install -e "
-             "'.[dashboards]')", runner.storage_url(settings), study_dir / RAY_DIR)
+             "'.[dashboards]')", runner.storage_url(settings),
+             runner.experiment_location(settings, RAY_DIR))
     log.info("%s %s: %d trials of up to %d epochs on %s data; objective %s (%s)",
              settings.design, study_dir, settings.num_samples, base.n_epochs, split.name,
              settings.objective, settings.mode)
-    finished, errors = runner.run_search(base, settings, inputs, resume=args.resume)
-    complete = finished >= settings.num_samples
-    if complete:
-        more_finished, more_errors = run_confirmations(base, settings, inputs, args.resume)
-        errors.update(more_errors)
-        complete = more_finished
-    history = runner.write_outputs(settings, base, errors, partial=not complete)
+    complete, history = _run_phases(args, base, settings, inputs)
     if not complete:
         log.warning("study interrupted: history and best config are marked partial, no report "
                     "written; continue it with: %s", shlex.join(
