@@ -48,6 +48,7 @@ DEFAULT_MAX_EPOCHS_CPU = 30  # the seed's 200 epochs are days of CPU time for 50
 DEFAULT_MAX_EPOCHS_GPU = GANConfig().n_epochs
 GPU_SHARE_PER_TRIAL = 0.25  # this MLP uses a sliver of a GPU: four trials share one
 DEFAULT_PROBE_ITERATIONS = 2000
+TUNE_SYNC_WARNING = "TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S"
 # --smoke-test: the whole path on synthetic data in about a minute.
 SMOKE = {"num_samples": 4, "max_epochs": 2, "dataset": "synthetic", "grace_period": 1,
          "eval_samples": 200, "log_interval": 5, "sample_interval": 10,
@@ -234,6 +235,10 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     args = parse_args(argv)
     setup_logging(args.verbose)
+    if not args.verbose:
+        # Tune warns, several lines each time, whenever checkpoints force it to save its
+        # experiment state often; what that costs is in the study's own time breakdown.
+        os.environ.setdefault(TUNE_SYNC_WARNING, "0")
     _apply_defaults(args)
     study_dir = args.results_dir / args.name
     try:

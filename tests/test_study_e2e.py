@@ -60,6 +60,9 @@ def test_study_interrupted_resumes_and_reports(tmp_path):
     proc = _study(results, "--resume")
     out, _ = proc.communicate(timeout=400)
     assert proc.returncode == 0, out[-3000:]
+    # one line per finished trial, not Ray's line per checkpoint or its sync warnings (-v)
+    assert "] trial " in out and "Checkpoint successfully created" not in out
+    assert "snapshotting has been triggered" not in out
 
     history = pd.read_parquet(study / "history.parquet")
     phases = history.groupby("trial_id")["phase"].first().value_counts().to_dict()
