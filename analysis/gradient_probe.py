@@ -29,7 +29,6 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from analysis.plots import gradient_probe as plot
 from gan.checkpoint import config_from_checkpoint, load_checkpoint, load_generator
 from gan.cli_common import OneLineParser, fail, setup_logging
 from gan.config import GANConfig
@@ -241,6 +240,10 @@ def main(argv: list[str] | None = None) -> int:
     prefix = args.out or args.checkpoint.with_name("gradient_probe")
     prefix.parent.mkdir(parents=True, exist_ok=True)
     frame.to_csv(prefix.with_suffix(".csv"), index=False)
+    # Imported here: the study driver (study.confirm) and the probe's worker processes
+    # import this module for its computations, and need no plotting library.
+    from analysis.plots import gradient_probe as plot
+
     plot(frame).savefig(prefix.with_suffix(".png"), dpi=110)
     first, last = frame.iloc[0], frame.iloc[-1]
     log.info("minimax grad norm %.3g -> %.3g; ns %.3g -> %.3g over %d D iterations; wrote %s",
