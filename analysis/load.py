@@ -153,6 +153,15 @@ def _trial_columns(meta: dict[str, Any]) -> dict[str, Any]:
     return columns
 
 
+def trial_record(trial_dir: Path) -> dict[str, Any]:
+    """A trial folder's ``trial.json``: its phase, parameters and the exact config it trained.
+
+    Raises:
+        OSError, ValueError: when it is missing or not JSON.
+    """
+    return json.loads((Path(trial_dir) / layout.TRIAL_FILE).read_text())
+
+
 def history_from_trials(study_dir: str | Path) -> pd.DataFrame:
     """One row per trial and epoch: each trial folder's ``trial.json`` beside its
     ``metrics.csv``. A trial with no epoch yet gets one row with status ``no_report``
@@ -160,7 +169,7 @@ def history_from_trials(study_dir: str | Path) -> pd.DataFrame:
     frames = []
     for trial_dir in layout.trial_dirs(Path(study_dir)).values():
         try:
-            meta = json.loads((trial_dir / layout.TRIAL_FILE).read_text())
+            meta = trial_record(trial_dir)
             columns = _trial_columns(meta)
             metrics_path = trial_dir / layout.METRICS_FILE
             rows = pd.read_csv(metrics_path) if metrics_path.is_file() else pd.DataFrame()

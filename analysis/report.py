@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import base64
 import html
-import json
 import logging
 import shutil
 import sys
@@ -24,7 +23,7 @@ from analysis import atlas, atlas_plots, failures, findings, plots
 from analysis.confirmations import seed_robust_table
 from analysis.gradient_probe import stage_probe, stages_for
 from analysis.importance import param_importances
-from analysis.load import StudyData, StudyLoadError, load_study
+from analysis.load import StudyData, StudyLoadError, load_study, trial_record
 from analysis.stats import count_cell
 from gan import layout
 from gan.cli_common import OneLineParser, fail, setup_logging
@@ -143,11 +142,10 @@ def _snapshot_source(data: StudyData, best: str, stages: list[int]
                      ) -> tuple[str, dict[int, Path]] | None:
     """A run of ``best``'s config that kept G at every stage (study.confirm asks the best
     config's first confirmation run to), as (trial id, snapshots by epoch)."""
-    params = json.loads((data.trial_dirs[best] / layout.TRIAL_FILE).read_text())["params"]
+    params = trial_record(data.trial_dirs[best])["params"]
     for trial_id, folder in data.trial_dirs.items():
         snapshots = layout.generator_snapshots(folder)
-        if set(stages) <= set(snapshots) and json.loads(
-                (folder / layout.TRIAL_FILE).read_text())["params"] == params:
+        if set(stages) <= set(snapshots) and trial_record(folder)["params"] == params:
             return trial_id, snapshots
     return None
 
@@ -159,7 +157,7 @@ def _probe_section(rep: Report, data: StudyData, trials: pd.DataFrame, iteration
     stages = stages_for(data.max_epochs or int(data.history["epoch"].max()))
     source = _snapshot_source(data, best, stages)
     run, snapshots = source if source else (best, None)
-    saved = json.loads((data.trial_dirs[run] / layout.TRIAL_FILE).read_text())["config"]
+    saved = trial_record(data.trial_dirs[run])["config"]
     config = GANConfig.from_dict({**saved, "device": "cpu"})
     log.info("gradient probe: trial %s's G after epochs %s, %d D iterations", run, stages,
              iterations)

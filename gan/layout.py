@@ -71,11 +71,17 @@ def trial_checkpoints(trial_dir: Path) -> list[Path]:
     return sorted(Path(trial_dir).glob(f"{_TUNE_CHECKPOINT_GLOB}/{CHECKPOINT_FILE}"))
 
 
+def checkpoint_index(name: str) -> int | None:
+    """The index of a Tune checkpoint folder named ``name``, or None for any other name."""
+    match = _TUNE_CHECKPOINT_DIR.match(name)
+    return int(match.group(1)) if match else None
+
+
 def checkpoint_gaps(trial_dir: Path) -> list[Path]:
     """Tune checkpoint folders missing below the trial's newest one (deleted by Tune's
     rotation), in index order."""
-    indices = [int(m.group(1)) for p in Path(trial_dir).glob(_TUNE_CHECKPOINT_GLOB)
-               if (m := _TUNE_CHECKPOINT_DIR.match(p.name))]
+    indices = [i for p in Path(trial_dir).glob(_TUNE_CHECKPOINT_GLOB)
+               if (i := checkpoint_index(p.name)) is not None]
     if not indices:
         return []
     width = len(next(Path(trial_dir).glob(_TUNE_CHECKPOINT_GLOB)).name) - len("checkpoint_")

@@ -61,9 +61,7 @@ def confirmation_points(history, settings: Any, max_epochs: int) -> list[dict[st
 def run_confirmations(base: GANConfig, settings: Any, inputs: TrialInputs,
                       resume: bool) -> tuple[bool, dict[str, str]]:
     """Run (or resume) the confirmation and control runs; (all finished, errors by trial)."""
-    folder = settings.study_dir / layout.CONFIRM_RAY_DIR
-    location = runner.experiment_location(settings, layout.CONFIRM_RAY_DIR)
-    if resume and (settings.storage or folder.is_dir()) and tune.Tuner.can_restore(location):
+    if resume and runner.experiment_restorable(settings, layout.CONFIRM_RAY_DIR):
         tuner = runner.restored_tuner(base, settings, inputs, layout.CONFIRM_RAY_DIR)
         expected = None
     else:

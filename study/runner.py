@@ -18,6 +18,7 @@ from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 from ray.tune.search import ConcurrencyLimiter
 
 from analysis.confirmations import best_by_mean, seed_robust_table
+from analysis import load
 from analysis.load import final_rows, history_from_trials, plain
 from gan import layout
 from gan.cli_common import write_run_record
@@ -142,10 +143,7 @@ def build_trainable(base: GANConfig, settings: StudySettings, inputs: TrialInput
                           mode=settings.mode,
                           checkpoint_epochs=checkpoint_epochs(settings, base.n_epochs),
                           threads=max(1, int(settings.cpus_per_trial)),
-                          experiment_dir=None if settings.storage else
-                          experiment_location(settings, experiment),
-                          experiment_uri=experiment_location(settings, experiment)
-                          if settings.storage else None,
+                          experiment=experiment_location(settings, experiment),
                           verbose=logging.getLogger().isEnabledFor(logging.DEBUG))
     # with_parameters puts the data and the classifier in Ray's object store once: every
     # trial, on every node, trains on the same tensors and is scored by the same network.
@@ -211,15 +209,24 @@ def restored_tuner(base: GANConfig, settings: StudySettings, inputs: TrialInputs
                               resume_unfinished=True, resume_errored=True)
 
 
+def _restorable(location: str, local: Path | None) -> bool:
+    """Whether Tune can restore the experiment at ``location``; ``local``: its folder when it
+    is one (which must exist first)."""
+    return (local is None or local.is_dir()) and tune.Tuner.can_restore(location)
+
+
+def experiment_restorable(settings: StudySettings, experiment: str) -> bool:
+    local = None if settings.storage else settings.study_dir / experiment
+    return _restorable(experiment_location(settings, experiment), local)
+
+
 def can_resume(study_dir: Path) -> bool:
     try:
         settings = load_run_record(study_dir)[1]
-    except ValueError:  # no record, or a corrupt one (loading it again says why)
-        settings = None
-    if settings is not None and settings.storage:
-        return tune.Tuner.can_restore(experiment_location(settings, layout.RAY_DIR))
-    path = study_dir / layout.RAY_DIR
-    return path.is_dir() and tune.Tuner.can_restore(str(path.resolve()))
+    except ValueError:  # no record, or a corrupt one: the folder decides (loading says why)
+        path = study_dir / layout.RAY_DIR
+        return _restorable(str(path.resolve()), path)
+    return experiment_restorable(settings, layout.RAY_DIR)
 
 
 def save_run_record(base: GANConfig, settings: StudySettings, argv: list[str] | None) -> None:
@@ -269,7 +276,7 @@ def trial_errors(grid: Any) -> dict[str, str]:
 
 def trial_record(study_dir: Path, trial_id: str) -> dict[str, Any]:
     """A trial's ``trial.json``: its phase, parameters and the exact config it trained."""
-    return json.loads((layout.trial_dirs(study_dir)[trial_id] / layout.TRIAL_FILE).read_text())
+    return load.trial_record(layout.trial_dirs(study_dir)[trial_id])
 
 
 def best_config(history: pd.DataFrame, search_best: dict[str, Any], settings: StudySettings,

@@ -13,15 +13,13 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 from pathlib import Path
 
 import pyarrow.fs
 
-log = logging.getLogger(__name__)
+from gan.layout import checkpoint_index
 
-# Tune's checkpoint folders: gigabytes over a study, and nothing the analysis reads.
-_CHECKPOINT_PART = re.compile(r"^checkpoint_\d+$")
+log = logging.getLogger(__name__)
 
 
 def is_uri(text: str) -> bool:
@@ -51,7 +49,8 @@ def check_storage(uri: str) -> None:
 
 
 def mirror(uri: str, local: Path) -> int:
-    """Copy every file under ``uri`` into ``local`` except Tune's checkpoint folders; how many.
+    """Copy every file under ``uri`` into ``local`` except Tune's checkpoint folders
+    (gigabytes over a study, and nothing the analysis reads); how many.
 
     A file already there with the same size and modification time is skipped, so a second
     mirror (after the confirmation runs, or in a resumed study) copies only what changed.
@@ -63,13 +62,14 @@ def mirror(uri: str, local: Path) -> int:
         if info.type != pyarrow.fs.FileType.File:
             continue
         relative = Path(info.path).relative_to(root)
-        if any(_CHECKPOINT_PART.match(part) for part in relative.parts):
+        if any(checkpoint_index(part) is not None for part in relative.parts):
             continue
         target = local / relative
         stamp = info.mtime.timestamp() if info.mtime else None
-        if target.is_file() and target.stat().st_size == info.size and stamp is not None \
-                and target.stat().st_mtime == stamp:
-            continue
+        if stamp is not None and target.is_file():
+            held = target.stat()
+            if (held.st_size, held.st_mtime) == (info.size, stamp):
+                continue
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(target.name + ".part")
         with fs.open_input_stream(info.path) as src, open(tmp, "wb") as dst:

@@ -30,7 +30,7 @@ from gan.state import STATUS_OK, Callback, TrainState
 from gan.train import train
 from gan.train.callbacks import GeneratorSnapshots, MetricsWriter, SampleGrids
 from study.space import TRIAL_META_KEYS, split_trial_params, trial_config
-from study.storage import mirror, uri_join
+from study.storage import is_uri, mirror, uri_join
 
 log = logging.getLogger(__name__)
 
@@ -120,10 +120,9 @@ class TrialSettings:
     mode: str
     checkpoint_epochs: frozenset[int]
     threads: int
-    # The Tune experiment folder, trial folders trial_<id> in it; None under a --storage URI,
-    # where each trial writes into its working directory and Tune uploads it.
-    experiment_dir: str | None
-    experiment_uri: str | None = None  # the experiment under the --storage URI, if any
+    # The Tune experiment: a folder, trial folders trial_<id> in it; or a --storage URI, where
+    # each trial writes into its own working directory and Tune uploads it there.
+    experiment: str
     verbose: bool = False  # -v: keep Ray's per-checkpoint log lines
 
 
@@ -182,17 +181,13 @@ def _trial_dir(settings: TrialSettings, trial_id: str) -> Path:
     """Where the trial writes its files. Never context.get_trial_dir(): in Ray 2.60 a reused
     actor's context can name a folder of the previous trial, not this trial's."""
     name = trial_dirname(trial_id)
-    if settings.experiment_dir is not None:
-        return Path(settings.experiment_dir) / name
+    if not is_uri(settings.experiment):
+        return Path(settings.experiment) / name
     # Under a storage URI, Tune moves each trial into its own working directory (named by
     # our trial_dirname_creator) and uploads what is written there.
     if Path.cwd().name != name:
         raise RuntimeError(f"trial {trial_id} runs in {str(Path.cwd())!r}, not its working "
                            f"directory {name!r}; is RAY_CHDIR_TO_TRIAL_DIR=0 set?")
-    if settings.experiment_uri:
-        # A resumed trial, maybe on another node, starts in an empty folder: fetch what it
-        # wrote before (its step log, grids, snapshots), or the upload would replace them.
-        mirror(uri_join(settings.experiment_uri, name), Path.cwd())
     return Path.cwd()
 
 
@@ -208,8 +203,13 @@ def make_trainable(settings: TrialSettings) -> Callable[..., None]:
         config = trial_config(settings.base, params, settings.study_seed)
         context = tune.get_context()
         trial_dir = _trial_dir(settings, context.get_trial_id())
+        tune_ckpt = tune.get_checkpoint()
+        if tune_ckpt is not None and is_uri(settings.experiment):
+            # Resumed, maybe on another node, in an empty working directory: fetch what the
+            # trial wrote before (step log, grids, snapshots), or the upload would replace it.
+            mirror(uri_join(settings.experiment, trial_dir.name), trial_dir)
         write_trial_file(trial_dir, context.get_trial_id(), params, config)
-        checkpoint = resume_point(trial_dir, tune.get_checkpoint(), config)
+        checkpoint = resume_point(trial_dir, tune_ckpt, config)
         snapshots = frozenset(split_trial_params(params)[1].get("snapshot_epochs", ()))
         callbacks = [RecordTags(settings.objective, settings.mode), MetricsWriter(trial_dir),
                      SampleGrids(trial_dir), GeneratorSnapshots(trial_dir, snapshots),
