@@ -13,6 +13,7 @@ import html
 import logging
 import shutil
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -161,8 +162,11 @@ def _probe_section(rep: Report, data: StudyData, trials: pd.DataFrame, iteration
     config = GANConfig.from_dict({**saved, "device": "cpu"})
     log.info("gradient probe: trial %s's G after epochs %s, %d D iterations", run, stages,
              iterations)
+    started = time.monotonic()
     probe = stage_probe(config, load_data(config), stages, PROBE_SEEDS, iterations,
                         every=max(1, iterations // 20), snapshots=snapshots)
+    log.info("gradient probe: %d probes in %.0f s (--probe-iterations 0 skips them)",
+             len(stages) * PROBE_SEEDS, time.monotonic() - started)
     probe.to_csv(rep.out / "gradient_probe.csv", index=False)
     facts = findings.probe_findings(probe)
     rep.facts += facts

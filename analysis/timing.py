@@ -1,36 +1,43 @@
-"""Where a study's core-seconds went: training, evaluation, everything else, then the report."""
+"""Where a study's trial slots went: training, evaluation, everything else, then the report."""
 
 from __future__ import annotations
 
 import pandas as pd
 
 
-def time_breakdown(history: pd.DataFrame, wall_seconds: float, total_cpus: float,
-                   cpus_per_trial: float, report_seconds: float = 0.0) -> dict[str, float]:
-    """Shares of ``wall_seconds x total_cpus`` core-seconds: the study, from start-up to its
-    last trial's outputs.
+def slot_name(cpus_per_trial: float, gpus_per_trial: float = 0.0) -> str:
+    """What one slot is, for the breakdown's text: "core" for the CPU default."""
+    if gpus_per_trial == 0 and cpus_per_trial == 1:
+        return "core"
+    gpu = f" + {gpus_per_trial:g} GPU" if gpus_per_trial else ""
+    return f"trial slot ({cpus_per_trial:g} CPU{gpu} each)"
+
+
+def time_breakdown(history: pd.DataFrame, wall_seconds: float, slots: float,
+                   report_seconds: float = 0.0, slot: str = "core") -> dict[str, float | str]:
+    """Shares of ``wall_seconds x slots`` slot-seconds: the study, from start-up to its last
+    trial's outputs, where ``slots`` is how many trials the cluster runs at once (its cores,
+    on the CPU default; study.cluster.trial_slots).
 
     Training and evaluation come from each epoch's own timers (``epoch_seconds``,
-    ``eval_seconds``), counted at ``cpus_per_trial`` cores each; the rest is start-up,
-    data and classifier loading, checkpoints, Ray and idle cores. The report that follows
-    (``report_seconds``, its gradient probe included) is kept apart, and
-    ``training_with_report`` is the training share of both together.
+    ``eval_seconds``), one slot each; the rest is start-up, data and classifier loading,
+    checkpoints, Ray and idle slots. The report that follows (``report_seconds``, its
+    gradient probe included) is kept apart, and ``training_with_report`` is the training
+    share of both together.
 
     Raises:
-        ValueError: for a non-positive wall time or core count, or a negative report time.
+        ValueError: for a non-positive wall time or slot count, or a negative report time.
     """
-    if wall_seconds <= 0 or total_cpus <= 0 or cpus_per_trial <= 0 or report_seconds < 0:
-        raise ValueError(f"wall_seconds, total_cpus and cpus_per_trial must be > 0 and "
-                         f"report_seconds >= 0, got {wall_seconds}, {total_cpus}, "
-                         f"{cpus_per_trial}, {report_seconds}")
-    budget = wall_seconds * total_cpus
+    if wall_seconds <= 0 or slots <= 0 or report_seconds < 0:
+        raise ValueError(f"wall_seconds and slots must be > 0 and report_seconds >= 0, got "
+                         f"{wall_seconds}, {slots}, {report_seconds}")
+    budget = wall_seconds * slots
 
     def used(column: str) -> float:
-        return float(history[column].fillna(0).sum()) * cpus_per_trial if column in history \
-            else 0.0
+        return float(history[column].fillna(0).sum()) if column in history else 0.0
 
     training, evaluation = used("epoch_seconds") / budget, used("eval_seconds") / budget
-    return {"wall_seconds": wall_seconds, "cpus": total_cpus, "training": training,
+    return {"wall_seconds": wall_seconds, "slots": slots, "slot": slot, "training": training,
             "evaluation": evaluation, "other": max(0.0, 1.0 - training - evaluation),
             "report_seconds": report_seconds,
             "training_with_report": training * wall_seconds / (wall_seconds + report_seconds)}
@@ -41,9 +48,18 @@ def _minutes(seconds: float) -> str:
     return f"{minutes} m {seconds:02d} s"
 
 
-def breakdown_text(parts: dict[str, float]) -> str:
-    text = (f"training {parts['training']:.0%} of {parts['cpus']:g} cores × "
-            f"{_minutes(parts['wall_seconds'])}; evaluation {parts['evaluation']:.0%}; "
+def _slots_text(count: float, slot: str) -> str:
+    """"2 cores", "1 core", "4 trial slots (1 CPU + 0.25 GPU each)"."""
+    if count != 1:
+        slot = slot.replace("slot", "slots", 1) if "slot" in slot else slot + "s"
+    return f"{count:g} {slot}"
+
+
+def breakdown_text(parts: dict[str, float | str]) -> str:
+    text = (f"training {parts['training']:.0%} of "
+            f"{_slots_text(parts['slots'], parts.get('slot', 'core'))} × "
+            f"{_minutes(parts['wall_seconds'])}; "
+            f"evaluation {parts['evaluation']:.0%}; "
             f"start-up, checkpoints, Ray and idle {parts['other']:.0%}")
     if parts.get("report_seconds"):
         text += (f"; then the report {_minutes(parts['report_seconds'])} (training "

@@ -31,7 +31,7 @@ from gan.classifier import load_or_train_classifier
 from gan.cli_common import OneLineParser, add_config_flags, fail, setup_logging
 from gan.config import GANConfig, paper_settings
 from gan.losses import LOSSES
-from analysis.timing import breakdown_text, time_breakdown
+from analysis.timing import breakdown_text, slot_name, time_breakdown
 from gan.data import DataError, load_data
 from gan.layout import RAY_DIR, TIMING_FILE
 from gan.runtime import resolve_device
@@ -106,7 +106,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--gpus-per-trial", type=float, default=None,
                    help=f"fractions pack trials on a GPU (default {GPU_SHARE_PER_TRIAL} with "
                         "GPUs, 0 without)")
-    p.add_argument("--max-concurrent", type=int, default=0, help="0: as many as resources allow")
+    p.add_argument("--max-concurrent", type=int, default=0,
+                   help="trials at once; 0: as many as the cluster holds when the study starts "
+                        "(set it on an autoscaling cluster)")
     p.add_argument("--address", default=None, help="an existing Ray cluster (or RAY_ADDRESS)")
     p.add_argument("--connect-timeout", type=float, default=10.0,
                    help="seconds to wait for --address to answer before giving up")
@@ -209,11 +211,14 @@ def _study_config(args: argparse.Namespace, study_dir: Path):
 
 
 def _report_time(study_dir: Path, history, study_seconds: float, report_seconds: float,
-                 cpus_per_trial: float) -> None:
-    """Print and save where this run's core-seconds went (a resumed run is not measured: its
+                 settings: runner.StudySettings) -> None:
+    """Print and save where this run's trial slots went (a resumed run is not measured: its
     history holds epochs of earlier sessions)."""
-    cpus = float(ray.cluster_resources().get("CPU", os.cpu_count() or 1))
-    parts = time_breakdown(history, study_seconds, cpus, cpus_per_trial, report_seconds)
+    per_trial = (settings.cpus_per_trial, settings.gpus_per_trial)
+    # The machine's slots, also under --max-concurrent or --reproducible: a slot they leave
+    # idle is idle.
+    parts = time_breakdown(history, study_seconds, max(1, cluster.cluster_slots(*per_trial)),
+                           report_seconds, slot_name(*per_trial))
     (study_dir / TIMING_FILE).write_text(json.dumps(parts, indent=2))
     log.info("time: %s", breakdown_text(parts))
 
@@ -285,5 +290,5 @@ def main(argv: list[str] | None = None) -> int:
         log.info("report: %s", paths[0])
     if not args.resume:
         _report_time(study_dir, history, study_seconds,
-                     time.monotonic() - started - study_seconds, settings.cpus_per_trial)
+                     time.monotonic() - started - study_seconds, settings)
     return 0

@@ -4,6 +4,7 @@ start a local one with its dashboard, and refuse per-trial requests no node can 
 from __future__ import annotations
 
 import logging
+import math
 import os
 import socket
 from typing import Any
@@ -60,8 +61,10 @@ def start_ray(address: str | None, connect_timeout: float = 10.0) -> Any:
     else:
         # "local": always a new instance. Without it ray.init joins whatever cluster
         # `ray start` last recorded on this machine (even a dead one).
+        # include_dashboard None, not True: Ray then starts the dashboard when ray[default]
+        # is installed, and runs without it (instead of refusing to start) when it is not.
         context = ray.init(address="local", num_cpus=os.cpu_count() or 1,
-                           num_gpus=torch.cuda.device_count(), include_dashboard=True,
+                           num_gpus=torch.cuda.device_count(), include_dashboard=None,
                            dashboard_host="127.0.0.1")
     url = getattr(context, "dashboard_url", None)
     if url:
@@ -88,3 +91,33 @@ def check_resources(cpus_per_trial: float, gpus_per_trial: float) -> None:
     raise ValueError(f"no node can run a trial with {cpus_per_trial:g} CPU and "
                      f"{gpus_per_trial:g} GPU (largest node: {largest.get('CPU', 0):g} CPU, "
                      f"{largest.get('GPU', 0):g} GPU); lower --cpus-per-trial/--gpus-per-trial")
+
+
+def trial_slots(nodes: list[dict[str, float]], cpus_per_trial: float,
+                gpus_per_trial: float = 0.0) -> int:
+    """How many trials ``nodes`` (each node's resources: ``CPU``, ``GPU``) run at once.
+
+    A trial takes its CPUs and GPUs from one node, so each node holds its CPUs over a trial's,
+    and its GPUs over a trial's when trials take GPUs, whichever is fewer: 16 cores and one
+    GPU at 0.25 per trial hold 4 trials, not 16.
+
+    Raises:
+        ValueError: for a non-positive CPU or a negative GPU request.
+    """
+    if cpus_per_trial <= 0 or gpus_per_trial < 0:
+        raise ValueError(f"cpus_per_trial must be > 0 and gpus_per_trial >= 0, got "
+                         f"{cpus_per_trial}, {gpus_per_trial}")
+    total = 0
+    for node in nodes:
+        fits = node.get("CPU", 0) / cpus_per_trial
+        if gpus_per_trial > 0:
+            fits = min(fits, node.get("GPU", 0) / gpus_per_trial)
+        # A little slack: 1 GPU / 0.1 per trial is 9.999... in floating point, and holds 10.
+        total += math.floor(fits + 1e-9)
+    return total
+
+
+def cluster_slots(cpus_per_trial: float, gpus_per_trial: float = 0.0) -> int:
+    """:func:`trial_slots` of the live nodes of the cluster this process is connected to."""
+    return trial_slots([n.get("Resources", {}) for n in ray.nodes() if n.get("Alive")],
+                       cpus_per_trial, gpus_per_trial)

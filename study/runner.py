@@ -25,7 +25,7 @@ from gan.cli_common import write_run_record
 from gan.config import GANConfig
 from gan.state import STATUS_OK
 from study.history import summarize
-from study import storage
+from study import cluster, storage
 from study.progress import TrialLines
 from study.search import BalancedSobolSampler, ResumableOptunaSearch
 from study.space import BALANCED_PARAM, atlas_space, optuna_space, seed_point
@@ -167,8 +167,13 @@ def run_config(settings: StudySettings, experiment: str, total: int) -> Any:
 def new_tuner(base: GANConfig, settings: StudySettings, inputs: TrialInputs) -> Any:
     search = _optuna_search(settings, study_name=settings.study_dir.name,
                             max_epochs=base.n_epochs)
-    if settings.max_concurrent > 0:
-        search = ConcurrencyLimiter(search, max_concurrent=settings.max_concurrent)
+    # Always limited, by default to the trials the cluster holds at once: with a searcher, Tune
+    # keeps as many trials pending as the limit (one without it), so every slot starts at
+    # once and refills as soon as a trial ends. Measured on one GPU shared four ways, 10-epoch
+    # trials ran 1.3 at a time on average without the limit.
+    limit = settings.max_concurrent or cluster.cluster_slots(settings.cpus_per_trial,
+                                                             settings.gpus_per_trial)
+    search = ConcurrencyLimiter(search, max_concurrent=max(1, limit))
     return tune.Tuner(
         build_trainable(base, settings, inputs),
         tune_config=tune.TuneConfig(

@@ -32,16 +32,31 @@ def test_time_breakdown_shares():
     from analysis.timing import breakdown_text, time_breakdown
 
     history = pd.DataFrame({"epoch_seconds": [30.0, 30.0, None], "eval_seconds": [2.0, 2.0, 4.0]})
-    parts = time_breakdown(history, wall_seconds=50.0, total_cpus=2, cpus_per_trial=1)
+    parts = time_breakdown(history, wall_seconds=50.0, slots=2)
     assert parts["training"] == pytest.approx(0.6) and parts["evaluation"] == pytest.approx(0.08)
     assert breakdown_text(parts) == ("training 60% of 2 cores × 0 m 50 s; evaluation 8%; "
                                      "start-up, checkpoints, Ray and idle 32%")
     # the report that follows is kept apart; the whole run's share is given beside it
-    parts = time_breakdown(history, wall_seconds=50.0, total_cpus=2, cpus_per_trial=1,
-                           report_seconds=25.0)
+    parts = time_breakdown(history, wall_seconds=50.0, slots=2, report_seconds=25.0)
     assert parts["training"] == pytest.approx(0.6)
     assert parts["training_with_report"] == pytest.approx(60 / 150)
     assert breakdown_text(parts).endswith("then the report 0 m 25 s (training 40% of the whole "
                                           "1 m 15 s)")
     with pytest.raises(ValueError, match="0"):
-        time_breakdown(history, wall_seconds=0, total_cpus=2, cpus_per_trial=1)
+        time_breakdown(history, wall_seconds=0, slots=2)
+
+
+def test_breakdown_of_gpu_trial_slots():
+    import pandas as pd
+
+    from analysis.timing import breakdown_text, slot_name, time_breakdown
+
+    assert slot_name(1) == "core" and slot_name(2) == "trial slot (2 CPU each)"
+    # four trials that trained 40 s each in a 50-s study on one GPU shared four ways: 80%
+    history = pd.DataFrame({"epoch_seconds": [40.0] * 4})
+    parts = time_breakdown(history, 50.0, slots=4, slot=slot_name(1, 0.25))
+    assert parts["training"] == pytest.approx(0.8)
+    assert breakdown_text(parts).startswith(
+        "training 80% of 4 trial slots (1 CPU + 0.25 GPU each) × 0 m 50 s")
+    parts = time_breakdown(history[:1], 50.0, slots=1)
+    assert breakdown_text(parts).startswith("training 80% of 1 core × 0 m 50 s")

@@ -100,3 +100,19 @@ def test_grace_period_above_max_epochs_is_clamped_with_a_warning(caplog):
     with caplog.at_level("WARNING"):
         _apply_defaults(args)
     assert args.grace_period == 2 and "--grace-period 3 is above --max-epochs 2" in caplog.text
+
+
+def test_trial_slots_count_the_resource_that_binds_on_each_node():
+    from study.cluster import trial_slots
+
+    assert trial_slots([{"CPU": 2}], cpus_per_trial=1) == 2
+    assert trial_slots([{"CPU": 7}], cpus_per_trial=2) == 3  # no trial takes half a slot
+    # 16 cores and one GPU at 0.25 per trial: the GPU holds 4 trials, the other 12 cores wait
+    assert trial_slots([{"CPU": 16, "GPU": 1}], 1, gpus_per_trial=0.25) == 4
+    assert trial_slots([{"CPU": 16, "GPU": 1}], 1, gpus_per_trial=0.1) == 10  # not 9.999...
+    assert trial_slots([{"CPU": 16, "GPU": 1}], 8, gpus_per_trial=0.25) == 2
+    # a trial runs on one node: two 3-CPU nodes hold one 2-CPU trial each, not 6 / 2 = 3
+    assert trial_slots([{"CPU": 3}, {"CPU": 3}], cpus_per_trial=2) == 2
+    assert trial_slots([{"CPU": 16}], 1, gpus_per_trial=0.5) == 0  # no GPU: no GPU trial
+    with pytest.raises(ValueError, match="cpus_per_trial"):
+        trial_slots([{"CPU": 16}], cpus_per_trial=0)
