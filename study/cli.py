@@ -108,7 +108,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "GPUs, 0 without)")
     p.add_argument("--max-concurrent", type=int, default=0,
                    help="trials at once; 0: as many as the cluster holds when the study starts "
-                        "(set it on an autoscaling cluster)")
+                        "(plus one proposed and waiting; set it on an autoscaling cluster)")
     p.add_argument("--address", default=None, help="an existing Ray cluster (or RAY_ADDRESS)")
     p.add_argument("--connect-timeout", type=float, default=10.0,
                    help="seconds to wait for --address to answer before giving up")
