@@ -26,7 +26,7 @@ RUN_CONFIG = "run_config.json"
 RUN_COMMAND = "run_command.txt"
 HISTORY_PARQUET, HISTORY_CSV = "history.parquet", "history.csv"
 BEST_CONFIG = "best_config.json"
-TIMING_FILE = "timing.json"  # where the study's core-seconds went
+TIMING_FILE = "timing.json"  # where the study's trial slots' time went
 REPORT_DIR = "report"
 
 # Trial folders are named by study.trainable's dirname creator, never by Ray's default.

@@ -116,3 +116,23 @@ def test_trial_slots_count_the_resource_that_binds_on_each_node():
     assert trial_slots([{"CPU": 16}], 1, gpus_per_trial=0.5) == 0  # no GPU: no GPU trial
     with pytest.raises(ValueError, match="cpus_per_trial"):
         trial_slots([{"CPU": 16}], cpus_per_trial=0)
+
+
+def test_search_limit_fills_every_slot_and_keeps_one_waiting(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from study import cluster, runner
+
+    def settings(max_concurrent: int, gpus_per_trial: float = 0.0) -> runner.StudySettings:
+        return runner.StudySettings(
+            study_dir=Path(tmp_path), num_samples=50, objective="fcd", mode="min",
+            space="default", scheduler="asha", grace_period=3, reduction_factor=3,
+            cpus_per_trial=1, gpus_per_trial=gpus_per_trial, max_concurrent=max_concurrent,
+            seed=0, checkpoint_interval=10, address=None)
+
+    nodes = [{"CPU": 16, "GPU": 1}]
+    monkeypatch.setattr(cluster, "cluster_slots",
+                        lambda cpus, gpus=0.0: cluster.trial_slots(nodes, cpus, gpus))
+    assert runner.search_limit(settings(0, gpus_per_trial=0.25)) == 4 + 1
+    assert runner.search_limit(settings(0)) == 16 + 1
+    assert runner.search_limit(settings(3)) == 3  # --max-concurrent (or --reproducible's 1) wins
