@@ -83,9 +83,8 @@ def check_resources(cpus_per_trial: float, gpus_per_trial: float) -> None:
     Raises:
         ValueError: naming the request and the largest node.
     """
-    nodes = [n.get("Resources", {}) for n in ray.nodes() if n.get("Alive")]
-    if any(n.get("CPU", 0) >= cpus_per_trial and n.get("GPU", 0) >= gpus_per_trial
-           for n in nodes):
+    nodes = _live_nodes()
+    if trial_slots(nodes, cpus_per_trial, gpus_per_trial) > 0:
         return
     largest = max(nodes, key=lambda n: (n.get("GPU", 0), n.get("CPU", 0)), default={})
     raise ValueError(f"no node can run a trial with {cpus_per_trial:g} CPU and "
@@ -119,5 +118,9 @@ def trial_slots(nodes: list[dict[str, float]], cpus_per_trial: float,
 
 def cluster_slots(cpus_per_trial: float, gpus_per_trial: float = 0.0) -> int:
     """:func:`trial_slots` of the live nodes of the cluster this process is connected to."""
-    return trial_slots([n.get("Resources", {}) for n in ray.nodes() if n.get("Alive")],
-                       cpus_per_trial, gpus_per_trial)
+    return trial_slots(_live_nodes(), cpus_per_trial, gpus_per_trial)
+
+
+def _live_nodes() -> list[dict[str, float]]:
+    """Each live node's resources (``CPU``, ``GPU``, ...)."""
+    return [n.get("Resources", {}) for n in ray.nodes() if n.get("Alive")]
