@@ -56,3 +56,33 @@ def quality_by_loss(trials: pd.DataFrame) -> Figure:
     return class_strip(data, "loss", "fcd", losses_in(trials),
                        "Final fcd per loss (lower is better)", log_y=True, box=True,
                        empty="no finite fcd")
+
+
+def stopping_tradeoff(sweep: pd.DataFrame) -> Figure:
+    """Compute saved against false stops (95% Wilson interval) for each stop window, one line
+    per rule: the replay of failure-aware stopping (analysis.stopping.window_sweep)."""
+    fig = Figure(figsize=(7.5, 4.8))
+    ax = fig.subplots()
+    data = sweep[sweep["stopped"] > 0]
+    if data.empty:
+        empty_panel(ax, "no trial would be stopped")
+        return fig
+    for rule, group in data.groupby("rule", sort=False):
+        group = group.sort_values("window")
+        xerr = np.clip(np.vstack([group["false_rate"] - group["false_low"],
+                                  group["false_high"] - group["false_rate"]]), 0, None)
+        line = ax.errorbar(100 * group["false_rate"], 100 * group["saved"], xerr=100 * xerr,
+                           marker="o", capsize=2, lw=2.2 if rule == "all rules" else 1,
+                           label=rule)
+        for _, row in group.iterrows():
+            ax.annotate(f"w{int(row['window'])}", (100 * row["false_rate"], 100 * row["saved"]),
+                        textcoords="offset points", xytext=(4, 3), fontsize=7,
+                        color=line[0].get_color())
+    ax.axvline(5, color="0.5", ls=":", lw=1)
+    ax.axhline(30, color="0.5", ls=":", lw=1)
+    ax.set_xlabel("false stops, % of trials stopped (95% Wilson interval)")
+    ax.set_ylabel("epochs saved, % of all epochs")
+    ax.set_title("Failure-aware stopping replayed on full-budget trials (w = stop window)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

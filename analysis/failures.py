@@ -50,7 +50,13 @@ COLLAPSE_MIN_DENSITY = 0.3  # density at least this: samples look real (real dig
 NONCONVERGED_DIVERSITY = 0.1  # still below this at the end: never learned (real digits ~0.98)
 OSCILLATION_CV = 0.5  # detrended spread of g_loss over the window, relative to its mean size
 OSCILLATION_SMOOTH = 5  # grad-log rows averaged before detrending (per-batch noise is not a swing)
-THRESHOLDS = ("FINAL_WINDOW", "VANISHING_GRAD_NORM", "VANISHING_D_FAKE", "D_WINS_LOSS",
+# Failure-aware stopping (study.failure_stop, replayed by analysis.stopping) stops a trial once
+# one of the conclusive rules has held for this many consecutive epochs: the same rules and
+# thresholds as the census, over a window chosen by replaying the rule on the failure atlas.
+# Never shorter than FINAL_WINDOW, so a stopped trial's census class is the class it was
+# stopped for. A divergence (a NaN) is final at once.
+STOP_WINDOW = 3
+THRESHOLDS = ("FINAL_WINDOW", "STOP_WINDOW", "VANISHING_GRAD_NORM", "VANISHING_D_FAKE", "D_WINS_LOSS",
               "COLLAPSE_PEAK", "COLLAPSE_COVERAGE", "COLLAPSE_MODES", "COLLAPSE_DROP",
               "COLLAPSE_MIN_DENSITY", "NONCONVERGED_DIVERSITY", "OSCILLATION_CV",
               "OSCILLATION_SMOOTH")  # quoted by the report
@@ -68,8 +74,13 @@ def _column(trial: pd.DataFrame, name: str, fill: float) -> np.ndarray:
 
 
 def _holds_at_end(mask: np.ndarray) -> bool:
-    """The rule holds on every epoch of the final window."""
+    """The rule holds on every epoch of the final window (every epoch of a shorter trial)."""
     return len(mask) > 0 and bool(mask[-FINAL_WINDOW:].all())
+
+
+def _holds_over(mask: np.ndarray, window: int) -> bool:
+    """The rule holds on each of the last ``window`` epochs, and the trial has that many."""
+    return len(mask) >= window and bool(mask[-window:].all())
 
 
 def _onset(mask: np.ndarray, epochs: np.ndarray) -> float:
@@ -137,6 +148,73 @@ def _loss_of(trial: pd.DataFrame) -> str:
     return str(trial["loss"].dropna().iloc[0])
 
 
+# The failures an early stop may already read: each is final once its rule has held (a
+# diverged run never recovers; the others over a window). Checked in this order.
+CONCLUSIVE = (DIVERGED, VANISHING, D_WINS, MODE_COLLAPSE)
+
+
+def conclusive_masks(trial: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Per epoch (in epoch order), whether each conclusive failure's rule holds there.
+
+    Every mask at epoch k reads only epochs up to k (the collapse rule's learned peak is a
+    running maximum), so a prefix of a history gives the prefix of its masks: the live stopper
+    and the offline replay see the same rules.
+    """
+    trial = trial.sort_values("epoch")
+    loss = _loss_of(trial)
+    d_loss = _column(trial, "d_loss", math.nan)
+    vanished = _column(trial, "g_grad_norm", math.inf) < VANISHING_GRAD_NORM
+    if loss in PROBABILITY_LOSSES:
+        vanished &= _column(trial, "d_fake", 1.0) < VANISHING_D_FAKE
+    return {
+        DIVERGED: (trial["status"].astype(str).to_numpy() == DIVERGED) | ~np.isfinite(d_loss),
+        VANISHING: vanished,
+        D_WINS: (d_loss < D_WINS_LOSS) & (loss in D_LOSS_FLOORED),
+        MODE_COLLAPSE: is_collapsed(trial),
+    }
+
+
+def conclusive_failure(trial: pd.DataFrame, window: int | None = None,
+                       rules: tuple[str, ...] = CONCLUSIVE) -> tuple[str, float] | None:
+    """(class, onset epoch) of the first conclusive failure that holds at the trial's last
+    epoch, or None.
+
+    Args:
+        trial: its per-epoch rows so far.
+        window: epochs a rule must have held, the trial having at least that many; None: the
+            census's FINAL_WINDOW (a shorter trial: all its epochs).
+        rules: which of CONCLUSIVE to apply (the replay measures each alone).
+    """
+    trial = trial.sort_values("epoch")
+    masks, epochs = conclusive_masks(trial), trial["epoch"].to_numpy()
+    if DIVERGED in rules and masks[DIVERGED].any():
+        return DIVERGED, float(epochs[int(np.argmax(masks[DIVERGED]))])
+    for cls in CONCLUSIVE[1:]:
+        holds = _holds_at_end(masks[cls]) if window is None else _holds_over(masks[cls], window)
+        if cls in rules and holds:
+            return cls, _onset(masks[cls], epochs)
+    return None
+
+
+def first_stop(trial: pd.DataFrame, window: int = STOP_WINDOW,
+               rules: tuple[str, ...] = CONCLUSIVE) -> tuple[str, int] | None:
+    """(class, epoch) at which failure-aware stopping would end this trial, or None: the first
+    epoch k at which :func:`conclusive_failure` of the epochs up to k finds a failure.
+
+    Computed from one set of masks (they are causal), so it equals calling
+    ``conclusive_failure(trial[:k], window, rules)`` for k = 1, 2, ... (tested).
+    """
+    trial = trial.sort_values("epoch")
+    masks, epochs = conclusive_masks(trial), trial["epoch"].to_numpy()
+    for k in range(1, len(epochs) + 1):
+        if DIVERGED in rules and masks[DIVERGED][:k].any():
+            return DIVERGED, int(epochs[k - 1])
+        for cls in CONCLUSIVE[1:]:
+            if cls in rules and _holds_over(masks[cls][:k], window):
+                return cls, int(epochs[k - 1])
+    return None
+
+
 def classify_trial(trial: pd.DataFrame, full_budget: bool = True,
                    steps: pd.DataFrame | None = None) -> tuple[str, float]:
     """(failure class, onset epoch or NaN) of one trial's history.
@@ -147,25 +225,12 @@ def classify_trial(trial: pd.DataFrame, full_budget: bool = True,
         steps: its grad-log rows (per logged step), for the oscillation rule.
     """
     trial = trial.sort_values("epoch")
-    loss = _loss_of(trial)
-    epochs = trial["epoch"].to_numpy()
-    d_loss = _column(trial, "d_loss", math.nan)
-    bad = (trial["status"].astype(str).to_numpy() == DIVERGED) | ~np.isfinite(d_loss)
-    if bad.any():
-        return DIVERGED, float(epochs[int(np.argmax(bad))])
-    vanished = _column(trial, "g_grad_norm", math.inf) < VANISHING_GRAD_NORM
-    if loss in PROBABILITY_LOSSES:
-        vanished &= _column(trial, "d_fake", 1.0) < VANISHING_D_FAKE
-    if _holds_at_end(vanished):
-        return VANISHING, _onset(vanished, epochs)
-    d_wins = (d_loss < D_WINS_LOSS) & (loss in D_LOSS_FLOORED)
-    if _holds_at_end(d_wins):
-        return D_WINS, _onset(d_wins, epochs)
-    collapsed = is_collapsed(trial)
-    if _holds_at_end(collapsed):
-        return MODE_COLLAPSE, _onset(collapsed, epochs)
+    found = conclusive_failure(trial)
+    if found is not None:
+        return found
     if not full_budget:
         return UNDETERMINED, math.nan
+    loss = _loss_of(trial)
     if _holds_at_end(narrow_and_real(trial)):
         return MODE_COLLAPSE, math.nan  # realistic but narrow throughout: never learned variety
     if loss in G_LOSS_ONE_SIDED and oscillation_score(_window_g_loss(trial, steps)) \
@@ -177,10 +242,25 @@ def classify_trial(trial: pd.DataFrame, full_budget: bool = True,
     return HEALTHY, math.nan
 
 
+STOP_COLUMN = "failure_stop"  # history: the class failure-aware stopping ended the trial for
+
+
+def stopped_for(trial: pd.DataFrame) -> str:
+    """The class failure-aware stopping ended this trial for, or "" (histories without it)."""
+    if STOP_COLUMN not in trial:
+        return ""
+    values = trial[STOP_COLUMN].dropna().astype(str)
+    values = values[values != ""]
+    return str(values.iloc[0]) if len(values) else ""
+
+
 def classify_study(history: pd.DataFrame, max_epochs: int | None = None,
                    grad_logs: dict[str, pd.DataFrame] | None = None) -> pd.DataFrame:
-    """One row per trial: final metrics, parameters, failure class, onset epoch, and
-    ``stopped_early`` (stopped by the scheduler before ``max_epochs``, not diverged)."""
+    """One row per trial: final metrics, parameters, failure class, onset epoch, and the two
+    kinds of early stop, which are different populations: ``stopped_for_failure`` (ended by
+    failure-aware stopping, its failure conclusive) and ``stopped_early`` (stopped by the
+    scheduler before ``max_epochs`` for its objective; neither diverged nor stopped for
+    failure)."""
     max_epochs = max_epochs or int(history["epoch"].max())
     grad_logs = grad_logs or {}
     rows = []
@@ -189,7 +269,9 @@ def classify_study(history: pd.DataFrame, max_epochs: int | None = None,
         failure, onset = classify_trial(trial, full_budget=epochs >= max_epochs,
                                         steps=grad_logs.get(trial_id))
         last = trial.sort_values("epoch").iloc[-1].to_dict()
+        for_failure = bool(stopped_for(trial)) and epochs < max_epochs
         rows.append({**last, "trial_id": trial_id, "failure": failure, "onset_epoch": onset,
-                     "epochs": epochs,
-                     "stopped_early": failure != DIVERGED and epochs < max_epochs})
+                     "epochs": epochs, "stopped_for_failure": for_failure,
+                     "stopped_early": failure != DIVERGED and epochs < max_epochs
+                     and not for_failure})
     return pd.DataFrame(rows)

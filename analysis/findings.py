@@ -32,10 +32,14 @@ def census(trials: pd.DataFrame, max_epochs: int, design: str = "search") -> lis
         return [f"The study holds no {design} trials."]
     full = search[search["epochs"] >= max_epochs]
     early = search[search["stopped_early"]]
+    for_failure = search[search["stopped_for_failure"]] if "stopped_for_failure" in search \
+        else search.iloc[:0]
     out = [f"{design.capitalize()}: {n} trials; {len(full)} ran all {max_epochs} epochs, {len(early)} were "
            f"stopped early by the scheduler"
            + (f" (after {int(early['epochs'].min())} to {int(early['epochs'].max())} epochs)"
               if len(early) else "")
+           + (f", {len(for_failure)} were stopped for a conclusive failure"
+              if len(for_failure) else "")
            + f", {int((search['failure'] == failures.DIVERGED).sum())} diverged."]
     if len(full):
         counts = full["failure"].value_counts()
@@ -43,15 +47,29 @@ def census(trials: pd.DataFrame, max_epochs: int, design: str = "search") -> lis
                  if counts.get(c, 0)]
         out.append(f"Of the {len(full)} {design} trials that ran all {max_epochs} epochs: "
                    + "; ".join(parts) + ".")
+    if len(for_failure):
+        out.append(stopped_for_failure(for_failure, max_epochs))
     if len(early):
         counts = early["failure"].value_counts()
         undetermined = int(counts.get(failures.UNDETERMINED, 0))
         conclusive = [f"{int(counts[c])} {failures.class_label(c)}" for c in failures.FAILURES
                       if counts.get(c, 0)]
-        out.append(f"Of the {len(early)} trials stopped early, {undetermined} are undetermined "
-                   "(cut before any failure was conclusive; an early stop is not a failure)"
-                   + (f"; conclusive: {', '.join(conclusive)}" if conclusive else "") + ".")
+        out.append(f"Of the {len(early)} trials stopped early by the scheduler, {undetermined} "
+                   "are undetermined (cut before any failure was conclusive; an early stop is "
+                   "not a failure)" + (f"; conclusive: {', '.join(conclusive)}" if conclusive
+                                      else "") + ".")
     return out
+
+
+def stopped_for_failure(group: pd.DataFrame, max_epochs: int) -> str:
+    """The trials failure-aware stopping ended: their classes, stop epochs and epochs saved."""
+    counts = group["failure_stop"].value_counts()
+    classes = ", ".join(f"{int(k)} {failures.class_label(c)}" for c, k in counts.items())
+    saved = int((max_epochs - group["epochs"]).sum())
+    return (f"{len(group)} trials were stopped for a conclusive failure ({classes}), at epochs "
+            f"{int(group['epochs'].min())}–{int(group['epochs'].max())} (median "
+            f"{group['epochs'].median():.0f}): {saved} epochs not trained. Each is counted as "
+            "the failure it was stopped for, never as undetermined.")
 
 
 def judged(trials: pd.DataFrame) -> pd.DataFrame:

@@ -16,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 
+from analysis.failures import STOP_COLUMN
 from gan import layout
 
 log = logging.getLogger(__name__)
@@ -145,6 +146,10 @@ def _trial_columns(meta: dict[str, Any]) -> dict[str, Any]:
     columns = {"trial_id": str(meta["trial_id"]), "phase": meta.get("phase", layout.PHASE_SEARCH),
                "replicate": int(meta.get("replicate", 0)), "seed": config.get("seed"),
                "eval_seed": config.get("eval_seed")}
+    # Ended by failure-aware stopping (study.failure_stop): the class and epoch; "" otherwise.
+    stop = meta.get(STOP_COLUMN) or {}
+    columns[STOP_COLUMN] = str(stop.get("failure", ""))
+    columns[f"{STOP_COLUMN}_epoch"] = stop.get("epoch", math.nan)
     for name in layout.SEARCH_PARAMS:
         if name == "d_lr_ratio":
             columns[name] = (d_lr / lr) if (d_lr is not None and lr) else 1.0

@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 from matplotlib.figure import Figure
 
-from analysis import atlas, atlas_plots, failures, findings, plots
+from analysis import atlas, atlas_plots, failures, findings, plots, stopping
 from analysis.confirmations import seed_robust_table
 from analysis.gradient_probe import stage_probe, stages_for
 from analysis.importance import param_importances
@@ -34,6 +34,7 @@ from gan.data import load_data
 log = logging.getLogger("analysis.report")
 PROG = "python -m analysis.report"
 TABLE_COLUMNS = ("trial_id", "phase", "failure", "onset_epoch", "epochs", "stopped_early",
+                 "failure_stop",
                  *layout.SEARCH_PARAMS, "fcd", "diversity", "coverage", "density", "modes",
                  "g_grad_norm", "d_loss", "status")
 PROBE_SEEDS = 2
@@ -67,6 +68,8 @@ def census_table(trials: pd.DataFrame, max_epochs: int, design: str = "search"
     groups = {f"{design}, all": search, f"{design}, all {max_epochs} epochs":
               search[search["epochs"] >= max_epochs],
               f"{design}, stopped early": search[search["stopped_early"]]}
+    if "stopped_for_failure" in search and search["stopped_for_failure"].any():
+        groups[f"{design}, stopped for failure"] = search[search["stopped_for_failure"]]
     if "phase" in trials:
         for phase in (layout.PHASE_CONFIRM, layout.PHASE_CONTROL):
             if (trials["phase"] == phase).any():
@@ -192,6 +195,21 @@ def _atlas_section(rep: Report, trials: pd.DataFrame) -> None:
          "analysis.failures): D(G(z)) and the JS bound exist for ns and minimax only."]))
 
 
+def _stopping_section(rep: Report, data: StudyData, trials: pd.DataFrame,
+                      max_epochs: int) -> None:
+    """The replay of failure-aware stopping on the trials that ran their full budget."""
+    if len(stopping.full_budget(trials, max_epochs)) < stopping.MIN_REPLAY_TRIALS:
+        return
+    table, sweep, goal = stopping.replay_study(data.history, trials, max_epochs)
+    rep.tables.append((f"Failure-aware stopping replayed (window {failures.STOP_WINDOW}; false "
+                       "stops: count of the trials stopped, 95% Wilson interval)",
+                       stopping.table_text(table)))
+    rep.sections.append(("Failure-aware stopping: compute saved against false stops", [
+        rep.save(atlas_plots.stopping_tradeoff(sweep), "stopping_tradeoff")],
+        [goal, "A false stop: the trial's full-budget class is healthy, or its final fcd is "
+         "within the healthy trials' range. `python -m analysis.stopping` writes these tables."]))
+
+
 def _seed_section(rep: Report, data: StudyData, max_epochs: int) -> None:
     objective = data.run_config.get("study", {}).get("objective", "objective")
     table = seed_robust_table(data.history, max_epochs)
@@ -227,6 +245,7 @@ def build_report(study_dir: str | Path, probe_iterations: int = 2000) -> list[Pa
     _failure_sections(rep, data, trials)
     _landscape_section(rep, data, trials)
     _samples_section(rep, data, trials)
+    _stopping_section(rep, data, trials, max_epochs)
     _probe_section(rep, data, trials, probe_iterations)
     census = census_table(trials, max_epochs, design)
     table = trials[[c for c in TABLE_COLUMNS if c in trials]].sort_values(

@@ -152,15 +152,26 @@ def main(argv: list[str] | None = None) -> int:
             write_mnist_raw(split, root)  # the seed's DataLoader reads the same digits
         seed_rate = seed_style_steps_per_s(root, config, device, args.steps)
     epochs = max(3, 1 + -(-args.steps // (len(split.train) // config.batch_size)))
-    rates = {precision: project_steps_per_s(split, GANConfig(**{
-        **config.to_dict(), "n_epochs": epochs, "precision": precision}), epochs)
-        for precision in PRECISIONS}
+    # Eager steps everywhere; on CUDA also the captured step (gan.train.graphed), both numerics.
+    variants = [(p, "off") for p in PRECISIONS]
+    if device.type == "cuda":
+        variants += [(p, "auto") for p in PRECISIONS]
+    rates = {(precision, graphs): project_steps_per_s(split, GANConfig(**{
+        **config.to_dict(), "n_epochs": epochs, "precision": precision,
+        "cuda_graphs": graphs}), epochs) for precision, graphs in variants}
     print(f"device={device} threads={torch.get_num_threads()} data={dataset} batch=64")
-    print(f"seed-style loop       : {seed_rate:8.1f} steps/s ({1000 / seed_rate:6.2f} ms/step)")
-    for precision, rate in rates.items():
-        print(f"gan-study loop, {precision} : {rate:8.1f} steps/s ({1000 / rate:6.2f} ms/step), "
-              f"{rate / seed_rate:5.2f}x the seed-style loop")
-    print(f"bf16 vs fp32          : {rates['bf16'] / rates['fp32']:8.2f}x")
+    print(f"seed-style loop             : {seed_rate:8.1f} steps/s "
+          f"({1000 / seed_rate:6.2f} ms/step)")
+    for (precision, graphs), rate in rates.items():
+        how = "CUDA graphs" if graphs == "auto" else "eager"
+        print(f"gan-study, {precision}, {how:11s}: {rate:8.1f} steps/s ({1000 / rate:6.2f} "
+              f"ms/step), {rate / seed_rate:5.2f}x the seed-style loop")
+    for graphs in dict.fromkeys(g for _, g in variants):
+        print(f"bf16 vs fp32, {'CUDA graphs' if graphs == 'auto' else 'eager'}: "
+              f"{rates[('bf16', graphs)] / rates[('fp32', graphs)]:8.2f}x")
+    if device.type == "cuda":
+        print(f"CUDA graphs vs eager, fp32 : "
+              f"{rates[('fp32', 'auto')] / rates[('fp32', 'off')]:8.2f}x")
     embedded = load_data(GANConfig(dataset="embedded"), device)
     eval_s, epoch_s = eval_share(embedded, GANConfig(dataset="embedded", device=str(device)))
     print(f"quality eval    : {eval_s * 1000:8.1f} ms per eval of 1000 samples; "

@@ -71,6 +71,18 @@ def config_from_checkpoint(ckpt: dict[str, Any]) -> GANConfig:
     return GANConfig.from_dict(ckpt["config"])
 
 
+# How an optimizer runs, not what it learned: a checkpoint written by an eager CPU run resumes
+# on CUDA graphs (capturable, state on the device), and the other way round.
+EXECUTION_FLAGS = ("fused", "foreach", "capturable")
+
+
+def _load_optimizer(optimizer: torch.optim.Optimizer, saved: dict[str, Any]) -> None:
+    live = optimizer.param_groups[0]
+    flags = {k: live[k] for k in EXECUTION_FLAGS if k in live}
+    optimizer.load_state_dict({**saved, "param_groups": [{**group, **flags}
+                                                         for group in saved["param_groups"]]})
+
+
 def restore_state(state: TrainState, ckpt: dict[str, Any]) -> None:
     """Load ``ckpt`` into a freshly built ``state`` of a compatible config."""
     saved = config_from_checkpoint(ckpt)
@@ -80,8 +92,8 @@ def restore_state(state: TrainState, ckpt: dict[str, Any]) -> None:
                              f"config has {getattr(state.config, name)}")
     state.generator.load_state_dict(ckpt["generator"])
     state.discriminator.load_state_dict(ckpt["discriminator"])
-    state.opt_g.load_state_dict(ckpt["opt_g"])
-    state.opt_d.load_state_dict(ckpt["opt_d"])
+    _load_optimizer(state.opt_g, ckpt["opt_g"])
+    _load_optimizer(state.opt_d, ckpt["opt_d"])
     state.rng.set_state(ckpt["rng"].to(torch.uint8).cpu())
     torch.set_rng_state(ckpt["torch_rng"])
     state.fixed_noise = ckpt["fixed_noise"].to(state.device)

@@ -17,6 +17,7 @@ from gan.losses import GP_WEIGHT, LOSSES
 
 DATASETS = ("auto", "mnist", "embedded", "synthetic")
 PRECISIONS = ("fp32", "bf16")
+CUDA_GRAPH_MODES = ("auto", "off")
 # Settings a loss's own paper uses, applied where the user (or the search) did not set them:
 # Gulrajani et al. 2017 train the critic 5 times per generator step, Adam betas (0, 0.9).
 LOSS_PAPER_SETTINGS: dict[str, dict[str, Any]] = {
@@ -58,6 +59,11 @@ class GANConfig:
     # the quality evaluation stay fp32). Opt-in: fp32 is the seed's numerics.
     precision: str = _setting("fp32", "training numerics: fp32 (the seed's) or bf16 autocast",
                               PRECISIONS)
+    # auto: on CUDA the training step is captured once as CUDA graphs and replayed on every
+    # batch (gan.train.graphed), so the host launches one graph instead of ~100 small kernels;
+    # on other devices, and with off, each step runs eagerly. The math is the same.
+    cuda_graphs: str = _setting("auto", "auto: replay the training step as CUDA graphs on CUDA "
+                                "(eager elsewhere); off: eager everywhere", CUDA_GRAPH_MODES)
     gp_weight: float = _setting(GP_WEIGHT, "wgan-gp: gradient-penalty weight lambda")
     # The seed writes BatchNorm1d(out, 0.8): positionally that is eps, not momentum.
     bn_eps: float = _setting(0.8, "BatchNorm1d eps of the generator (the seed's 0.8)")
@@ -80,6 +86,10 @@ class GANConfig:
     @property
     def discriminator_lr(self) -> float:
         return self.lr if self.d_lr is None else self.d_lr
+
+    def captures_step(self, device: Any) -> bool:
+        """Whether the training step on ``device`` (a torch.device) runs as CUDA graphs."""
+        return self.cuda_graphs == "auto" and getattr(device, "type", "") == "cuda"
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

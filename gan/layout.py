@@ -26,6 +26,7 @@ RUN_CONFIG = "run_config.json"
 RUN_COMMAND = "run_command.txt"
 HISTORY_PARQUET, HISTORY_CSV = "history.parquet", "history.csv"
 BEST_CONFIG = "best_config.json"
+FAILURE_STOPS = "failure_stops.json"  # trials failure-aware stopping ended, and why
 TIMING_FILE = "timing.json"  # where the study's trial slots' time went
 REPORT_DIR = "report"
 

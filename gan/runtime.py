@@ -29,9 +29,15 @@ def resolve_device(name: str = "auto") -> torch.device:
     return device
 
 
-def make_adam(params, lr: float, betas: tuple[float, float], device: torch.device):
-    """Adam with the fused kernel where this torch has one for the device (~15% of a CPU step)."""
+def make_adam(params, lr: float, betas: tuple[float, float], device: torch.device,
+              capturable: bool = False):
+    """Adam with the fused kernel where this torch has one for the device (~15% of a CPU step).
+
+    ``capturable``: its step may be captured in a CUDA graph (fused, with the step count and
+    all state on the device; the update is the same)."""
     params = list(params)
+    if capturable:
+        return torch.optim.Adam(params, lr=lr, betas=betas, fused=True, capturable=True)
     try:
         return torch.optim.Adam(params, lr=lr, betas=betas, fused=True)
     except (RuntimeError, TypeError, ValueError):

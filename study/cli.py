@@ -36,7 +36,7 @@ from gan.data import DataError, load_data
 from gan.layout import RAY_DIR, TIMING_FILE
 from gan.runtime import resolve_device
 from study import cluster, runner
-from study.confirm import run_confirmations
+from study.confirm import CONTROL_POINT, run_confirmations
 from study.space import DESIGNS, OBJECTIVES, SPACES
 from study.storage import check_storage
 from study.trainable import TrialInputs
@@ -55,7 +55,7 @@ SMOKE = {"num_samples": 4, "max_epochs": 2, "dataset": "synthetic", "grace_perio
          "probe_iterations": 200, "confirm_top": 1, "confirm_seeds": 1}
 SMOKE_CAPS = ("num_samples", "probe_iterations", "confirm_top", "confirm_seeds")  # lower flags win
 GAN_FLAGS = ("dataset", "data_dir", "batch_size", "eval_samples", "log_interval",
-             "sample_interval", "precision")
+             "sample_interval", "precision", "cuda_graphs")
 POSITIVE = ("num_samples", "max_epochs", "grace_period", "checkpoint_interval",
             "connect_timeout")
 NON_NEGATIVE = ("cpus_per_trial", "gpus_per_trial", "max_concurrent", "probe_iterations",
@@ -64,7 +64,8 @@ NON_NEGATIVE = ("cpus_per_trial", "gpus_per_trial", "max_concurrent", "probe_ite
 UPPER = {"num_samples": 100_000, "max_epochs": 100_000, "grace_period": 100_000,
          "checkpoint_interval": 100_000, "cpus_per_trial": 1024, "gpus_per_trial": 64,
          "max_concurrent": 100_000, "probe_iterations": 10_000_000, "confirm_top": 1000,
-         "confirm_seeds": 1000, "reduction_factor": 1000, "connect_timeout": 3600}
+         "confirm_seeds": 1000, "reduction_factor": 1000, "connect_timeout": 3600,
+         "control_lr": 1.0}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -100,6 +101,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="re-run this many of the best full-budget configs (and the seed's "
                         "defaults) with --confirm-seeds more seeds; 0 skips")
     p.add_argument("--confirm-seeds", type=int, default=2, help="extra seeds per confirmed config")
+    p.add_argument("--failure-stop", action=argparse.BooleanOptionalAction, default=None,
+                   help="stop a search or control trial once its failure is conclusive "
+                        "(diverged, vanished, D wins, collapsed after learning; the census's "
+                        "rules over analysis.failures.STOP_WINDOW epochs); default: on for "
+                        "--design search, off for --design atlas, which maps full budgets")
+    p.add_argument("--control-lr", type=float, default=CONTROL_POINT["lr"],
+                   help="learning rate of the minimax control run (higher: it vanishes sooner)")
     p.add_argument("--no-controls", action="store_true",
                    help="skip the fixed minimax control run beside the search")
     p.add_argument("--cpus-per-trial", type=float, default=1.0)
@@ -151,6 +159,8 @@ def _check(args: argparse.Namespace) -> None:
         raise ValueError("--cpus-per-trial 0 needs --gpus-per-trial > 0")
     if args.gpus_per_trial > 1 and args.gpus_per_trial % 1:
         raise ValueError(f"--gpus-per-trial above 1 must be whole, got {args.gpus_per_trial}")
+    if not args.control_lr > 0:
+        raise ValueError(f"--control-lr must be > 0, got {args.control_lr}")
     if args.reduction_factor <= 1:
         raise ValueError(f"--reduction-factor must be > 1, got {args.reduction_factor}")
     if args.design == "atlas":
@@ -168,6 +178,8 @@ def _apply_defaults(args: argparse.Namespace) -> None:
             setattr(args, key, min(current, value) if key in SMOKE_CAPS else value)
     if args.scheduler is None:
         args.scheduler = "fifo" if args.design == "atlas" else "asha"
+    if args.failure_stop is None:
+        args.failure_stop = args.design != "atlas"
     if args.design == "atlas":
         # The atlas runs every loss, minimax included, at the full budget: no confirmation
         # or control runs on top.
@@ -198,7 +210,8 @@ def _study_config(args: argparse.Namespace, study_dir: Path):
     base = GANConfig(n_epochs=args.max_epochs, batch_size=args.batch_size, dataset=args.dataset,
                      data_dir=str(Path(args.data_dir).resolve()), eval_samples=args.eval_samples,
                      sample_interval=args.sample_interval, log_interval=args.log_interval,
-                     device="auto", eval_seed=args.seed, precision=args.precision)
+                     device="auto", eval_seed=args.seed, precision=args.precision,
+                     cuda_graphs=args.cuda_graphs)
     return base, runner.StudySettings(
         study_dir=study_dir, num_samples=args.num_samples, objective=args.objective,
         mode=OBJECTIVES[args.objective], space=args.space, scheduler=args.scheduler,
@@ -207,7 +220,8 @@ def _study_config(args: argparse.Namespace, study_dir: Path):
         max_concurrent=args.max_concurrent, seed=args.seed,
         checkpoint_interval=args.checkpoint_interval, address=args.address,
         confirm_top=args.confirm_top, confirm_seeds=args.confirm_seeds,
-        controls=not args.no_controls, design=args.design, storage=args.storage)
+        controls=not args.no_controls, design=args.design, storage=args.storage,
+        failure_stop=args.failure_stop, control_lr=args.control_lr)
 
 
 def _report_time(study_dir: Path, history, study_seconds: float, report_seconds: float,

@@ -16,6 +16,7 @@ from gan.config import GANConfig
 from study import runner
 from analysis.gradient_probe import stages_for
 from analysis.load import final_rows, history_from_trials
+from study.failure_stop import stamp_trials
 from study.history import scored_rows
 from study.space import TRIAL_META_KEYS, seed_point
 from study.trainable import OBJECTIVE_KEY, RUN_KEY, TrialInputs, trial_dirname_creator
@@ -53,7 +54,8 @@ def confirmation_points(history, settings: Any, max_epochs: int) -> list[dict[st
             # gradient probe then freezes those instead of training the config again.
             points[0]["snapshot_epochs"] = stages_for(max_epochs)
     if settings.controls:
-        points += [{**CONTROL_POINT, "phase": layout.PHASE_CONTROL, "replicate": r}
+        control = {**CONTROL_POINT, "lr": settings.control_lr}
+        points += [{**control, "phase": layout.PHASE_CONTROL, "replicate": r}
                    for r in range(1, max(1, settings.confirm_seeds) + 1)]
     return points
 
@@ -82,9 +84,11 @@ def run_confirmations(base: GANConfig, settings: Any, inputs: TrialInputs,
                 trial_dirname_creator=trial_dirname_creator, reuse_actors=runner.REUSE_ACTORS),
             # One trial per point: a grid over whole configs, unwrapped by the trainable.
             param_space={RUN_KEY: tune.grid_search(points)},
-            run_config=runner.run_config(settings, layout.CONFIRM_RAY_DIR, len(points)))
+            run_config=runner.run_config(settings, layout.CONFIRM_RAY_DIR, len(points),
+                                         base.loss))
     grid = tuner.fit()
     runner.mirror_trials(settings, layout.CONFIRM_RAY_DIR)
+    stamp_trials(settings.study_dir)
     phases = (layout.PHASE_CONFIRM, layout.PHASE_CONTROL)
     finished = runner.runs_finished(history_from_trials(settings.study_dir), base.n_epochs,
                                     phases) + grid.num_errors

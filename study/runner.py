@@ -19,6 +19,7 @@ from ray.tune.search import ConcurrencyLimiter
 
 from analysis.confirmations import best_by_mean, seed_robust_table
 from analysis import load
+from analysis.failures import STOP_COLUMN
 from analysis.load import final_rows, history_from_trials, plain
 from gan import layout
 from gan.cli_common import write_run_record
@@ -27,6 +28,7 @@ from gan.state import STATUS_OK
 from study.history import summarize
 from study import cluster, storage
 from study.progress import TrialLines
+from study.failure_stop import FailureStopper, stamp_trials
 from study.search import BalancedSobolSampler, ResumableOptunaSearch
 from study.space import BALANCED_PARAM, atlas_space, optuna_space, seed_point
 from study.trainable import (OBJECTIVE_KEY, TrialInputs, TrialSettings, make_trainable,
@@ -66,6 +68,10 @@ class StudySettings:
     controls: bool = False
     design: str = "search"  # see study.space.DESIGNS
     storage: str | None = None  # a URI for Tune's experiments (study.storage); None: study_dir
+    # Stop search and control trials once their failure is conclusive (study.failure_stop);
+    # False in run records written before it existed.
+    failure_stop: bool = False
+    control_lr: float = 2e-3  # the minimax control's learning rate (study.confirm.CONTROL_POINT)
 
 
 def storage_url(settings: StudySettings) -> str:
@@ -107,7 +113,9 @@ def _optuna_search(settings: StudySettings, study_name: str, max_epochs: int) ->
             [seed_point(settings.space)]
     return ResumableOptunaSearch(
         space=space, metric=OBJECTIVE_KEY, mode=settings.mode, points_to_evaluate=points,
-        sampler=sampler, study_name=study_name, storage=storage, max_epochs=max_epochs)
+        sampler=sampler, study_name=study_name, storage=storage, max_epochs=max_epochs,
+        failure_stops=settings.study_dir / layout.FAILURE_STOPS if settings.failure_stop
+        else None)
 
 
 def asha_milestones(settings: StudySettings, max_epochs: int) -> list[int]:
@@ -153,10 +161,12 @@ def build_trainable(base: GANConfig, settings: StudySettings, inputs: TrialInput
                                     "gpu": settings.gpus_per_trial})
 
 
-def run_config(settings: StudySettings, experiment: str, total: int) -> Any:
+def run_config(settings: StudySettings, experiment: str, total: int, base_loss: str) -> Any:
     """Where and how Tune keeps an experiment; ``total`` trials for the progress lines."""
     verbose = logging.getLogger().isEnabledFor(logging.DEBUG)
+    stopper = FailureStopper(settings.study_dir, base_loss) if settings.failure_stop else None
     return tune.RunConfig(
+        stop=stopper,
         name=experiment, storage_path=tune_storage(settings),
         sync_config=tune.SyncConfig(sync_artifacts=bool(settings.storage)),
         checkpoint_config=tune.CheckpointConfig(num_to_keep=CHECKPOINTS_KEPT),
@@ -189,7 +199,7 @@ def new_tuner(base: GANConfig, settings: StudySettings, inputs: TrialInputs) -> 
             metric=OBJECTIVE_KEY, mode=settings.mode, search_alg=search,
             scheduler=_scheduler(settings, base.n_epochs), num_samples=settings.num_samples,
             trial_dirname_creator=trial_dirname_creator, reuse_actors=REUSE_ACTORS),
-        run_config=run_config(settings, layout.RAY_DIR, settings.num_samples),
+        run_config=run_config(settings, layout.RAY_DIR, settings.num_samples, base.loss),
     )
 
 
@@ -273,9 +283,11 @@ def search_finished(settings: StudySettings, grid: Any) -> int:
 
 
 def runs_finished(history: pd.DataFrame, max_epochs: int, phases: tuple[str, ...]) -> int:
-    """Runs of ``phases`` (FIFO, never stopped early) that trained every epoch or diverged."""
+    """Runs of ``phases`` (FIFO, never stopped by the scheduler) that trained every epoch,
+    diverged, or were stopped for a conclusive failure."""
     last = final_rows(history[history["phase"].isin(phases)].dropna(subset=["epoch"]))
-    return int(((last["epoch"] >= max_epochs) | (last["status"] != STATUS_OK)).sum())
+    stopped = last.get(STOP_COLUMN, pd.Series("", index=last.index)).fillna("") != ""
+    return int(((last["epoch"] >= max_epochs) | (last["status"] != STATUS_OK) | stopped).sum())
 
 
 def trial_errors(grid: Any) -> dict[str, str]:
@@ -343,4 +355,5 @@ def run_search(base: GANConfig, settings: StudySettings, inputs: TrialInputs,
         new_tuner(base, settings, inputs)
     grid = tuner.fit()
     mirror_trials(settings, layout.RAY_DIR)
+    stamp_trials(settings.study_dir)
     return search_finished(settings, grid), trial_errors(grid)

@@ -1,6 +1,7 @@
 """OptunaSearch that tells Optuna the truth and is safe to resume after a hard kill.
 
-The truth: a trial the scheduler stopped before the full budget ends PRUNED at
+The truth: a trial the scheduler (or failure-aware stopping, whose class becomes the
+user attribute ``failure_stop``) stopped before the full budget ends PRUNED at
 its last reported epoch (its per-epoch objective is already in Optuna as
 intermediate values), not COMPLETE as if its early value were final; TPE then
 weighs it as the partial result it is. A finished trial ends COMPLETE; a diverged
@@ -23,20 +24,25 @@ from __future__ import annotations
 
 import logging
 import warnings
+from pathlib import Path
 from typing import Any
 
 import optuna
 from ray.tune.search.optuna import OptunaSearch
 
 from gan.state import STATUS_OK
+from study.failure_stop import read_stops
 
 log = logging.getLogger(__name__)
 
 
 class ResumableOptunaSearch(OptunaSearch):
-    def __init__(self, *args: Any, max_epochs: int | None = None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, max_epochs: int | None = None,
+                 failure_stops: Path | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.max_epochs = max_epochs
+        # study.failure_stop's record: a trial it ended is PRUNED with its failure class.
+        self.failure_stops = failure_stops
 
     def on_trial_result(self, trial_id: str, result: dict[str, Any]) -> None:
         # Optuna's step is the trial's epoch, not Tune's iteration count, which lags after a
@@ -71,6 +77,10 @@ class ResumableOptunaSearch(OptunaSearch):
             with warnings.catch_warnings():  # Optuna ignores (and warns of) a repeated step
                 warnings.simplefilter("ignore")
                 ot_trial.report(result[self.metric], step)
+            stop = read_stops(self.failure_stops).get(trial_id) if self.failure_stops else None
+            if stop:  # shown by optuna-dashboard beside the PRUNED state
+                ot_trial.set_user_attr("failure_stop", stop["failure"])
+                ot_trial.set_user_attr("failure_stop_epoch", stop["epoch"])
             self._ot_study.tell(ot_trial, state=optuna.trial.TrialState.PRUNED)
         except optuna.exceptions.UpdateFinishedTrialError:
             log.warning("Optuna trial of %s already finished before the restart", trial_id)

@@ -142,9 +142,14 @@ def write_trial_file(trial_dir: Path, trial_id: str, params: dict[str, Any],
     (trial_dir / TRIAL_FILE).write_text(json.dumps(record, indent=2, sort_keys=True))
 
 
+# Settings that say where and how a run executes, not what it computes: a checkpoint of the
+# same run may differ in them (or, written before a setting existed, lack it).
+EXECUTION_SETTINGS = ("device", "cuda_graphs")
+
+
 def _same_run(ckpt: dict[str, Any], config: GANConfig) -> bool:
-    saved = {k: v for k, v in ckpt.get("config", {}).items() if k != "device"}
-    return saved == {k: v for k, v in config.to_dict().items() if k != "device"}
+    saved = {k: v for k, v in ckpt.get("config", {}).items() if k not in EXECUTION_SETTINGS}
+    return saved == {k: v for k, v in config.to_dict().items() if k not in EXECUTION_SETTINGS}
 
 
 def resume_point(trial_dir: Path, tune_ckpt: Any, config: GANConfig) -> dict[str, Any] | None:

@@ -24,6 +24,8 @@ BAD_FLAGS = [
     (["--cpus-per-trial", "0"], "--cpus-per-trial 0 needs --gpus-per-trial"),
     (["--max-concurrent", "-1"], "--max-concurrent must be >= 0"),
     (["--reduction-factor", "1"], "--reduction-factor must be > 1"),
+    (["--control-lr", "0"], "--control-lr must be > 0"),
+    (["--control-lr", "5"], "--control-lr 5.0 is beyond"),
     (["--probe-iterations", "-5"], "--probe-iterations must be >= 0"),
     (["--confirm-top", "-1"], "--confirm-top must be >= 0"),
     (["--confirm-seeds", "-2"], "--confirm-seeds must be >= 0"),

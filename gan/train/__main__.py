@@ -25,7 +25,8 @@ PROG = "python -m gan.train"
 SEED_FLAGS = ("n_epochs", "batch_size", "lr", "b1", "b2", "n_cpu", "latent_dim", "img_size",
               "channels", "sample_interval")
 STUDY_FLAGS = ("seed", "device", "dataset", "data_dir", "loss", "n_critic", "gp_weight", "bn_eps",
-               "d_lr", "precision", "log_interval", "eval_interval", "eval_samples", "eval_seed")
+               "d_lr", "precision", "cuda_graphs", "log_interval", "eval_interval", "eval_samples",
+               "eval_seed")
 # Flags a loss's paper settings fill in when the command line leaves them out.
 PAPER_KEYS = tuple(sorted({key for keys in LOSS_PAPER_SETTINGS.values() for key in keys}))
 DEFAULT_OUT_DIR = Path("results/gan-train")

@@ -1,0 +1,219 @@
+"""``python -m analysis.stopping RESULTS_DIR``: failure-aware stopping replayed offline.
+
+Every trial that ran its full budget shows what a trial stopped at epoch k
+would have become. The replay walks each such history epoch by epoch with the
+live stopper's rule (``analysis.failures.first_stop``, the census's conclusive
+rules over a window) and asks, per rule and per loss:
+
+- compute saved: the epochs after the stop, over all epochs of those trials;
+- false stops: stopped trials whose full-budget class is healthy, or whose final
+  fcd lies within the healthy trials' range (at most the worst healthy fcd), as a
+  count of the trials stopped with its 95% Wilson interval.
+
+It writes ``<study>/stopping/`` (per-trial stops, the summary, a markdown table
+and the trade-off chart) and logs the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from analysis import failures
+from analysis.load import StudyLoadError, load_study
+from analysis.stats import count_cell, wilson_interval
+from gan.cli_common import OneLineParser, fail, setup_logging
+
+log = logging.getLogger("analysis.stopping")
+PROG = "python -m analysis.stopping"
+OUT_DIR = "stopping"
+ALL_RULES = "all rules"
+ALL_LOSSES = "all losses"
+WINDOWS = (3, 4, 5, 6, 8, 10)  # stop windows the sweep compares (>= the census's window)
+GOAL_SAVED, GOAL_FALSE = 0.30, 0.05  # the target: >= 30% of epochs saved at <= 5% false stops
+
+
+def full_budget(trials: pd.DataFrame, max_epochs: int) -> pd.DataFrame:
+    """The trials that ran every epoch (or diverged): the only ones whose future is known."""
+    return trials[(trials["epochs"] >= max_epochs) | (trials["failure"] == failures.DIVERGED)]
+
+
+def replay(history: pd.DataFrame, trials: pd.DataFrame, max_epochs: int, window: int,
+           rules: tuple[str, ...] = failures.CONCLUSIVE) -> pd.DataFrame:
+    """One row per full-budget trial: where the rule would stop it, and what that costs.
+
+    Args:
+        history: per-epoch rows of the study.
+        trials: :func:`analysis.failures.classify_study` of it (the full-budget class).
+        max_epochs: the study's budget per trial.
+        window: epochs a rule must hold before it stops a trial.
+        rules: the conclusive rules applied (one alone, or all).
+
+    Returns:
+        trial_id, loss, failure, fcd, stop_class ("" if never stopped), stop_epoch,
+        epochs_trained (what the trial ran), epochs_saved, false_stop.
+    """
+    judged = full_budget(trials, max_epochs)
+    healthy = judged[judged["failure"] == failures.HEALTHY]
+    worst_healthy = float(healthy["fcd"].max()) if len(healthy) else -math.inf
+    by_trial = dict(tuple(history.groupby("trial_id", sort=False)))
+    rows = []
+    for _, row in judged.iterrows():
+        trial = by_trial[row["trial_id"]].assign(
+            loss=row.get("loss", "ns") if isinstance(row.get("loss"), str) else "ns")
+        stop = failures.first_stop(trial, window, rules)
+        trained = int(row["epochs"])
+        fcd = float(row["fcd"]) if pd.notna(row.get("fcd")) else math.nan
+        good = row["failure"] == failures.HEALTHY or fcd <= worst_healthy
+        rows.append({"trial_id": row["trial_id"], "loss": str(trial["loss"].iloc[0]),
+                     "failure": row["failure"], "fcd": fcd,
+                     "stop_class": stop[0] if stop else "",
+                     "stop_epoch": stop[1] if stop else math.nan, "epochs_trained": trained,
+                     "epochs_saved": max(0, trained - stop[1]) if stop else 0,
+                     "false_stop": bool(stop) and bool(good)})
+    return pd.DataFrame(rows)
+
+
+def summarize(stops: pd.DataFrame, max_epochs: int) -> dict[str, object]:
+    """Compute saved (a share of the budget the trials had) and false stops, with n."""
+    n = len(stops)
+    stopped = int((stops["stop_class"] != "").sum()) if n else 0
+    false = int(stops["false_stop"].sum()) if n else 0
+    saved = int(stops["epochs_saved"].sum()) if n else 0
+    total = n * max_epochs
+    low, high = wilson_interval(false, stopped) if stopped else (math.nan, math.nan)
+    return {"n": n, "stopped": stopped, "epochs_saved": saved, "epochs_total": total,
+            "saved": saved / total if total else math.nan, "false_stops": false,
+            "false_rate": false / stopped if stopped else math.nan,
+            "false_low": low, "false_high": high}
+
+
+def rule_table(history: pd.DataFrame, trials: pd.DataFrame, max_epochs: int,
+               window: int) -> pd.DataFrame:
+    """Each rule alone and all together, over all losses and per loss."""
+    rows = []
+    for rule in (*failures.CONCLUSIVE, ALL_RULES):
+        rules = failures.CONCLUSIVE if rule == ALL_RULES else (rule,)
+        stops = replay(history, trials, max_epochs, window, rules)
+        if stops.empty:
+            continue
+        groups = [(ALL_LOSSES, stops)] + list(stops.groupby("loss", sort=False)) \
+            if stops["loss"].nunique() > 1 else [(ALL_LOSSES, stops)]
+        for loss, group in groups:
+            rows.append({"rule": failures.class_label(rule), "loss": loss, "window": window,
+                         **summarize(group, max_epochs)})
+    return pd.DataFrame(rows)
+
+
+def window_sweep(history: pd.DataFrame, trials: pd.DataFrame, max_epochs: int,
+                 windows: tuple[int, ...] = WINDOWS) -> pd.DataFrame:
+    """All rules together and each rule alone, over all losses, for each stop window."""
+    rows = []
+    for window in windows:
+        for rule in (*failures.CONCLUSIVE, ALL_RULES):
+            rules = failures.CONCLUSIVE if rule == ALL_RULES else (rule,)
+            stops = replay(history, trials, max_epochs, window, rules)
+            rows.append({"rule": failures.class_label(rule), "window": window,
+                         **summarize(stops, max_epochs)})
+    return pd.DataFrame(rows)
+
+
+def table_text(table: pd.DataFrame) -> pd.DataFrame:
+    """The summary as a reader's table: saved as a share, false stops as k (CI) of stopped."""
+    return pd.DataFrame({
+        "rule": table["rule"], "loss": table.get("loss", ALL_LOSSES), "window": table["window"],
+        "trials": table["n"], "stopped": table["stopped"],
+        "epochs saved": [f"{s} of {t} ({s / t:.0%})" if t else "–"
+                         for s, t in zip(table["epochs_saved"], table["epochs_total"])],
+        "false stops (of stopped)": [count_cell(f, k) if k else "–"
+                                     for f, k in zip(table["false_stops"], table["stopped"])]})
+
+
+def goal_sentence(sweep: pd.DataFrame, current: int = failures.STOP_WINDOW) -> str:
+    """Whether all rules together reach the goal, at the live window and at the best one."""
+    combined = sweep[sweep["rule"] == ALL_RULES].set_index("window")
+    if combined.empty or combined["n"].max() == 0:
+        return "No full-budget trial to replay the stopping rule on."
+
+    def describe(w: int) -> str:
+        r = combined.loc[w]
+        return (f"window {w}: {r['saved']:.0%} of {int(r['epochs_total'])} epochs saved, "
+                f"false stops {int(r['false_stops'])} of {int(r['stopped'])} stopped"
+                + (f" ({r['false_rate']:.0%}, 95% CI {r['false_low']:.0%}–{r['false_high']:.0%})"
+                   if r["stopped"] else ""))
+
+    meets = combined[(combined["saved"] >= GOAL_SAVED)
+                     & (combined["false_rate"].fillna(0) <= GOAL_FALSE)]
+    head = (f"Replay on {int(combined['n'].max())} full-budget trials, all rules together; the "
+            f"live rule uses {describe(current) if current in combined.index else current}.")
+    if len(meets):
+        return head + (f" Goal (≥ {GOAL_SAVED:.0%} saved at ≤ {GOAL_FALSE:.0%} false stops) "
+                       f"met at windows {', '.join(str(w) for w in meets.index)}.")
+    best = combined["saved"].idxmax()
+    return head + (f" Goal (≥ {GOAL_SAVED:.0%} saved at ≤ {GOAL_FALSE:.0%} false stops) not "
+                   f"met at any window; the most saved is at {describe(best)}. The per-rule "
+                   "table says which rule costs what.")
+
+
+MIN_REPLAY_TRIALS = 5  # fewer full-budget trials than this: the report leaves the replay out
+
+
+def replay_study(history: pd.DataFrame, trials: pd.DataFrame, max_epochs: int
+                 ) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+    """(per-rule table at the live window, window sweep, goal sentence) of one study."""
+    table = rule_table(history, trials, max_epochs, failures.STOP_WINDOW)
+    sweep = window_sweep(history, trials, max_epochs)
+    return table, sweep, goal_sentence(sweep)
+
+
+def analyse(study_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+    """:func:`replay_study` of the study in ``study_dir``.
+
+    Raises:
+        StudyLoadError: when the folder is not a readable study.
+    """
+    data = load_study(study_dir)
+    max_epochs = data.max_epochs or int(data.history["epoch"].max())
+    trials = failures.classify_study(data.history, max_epochs, data.grad_logs)
+    return replay_study(data.history, trials, max_epochs)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = OneLineParser(prog=PROG, description=__doc__,
+                      formatter_class=argparse.RawDescriptionHelpFormatter,
+                      epilog="example: python -m analysis.stopping results/atlas100")
+    p.add_argument("study_dir", type=Path, help="a study folder (results/<name>)")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    setup_logging()
+    try:
+        table, sweep, goal = analyse(args.study_dir)
+    except StudyLoadError as err:
+        return fail(PROG, str(err))
+    from analysis.atlas_plots import stopping_tradeoff  # matplotlib only when charting
+
+    out = args.study_dir / OUT_DIR
+    out.mkdir(exist_ok=True)
+    table.to_csv(out / "rules.csv", index=False)
+    sweep.to_csv(out / "windows.csv", index=False)
+    text = table_text(table).to_markdown(index=False)
+    sweep_text = table_text(sweep[sweep["rule"] == ALL_RULES]).to_markdown(index=False)
+    (out / "stopping.md").write_text(f"# Failure-aware stopping, replayed\n\n{goal}\n\n"
+                                     f"## Per rule and loss\n\n{text}\n\n## Windows\n\n"
+                                     f"{sweep_text}\n\n![trade-off](stopping_tradeoff.png)\n")
+    stopping_tradeoff(sweep).savefig(out / "stopping_tradeoff.png", dpi=110)
+    log.info("%s\n%s", goal, text)
+    print(out / "stopping.md")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

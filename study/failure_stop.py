@@ -1,0 +1,153 @@
+"""Failure-aware stopping: a Tune ``Stopper`` that ends a trial once its failure is conclusive.
+
+ASHA compares objectives; it cannot tell that a trial has failed. This stopper
+reads each trial's epoch records as Tune receives them and applies the census's
+own conclusive rules (``analysis.failures.conclusive_failure``: diverged,
+vanishing gradients, D wins, collapse after a learned peak) over
+``STOP_WINDOW`` epochs. It runs beside the scheduler: either may stop a trial.
+
+What it stopped, and why, is recorded once, on the driver, in the study's
+``failure_stops.json`` (written as each decision is made, so an interrupted and
+resumed study keeps it); :func:`stamp_trials` copies each entry into its trial's
+``trial.json``, from which the history reads it. The searcher tells Optuna
+PRUNED with the class as a user attribute.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from ray import tune
+
+from analysis import failures
+from gan import layout
+from study.trainable import RUN_KEY
+
+log = logging.getLogger(__name__)
+
+# The record columns the conclusive rules read (analysis.failures.conclusive_masks).
+RULE_COLUMNS = ("epoch", "status", "d_loss", "d_fake", "g_grad_norm", "diversity", "coverage",
+                "modes", "density")
+# Confirmation runs measure a config's spread over seeds: each must run its full budget.
+STOPPABLE_PHASES = (layout.PHASE_SEARCH, layout.PHASE_CONTROL)
+
+
+def read_stops(path: Path) -> dict[str, dict[str, Any]]:
+    """The study's failure stops by trial id ({} when there are none yet).
+
+    Raises:
+        ValueError: when the file exists but is not the JSON object this module writes.
+    """
+    if not path.is_file():
+        return {}
+    try:
+        stops = json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        raise ValueError(f"{str(path)!r} is unreadable ({err}); move it aside to continue "
+                         "without its record of failure-stopped trials") from err
+    if not isinstance(stops, dict):
+        raise ValueError(f"{str(path)!r} is not a failure-stop record")
+    return stops
+
+
+def _write_json(path: Path, value: Any) -> None:
+    """Write through a temporary file and a rename, so a kill never leaves half a record."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(value, indent=2, sort_keys=True))
+    os.replace(tmp, path)
+
+
+def _trial_params(result: dict[str, Any]) -> dict[str, Any]:
+    config = result.get("config") or {}
+    return config.get(RUN_KEY, config)
+
+
+class FailureStopper(tune.Stopper):
+    """Stops a search or control trial at the first epoch its failure is conclusive.
+
+    Args:
+        study_dir: the study folder (``failure_stops.json`` is written there).
+        base_loss: the loss of trials whose parameters do not name one.
+        window: epochs a rule must hold (analysis.failures.STOP_WINDOW).
+    """
+
+    def __init__(self, study_dir: Path, base_loss: str,
+                 window: int = failures.STOP_WINDOW) -> None:
+        self.path = Path(study_dir) / layout.FAILURE_STOPS
+        self.base_loss, self.window = base_loss, window
+        self.rows: dict[str, list[dict[str, Any]]] = {}
+        self.stops = read_stops(self.path)
+
+    def __call__(self, trial_id: str, result: dict[str, Any]) -> bool:
+        if trial_id in self.stops:
+            return True
+        params = _trial_params(result)
+        if params.get("phase", layout.PHASE_SEARCH) not in STOPPABLE_PHASES \
+                or not isinstance(result.get("epoch"), (int, float)):
+            return False
+        if trial_id not in self.rows:
+            self.rows[trial_id] = self._earlier_rows(trial_id, result["epoch"])
+        rows = self.rows[trial_id]
+        # A resumed trial reports again from its checkpoint's epoch: keep one row per epoch.
+        rows[:] = [r for r in rows if r["epoch"] < result["epoch"]]
+        rows.append({k: result.get(k, math.nan) for k in RULE_COLUMNS})
+        trial = pd.DataFrame(rows).assign(loss=params.get("loss", self.base_loss))
+        found = failures.conclusive_failure(trial, self.window)
+        if found is None:
+            return False
+        cls, onset = found
+        self.stops[trial_id] = {"failure": cls, "epoch": int(result["epoch"]),
+                                "onset_epoch": None if math.isnan(onset) else int(onset),
+                                "window": self.window}
+        _write_json(self.path, self.stops)
+        log.info("trial %s stopped for failure: %s (since epoch %s), at epoch %d", trial_id,
+                 failures.class_label(cls), self.stops[trial_id]["onset_epoch"],
+                 int(result["epoch"]))
+        return True
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # Restored with Tune's experiment (Tuner.restore unpickles the run config): the record
+        # on disk, not the pickle's copy, says which trials were already stopped.
+        self.__dict__.update(state)
+        self.rows, self.stops = {}, read_stops(self.path)
+
+    def _earlier_rows(self, trial_id: str, epoch: float) -> list[dict[str, Any]]:
+        """A trial first seen past epoch 1 was resumed after a restart of the driver: its
+        earlier epochs (the collapse rule needs the learned peak) come from its own record."""
+        folder = layout.trial_dirs(self.path.parent).get(trial_id)
+        if epoch <= 1 or folder is None or not (folder / layout.METRICS_FILE).is_file():
+            return []
+        try:
+            frame = pd.read_csv(folder / layout.METRICS_FILE)
+        except (OSError, ValueError) as err:
+            log.warning("failure stop: cannot read %s's earlier epochs (%s)", trial_id, err)
+            return []
+        frame = frame[frame["epoch"] < epoch].reindex(columns=list(RULE_COLUMNS))
+        return frame.to_dict("records")
+
+    def stop_all(self) -> bool:
+        return False
+
+
+def stamp_trials(study_dir: Path) -> int:
+    """Copy each failure stop into its (local) trial folder's ``trial.json`` as
+    ``failure_stop``; how many trial files changed. Idempotent: runs after each experiment
+    (and after its mirror from a --storage URI)."""
+    stops = read_stops(Path(study_dir) / layout.FAILURE_STOPS)
+    folders = layout.trial_dirs(Path(study_dir))
+    changed = 0
+    for trial_id, stop in stops.items():
+        path = folders[trial_id] / layout.TRIAL_FILE if trial_id in folders else None
+        if path is None or not path.is_file():
+            continue
+        record = json.loads(path.read_text())
+        if record.get(failures.STOP_COLUMN) != stop:
+            _write_json(path, {**record, failures.STOP_COLUMN: stop})
+            changed += 1
+    return changed

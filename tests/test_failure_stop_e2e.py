@@ -1,0 +1,45 @@
+"""A real tiny study with failure-aware stopping: the minimax control, at a learning rate where
+D rejects every fake within two epochs, vanishes and is stopped before its budget."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from analysis import failures
+from gan import layout
+
+pytestmark = pytest.mark.slow
+
+EPOCHS = 8
+
+
+def test_vanishing_control_is_stopped_and_recorded(tmp_path):
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "study.run", "--num-samples", "2", "--max-epochs", str(EPOCHS),
+         "--dataset", "synthetic", "--eval-samples", "200", "--log-interval", "5",
+         "--sample-interval", "50", "--grace-period", str(EPOCHS), "--confirm-top", "0",
+         "--confirm-seeds", "1", "--control-lr", "0.03", "--probe-iterations", "0",
+         "--results-dir", str(tmp_path), "--name", "stop"],
+        env=env, capture_output=True, text=True, timeout=400)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    study = tmp_path / "stop"
+    stops = json.loads((study / layout.FAILURE_STOPS).read_text())
+    history = pd.read_parquet(study / layout.HISTORY_PARQUET)
+    control = history[history["phase"] == layout.PHASE_CONTROL]
+    (control_id,) = control["trial_id"].unique()
+    assert stops[control_id]["failure"] == failures.VANISHING
+    # D rejects every fake from epoch 2: stopped after the window, long before the budget.
+    assert control["epoch"].max() == stops[control_id]["epoch"] < EPOCHS
+    assert (control["failure_stop"] == failures.VANISHING).all()
+    record = json.loads((layout.trial_dirs(study)[control_id] / layout.TRIAL_FILE).read_text())
+    assert record["failure_stop"]["failure"] == failures.VANISHING
+    trials = pd.read_csv(study / layout.REPORT_DIR / "trials.csv").set_index("trial_id")
+    assert trials.loc[control_id, "failure"] == failures.VANISHING
+    assert bool(trials.loc[control_id, "stopped_for_failure"])
+    assert not bool(trials.loc[control_id, "stopped_early"])
+    assert json.loads((study / layout.RUN_CONFIG).read_text())["study"]["failure_stop"] is True

@@ -1,0 +1,56 @@
+"""The captured step's machinery, on the CPU: batches drawn on the device from the epoch's
+static index buffer, totals and the non-finite flag kept by the step itself. (The capture and
+replay need CUDA: tests/test_gpu.py.)"""
+
+import math
+
+import pytest
+import torch
+
+from conftest import tiny_config
+from gan.state import STATUS_DIVERGED
+from gan.train import loop
+from gan.train.graphed import GraphedSteps
+
+
+def _run(config, data, graphed: bool):
+    state = loop.build_state(config)
+    epochs = loop._Epochs(state, data.train[:640], [], None)  # 20 batches an epoch
+    if graphed:  # the graphs' body, run eagerly: exactly what each replay executes
+        epochs.graphed = GraphedSteps(epochs.step, epochs.train_x, config.batch_size,
+                                      len(epochs.names), torch.tensor(epochs.checked), state.rng)
+        epochs.graphed.eager = True
+    epochs.run()
+    return state
+
+
+@pytest.mark.parametrize("loss", ["ns", "wgan-gp"])
+def test_static_buffer_step_equals_the_eager_loop(synthetic, loss):
+    extra = {"n_critic": 5, "b1": 0.0, "b2": 0.9} if loss == "wgan-gp" else {}
+    config = tiny_config(n_epochs=2, loss=loss, **extra)
+    plain, buffered = _run(config, synthetic, False), _run(config, synthetic, True)
+    for a, b in zip(plain.generator.parameters(), buffered.generator.parameters()):
+        assert torch.equal(a, b)
+    for a, b in zip(plain.history, buffered.history):
+        assert a["g_loss"] == b["g_loss"] and a["d_grad_norm"] == b["d_grad_norm"]
+    assert torch.equal(plain.rng.get_state(), buffered.rng.get_state())
+
+
+def test_a_nan_between_log_steps_is_caught_at_the_next_one(synthetic):
+    config = tiny_config(n_epochs=1, log_interval=5)
+    state = loop.build_state(config)
+    epochs = loop._Epochs(state, synthetic.train, [], None)
+    epochs.graphed = GraphedSteps(epochs.step, epochs.train_x, config.batch_size,
+                                  len(epochs.names), torch.tensor(epochs.checked), state.rng)
+    epochs.graphed.eager = True
+    calls = {"n": 0}
+    step = epochs.step
+
+    def poisoned(real, g_step):
+        calls["n"] += 1
+        row = step(real, g_step)
+        return row if calls["n"] != 3 else row * math.nan  # step 3 only; 4 and 5 are finite
+
+    epochs.graphed.step = poisoned
+    epochs.run()
+    assert state.status == STATUS_DIVERGED and state.step == 5  # the log step after the NaN
