@@ -13,7 +13,7 @@ import math
 import pandas as pd
 
 from analysis import failures
-from analysis.findings import search_trials
+from analysis.findings import design_trials
 from analysis.stats import count_cell, rate_text, rates_differ, wilson_interval
 from gan.losses import LOSSES
 
@@ -121,21 +121,33 @@ def remedy_findings(trials: pd.DataFrame) -> list[str]:
 
 
 def bn_eps_findings(trials: pd.DataFrame) -> list[str]:
-    """Any-failure rate per BatchNorm eps over all losses (the seed's 0.8 quirk measured)."""
+    """Any-failure rate per BatchNorm eps within each loss (the seed's 0.8 quirk measured), and
+    pooled over the losses with each stratum's size: the Sobol sweep gives every loss both
+    values, so the pooled rate compares like with like only while the strata are balanced."""
     if "bn_eps" not in trials or trials["bn_eps"].nunique() < 2:
         return []
-    rates = {float(eps): (_hits(group, ANY_FAILURE), len(group))
-             for eps, group in trials.groupby("bn_eps")}
-    text = "; ".join(f"bn_eps {eps:g}: {rate_text(*r)}" for eps, r in rates.items())
-    ra, rb = list(rates.values())[:2]
-    verdict = ("the rates differ (95% intervals separate; the losses are balanced across both)"
-               if rates_differ(ra, rb) else "the data cannot tell them apart (intervals overlap)")
-    return [f"Any failure by the generator's BatchNorm eps, all losses: {text}; {verdict}."]
+    values = sorted(trials["bn_eps"].astype(float).unique(), reverse=True)[:2]
+    strata = []
+    for loss in losses_in(trials):
+        group = trials[trials["loss"].astype(str) == loss]
+        rates = [(_hits(g, ANY_FAILURE), len(g)) for g in
+                 (group[group["bn_eps"].astype(float) == v] for v in values)]
+        if min(n for _, n in rates):
+            verdict = "differ" if rates_differ(*rates) else "cannot tell"
+            strata.append(f"{loss}: {rates[0][0]}/{rates[0][1]} vs {rates[1][0]}/{rates[1][1]} "
+                          f"({verdict})")
+    pooled = [(_hits(g, ANY_FAILURE), len(g)) for g in
+              (trials[trials["bn_eps"].astype(float) == v] for v in values)]
+    verdict = ("the pooled rates differ (95% intervals separate)" if rates_differ(*pooled)
+               else "the pooled rates cannot be told apart (intervals overlap)")
+    return [f"Any failure by the generator's BatchNorm eps {values[0]:g} vs {values[1]:g}, "
+            f"within each loss: {'; '.join(strata)}. Pooled over the losses: "
+            f"{rate_text(*pooled[0])} vs {rate_text(*pooled[1])}; {verdict}."]
 
 
 def atlas_trials(trials: pd.DataFrame) -> pd.DataFrame:
     """The atlas's own trials (every one at the full budget), with a ``loss`` column."""
-    data = search_trials(trials).copy()
+    data = design_trials(trials).copy()
     if "loss" not in data:
         data["loss"] = "ns"
     data["loss"] = data["loss"].fillna("ns").astype(str)

@@ -33,7 +33,7 @@ def full_budget_runs(history: pd.DataFrame, max_epochs: int) -> pd.DataFrame:
     last = final_rows(history.dropna(subset=["epoch"]))
     keep = (last["epoch"] >= max_epochs) & (last["status"] == STATUS_OK)
     if "phase" in last:
-        keep &= last["phase"].isin([layout.PHASE_SEARCH, layout.PHASE_CONFIRM])
+        keep &= last["phase"].isin([*layout.DESIGN_PHASES.values(), layout.PHASE_CONFIRM])
     return last[keep].copy()
 
 

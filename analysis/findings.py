@@ -20,13 +20,20 @@ MIN_GROUP = 3  # a group rate is quoted only for groups of at least this many tr
 LR_BINS = 3  # learning-rate terciles for the failure-rate comparison
 
 
-def search_trials(trials: pd.DataFrame) -> pd.DataFrame:
-    return trials[trials["phase"] == layout.PHASE_SEARCH] if "phase" in trials else trials
+# What produced each design's trials, for the sentences that explain a result by its sampler.
+SAMPLERS = {"search": "TPE", "atlas": "a seeded Sobol sweep"}
+
+
+def design_trials(trials: pd.DataFrame) -> pd.DataFrame:
+    """The design's own trials (search or atlas), not the confirmation and control runs."""
+    if "phase" not in trials:
+        return trials
+    return trials[trials["phase"].isin(layout.DESIGN_PHASES.values())]
 
 
 def census(trials: pd.DataFrame, max_epochs: int, design: str = "search") -> list[str]:
     """Who ran how long, and the class counts of each population, with intervals."""
-    search = search_trials(trials)
+    search = design_trials(trials)
     n = len(search)
     if n == 0:
         return [f"The study holds no {design} trials."]
@@ -34,10 +41,13 @@ def census(trials: pd.DataFrame, max_epochs: int, design: str = "search") -> lis
     early = search[search["stopped_early"]]
     for_failure = search[search["stopped_for_failure"]] if "stopped_for_failure" in search \
         else search.iloc[:0]
-    out = [f"{design.capitalize()}: {n} trials; {len(full)} ran all {max_epochs} epochs, {len(early)} were "
-           f"stopped early by the scheduler"
-           + (f" (after {int(early['epochs'].min())} to {int(early['epochs'].max())} epochs)"
-              if len(early) else "")
+    # An atlas runs FIFO: it has no scheduler that stops trials, so it says nothing of one.
+    scheduler = "" if design == "atlas" and not len(early) else (
+        f", {len(early)} were stopped early by the scheduler"
+        + (f" (after {int(early['epochs'].min())} to {int(early['epochs'].max())} epochs)"
+           if len(early) else ""))
+    out = [f"{design.capitalize()}: {n} trials; {len(full)} ran all {max_epochs} epochs"
+           + scheduler
            + (f", {len(for_failure)} were stopped for a conclusive failure"
               if len(for_failure) else "")
            + f", {int((search['failure'] == failures.DIVERGED).sum())} diverged."]
@@ -73,50 +83,104 @@ def stopped_for_failure(group: pd.DataFrame, max_epochs: int) -> str:
 
 
 def judged(trials: pd.DataFrame) -> pd.DataFrame:
-    """Search trials with a class: full budget, or stopped with a conclusive failure."""
-    search = search_trials(trials)
-    return search[search["failure"] != failures.UNDETERMINED]
+    """The design's trials with a class: full budget, or stopped with a conclusive failure."""
+    own = design_trials(trials)
+    return own[own["failure"] != failures.UNDETERMINED]
 
 
-def landscape(trials: pd.DataFrame) -> list[str]:
-    """Where healthy and failed trials lie in lr, and failure rate by lr tercile and latent."""
+def _tercile_groups(data: pd.DataFrame) -> list[tuple[tuple[float, float], int, int]] | None:
+    """((lr low, lr high), failures, n) per lr tercile of ``data``; None when too few."""
+    if len(data) < LR_BINS * MIN_GROUP or data["lr"].nunique() < LR_BINS:
+        return None
+    lr = data["lr"].astype(float)
+    failed = data["failure"] != failures.HEALTHY
+    bins = pd.qcut(lr, LR_BINS, duplicates="drop")
+    # Each tercile is named by the lr range of its own trials (qcut's edges overshoot).
+    return [((lr[bins == iv].min(), lr[bins == iv].max()), int(failed[bins == iv].sum()),
+             int((bins == iv).sum())) for iv in bins.cat.categories]
+
+
+def _tercile_text(groups: list[tuple[tuple[float, float], int, int]]) -> tuple[str, bool]:
+    text = "; ".join(f"lr {lo:.1e}–{hi:.1e}: {rate_text(k, m)}" for (lo, hi), k, m in groups)
+    (_, k0, n0), (_, k1, n1) = groups[0], groups[-1]
+    return text, rates_differ((k0, n0), (k1, n1))
+
+
+def _latent_rates(data: pd.DataFrame) -> dict[int, tuple[int, int]]:
+    sizes = data["latent_dim"].value_counts()
+    failed = data["failure"] != failures.HEALTHY
+    return {int(s): (int(failed[data["latent_dim"] == s].sum()), int(sizes[s]))
+            for s in sorted(sizes.index) if sizes[s] >= MIN_GROUP}
+
+
+def _latent_text(rates: dict[int, tuple[int, int]]) -> tuple[str, int, int, bool]:
+    worst = max(rates, key=lambda s: rates[s][0] / rates[s][1])
+    best = min(rates, key=lambda s: rates[s][0] / rates[s][1])
+    text = "; ".join(f"{s}: {rate_text(*r)}" for s, r in rates.items())
+    return text, worst, best, rates_differ(rates[worst], rates[best])
+
+
+def landscape(trials: pd.DataFrame, design: str = "search") -> list[str]:
+    """Where healthy and failed trials lie in lr, and failure rate by lr tercile and latent size.
+
+    A search compares its trials pooled and says that TPE chose the group sizes. An atlas runs
+    every loss, whose failure rates differ: there each comparison is made within each loss
+    (its stratum sizes shown), never pooled across losses.
+    """
     data = judged(trials)
     out: list[str] = []
     healthy = data[data["failure"] == failures.HEALTHY]
     if len(healthy):
-        out.append(f"The {len(healthy)} healthy trials (of {len(data)} judged search trials) "
+        out.append(f"The {len(healthy)} healthy trials (of {len(data)} judged {design} trials) "
                    f"had lr from {healthy['lr'].min():.2g} to {healthy['lr'].max():.2g} and "
                    f"b1 from {healthy['b1'].min():.2g} to {healthy['b1'].max():.2g}.")
-    failed = data["failure"] != failures.HEALTHY
-    if len(data) >= LR_BINS * MIN_GROUP and data["lr"].nunique() >= LR_BINS:
-        lr = data["lr"].astype(float)
-        bins = pd.qcut(lr, LR_BINS, duplicates="drop")
-        # Each tercile is named by the lr range of its own trials (qcut's edges overshoot).
-        groups = [((lr[bins == iv].min(), lr[bins == iv].max()), int(failed[bins == iv].sum()),
-                   int((bins == iv).sum())) for iv in bins.cat.categories]
-        text = "; ".join(f"lr {lo:.1e}–{hi:.1e}: {rate_text(k, m)}"
-                         for (lo, hi), k, m in groups)
-        (_, k0, n0), (_, k1, n1) = groups[0], groups[-1]
-        verdict = ("the lowest and highest terciles differ (intervals do not overlap)"
-                   if rates_differ((k0, n0), (k1, n1)) else
-                   "the data cannot tell the lowest and highest terciles apart (intervals "
+    if design == "atlas" and "loss" in data and data["loss"].nunique() > 1:
+        return out + _stratified_landscape(data)
+    groups = _tercile_groups(data)
+    if groups:
+        text, differ = _tercile_text(groups)
+        verdict = ("the lowest and highest terciles differ (intervals do not overlap)" if differ
+                   else "the data cannot tell the lowest and highest terciles apart (intervals "
                    "overlap)")
-        out.append(f"Failure rate by lr tercile of the judged search trials: {text}; {verdict}.")
-    sizes = data["latent_dim"].value_counts()
-    sizes = sizes[sizes >= MIN_GROUP]
-    if len(sizes) > 1:
-        rates = {int(s): (int(failed[data["latent_dim"] == s].sum()), int(sizes[s]))
-                 for s in sorted(sizes.index)}
-        worst = max(rates, key=lambda s: rates[s][0] / rates[s][1])
-        best = min(rates, key=lambda s: rates[s][0] / rates[s][1])
-        text = "; ".join(f"{s}: {rate_text(*r)}" for s, r in rates.items())
-        verdict = (f"latent {worst} fails more often than latent {best}"
-                   if rates_differ(rates[worst], rates[best]) else
-                   "the data cannot tell latent sizes apart (intervals overlap; TPE chose "
-                   "which sizes got how many trials)")
+        out.append(f"Failure rate by lr tercile of the judged {design} trials: {text}; "
+                   f"{verdict}. {SAMPLERS.get(design, design)} chose where the trials lie, so "
+                   "the terciles hold the points it favoured.")
+    rates = _latent_rates(data)
+    if len(rates) > 1:
+        text, worst, best, differ = _latent_text(rates)
+        verdict = (f"latent {worst} fails more often than latent {best}" if differ else
+                   "the data cannot tell latent sizes apart (intervals overlap)")
         out.append(f"Failure rate by latent size (groups of {MIN_GROUP}+ judged trials): "
-                   f"{text}; {verdict}.")
+                   f"{text}; {verdict}; {SAMPLERS.get(design, design)} chose which sizes got "
+                   "how many trials, so the group sizes are uneven.")
     return out
+
+
+def _stratified_landscape(data: pd.DataFrame) -> list[str]:
+    """The atlas's lr and latent-size comparisons, within each loss."""
+    lr_parts, latent_parts = [], []
+    for loss, group in data.groupby(data["loss"].astype(str), sort=False):
+        groups = _tercile_groups(group)
+        if groups:
+            text, differ = _tercile_text(groups)
+            lr_parts.append(f"{loss} (n={len(group)}): {text}; "
+                            + ("lowest and highest terciles differ" if differ
+                               else "cannot tell the terciles apart"))
+        else:
+            lr_parts.append(f"{loss} (n={len(group)}): too few trials for terciles")
+        rates = _latent_rates(group)
+        if len(rates) > 1:
+            text, worst, best, differ = _latent_text(rates)
+            latent_parts.append(f"{loss} (n={len(group)}): {text}; "
+                                + (f"latent {worst} fails more often than {best}" if differ
+                                   else "cannot tell the sizes apart"))
+        else:
+            latent_parts.append(f"{loss} (n={len(group)}): fewer than two latent sizes with "
+                                f"{MIN_GROUP}+ trials")
+    return [f"Failure rate by lr tercile within each loss (the Sobol sweep spreads every loss "
+            f"over the same lr range; intervals are 95% Wilson): {' | '.join(lr_parts)}.",
+            f"Failure rate by latent size within each loss (groups of {MIN_GROUP}+ trials): "
+            f"{' | '.join(latent_parts)}."]
 
 
 def seed_robust(table: pd.DataFrame, objective: str) -> list[str]:

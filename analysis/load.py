@@ -79,8 +79,9 @@ def load_study(study_dir: str | Path) -> StudyData:
     study_dir = Path(study_dir)
     if not study_dir.is_dir():
         raise StudyLoadError(f"no study folder at {str(study_dir)!r}")
-    history = _read_history(study_dir)
-    data = StudyData(study_dir, history, run_config=_read_run_config(study_dir))
+    run_config = _read_run_config(study_dir)
+    history = with_design_phase(_read_history(study_dir), run_config)
+    data = StudyData(study_dir, history, run_config=run_config)
     known = set(history["trial_id"])
     for trial_id, trial_dir in layout.trial_dirs(study_dir).items():
         if trial_id not in known:
@@ -96,6 +97,20 @@ def load_study(study_dir: str | Path) -> StudyData:
             except Exception as err:  # one bad trial file must not sink the analysis
                 log.warning("skipping unreadable %s: %s", grad_log, err)
     return data
+
+
+def design_of(run_config: dict[str, Any]) -> str:
+    """The study's design (``search`` or ``atlas``); ``search`` for studies that predate it."""
+    return str(run_config.get("study", {}).get("design", "search"))
+
+
+def with_design_phase(history: pd.DataFrame, run_config: dict[str, Any]) -> pd.DataFrame:
+    """The design's own trials under its phase name: an atlas written before atlas trials were
+    named so labelled them ``search``; they were never a search."""
+    phase = layout.DESIGN_PHASES.get(design_of(run_config), layout.PHASE_SEARCH)
+    if phase != layout.PHASE_SEARCH and "phase" in history:
+        history = history.assign(phase=history["phase"].replace(layout.PHASE_SEARCH, phase))
+    return history
 
 
 def _read_run_config(study_dir: Path) -> dict[str, Any]:

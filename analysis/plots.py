@@ -136,36 +136,67 @@ def latent_outcome(trials: pd.DataFrame) -> Figure:
     return class_strip(data, "latent_dim", "fcd", order, "Final fcd by latent size", log_y=True)
 
 
-def failure_rate_vs_lr(trials: pd.DataFrame, bins: int = 6) -> Figure:
-    """Share of judged trials that failed per learning-rate bin (log-spaced), with 95% Wilson
-    intervals; undetermined (stopped early, not conclusive) trials are left out."""
-    fig = Figure(figsize=(8, 4))
-    ax = fig.subplots()
+MIN_IMPORTANCE_TRIALS = 30  # below this many trials, fANOVA importances are a rough guide only
+
+
+def _rate_bars(ax, data: pd.DataFrame, edges: np.ndarray, title: str) -> None:
+    """Failure share per lr bin of ``data``, with 95% Wilson intervals; labels from ``edges``."""
+    lr = data["lr"].astype(float).to_numpy()
+    index = np.clip(np.searchsorted(edges, lr, side="right") - 1, 0, len(edges) - 2)
+    failed = (data["failure"] != HEALTHY).to_numpy()
+    labels, shares, errors = [], [], []
+    for b in range(len(edges) - 1):
+        n = int((index == b).sum())
+        if n == 0:
+            continue
+        k = int(failed[index == b].sum())
+        low, high = wilson_interval(k, n)
+        # Bin edges on the axis's own (log) scale, from the data's range: never below its min.
+        labels.append(f"{edges[b]:.0e}–{edges[b + 1]:.0e}\n(n={n})")
+        shares.append(k / n)
+        # clipped: at k = 0 or k = n a bound can miss the share by a rounding error
+        errors.append((max(0.0, k / n - low), max(0.0, high - k / n)))
+    ax.bar(labels, shares, color=sns.color_palette("rocket", 1)[0],
+           yerr=np.array(errors).T if errors else None, capsize=4)
+    ax.set_ylim(0, 1)
+    ax.set_title(title, fontsize=10)
+    ax.tick_params(axis="x", labelsize=7)
+
+
+def failure_rate_vs_lr(trials: pd.DataFrame, bins: int = 6, by: str | None = None) -> Figure:
+    """Share of judged trials that failed per learning-rate bin (log-spaced over the data's lr
+    range), with 95% Wilson intervals; undetermined (stopped early, not conclusive) trials are
+    left out. ``by`` (e.g. ``loss``): one panel per value, on the same bins."""
     data = trials[trials["failure"] != UNDETERMINED]
+    groups = list(data.groupby(data[by].astype(str), sort=False)) if by else [("", data)]
+    fig = Figure(figsize=(8 if not by else 3.6 * len(groups), 4))
+    axes = np.atleast_1d(fig.subplots(1, max(1, len(groups)), sharey=True))
     if len(data) < 2 or data["lr"].nunique() < 2:
-        empty_panel(ax, "too few judged trials")
+        empty_panel(axes[0], "too few judged trials")
         return fig
     lr = data["lr"].astype(float)
-    edges = np.logspace(math.log10(lr.min()) - 1e-9, math.log10(lr.max()) + 1e-9, bins + 1)
-    binned = pd.cut(lr, edges, include_lowest=True)
-    rate = (data["failure"] != HEALTHY).groupby(binned, observed=True).agg(["sum", "size"])
-    bounds = np.array([wilson_interval(int(k), int(n)) for k, n in zip(rate["sum"],
-                                                                         rate["size"])])
-    share = rate["sum"] / rate["size"]
-    labels = [f"{iv.left:.0e}–{iv.right:.0e}\n(n={n})" for iv, n in zip(rate.index, rate["size"])]
-    ax.bar(labels, share, color=sns.color_palette("rocket", 1)[0],
-           # clipped: at k = 0 or k = n a bound can miss the share by a rounding error
-           yerr=np.clip([share - bounds[:, 0], bounds[:, 1] - share], 0, None), capsize=4)
-    ax.set_ylim(0, 1)
-    ax.set_ylabel("failure rate (95% CI)")
-    ax.set_title("Failure rate against learning rate (judged trials)")
-    ax.tick_params(axis="x", labelsize=8)
+    edges = np.logspace(math.log10(lr.min()), math.log10(lr.max()), bins + 1)
+    for ax, (name, group) in zip(axes, groups):
+        _rate_bars(ax, group, edges, f"{by} {name} (n={len(group)})" if by else
+                   "Failure rate against learning rate (judged trials)")
+    axes[0].set_ylabel("failure rate (95% CI)")
     fig.tight_layout()
     return fig
 
 
-def importances(scores: dict[str, dict[str, float]]) -> Figure:
-    """Optuna parameter importances, one panel per target."""
+def importance_caveat(counts: dict[str, int]) -> str:
+    """What the importances rest on: each target's n, and a warning where it is small."""
+    parts = [f"{target} from {n} trials" for target, n in counts.items()]
+    few = [t for t, n in counts.items() if n < MIN_IMPORTANCE_TRIALS]
+    return ("Parameter importances (fANOVA): " + ", ".join(parts) + "."
+            + (f" Fewer than {MIN_IMPORTANCE_TRIALS} trials support {' and '.join(few)}: read "
+               "those importances as a rough guide, not a ranking." if few else ""))
+
+
+def importances(scores: dict[str, dict[str, float]],
+                counts: dict[str, int] | None = None) -> Figure:
+    """Optuna parameter importances, one panel per target; ``counts``: the trials behind each."""
+    counts = counts or {}
     fig = Figure(figsize=(6 * max(1, len(scores)), 3.5))
     axes = fig.subplots(1, max(1, len(scores)))
     axes = np.atleast_1d(axes)
@@ -175,7 +206,10 @@ def importances(scores: dict[str, dict[str, float]]) -> Figure:
             continue
         series = pd.Series(values).sort_values()
         ax.barh(series.index, series.values, color=sns.color_palette("crest", len(series)))
-        ax.set_title(f"Importance for {target}")
+        n = counts.get(target)
+        few = n is not None and n < MIN_IMPORTANCE_TRIALS
+        ax.set_title(f"Importance for {target}" + (f" (n={n}" if n is not None else "")
+                     + (", few: rough guide)" if few else ")" if n is not None else ""))
         ax.set_xlim(0, 1)
     fig.tight_layout()
     return fig

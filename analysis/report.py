@@ -8,8 +8,6 @@ only assembles: the numbers come from failures, findings and confirmations.
 from __future__ import annotations
 
 import argparse
-import base64
-import html
 import logging
 import shutil
 import sys
@@ -24,7 +22,8 @@ from analysis import atlas, atlas_plots, failures, findings, plots, stopping
 from analysis.confirmations import seed_robust_table
 from analysis.gradient_probe import stage_probe, stages_for
 from analysis.importance import param_importances
-from analysis.load import StudyData, StudyLoadError, load_study, trial_record
+from analysis.load import StudyData, StudyLoadError, design_of, load_study, trial_record
+from analysis.report_render import html_page, markdown
 from analysis.stats import count_cell
 from gan import layout
 from gan.cli_common import OneLineParser, fail, setup_logging
@@ -64,10 +63,12 @@ class Report:
 def census_table(trials: pd.DataFrame, max_epochs: int, design: str = "search"
                  ) -> pd.DataFrame:
     """Class counts per population, each with its 95% Wilson interval."""
-    search = findings.search_trials(trials)
+    search = findings.design_trials(trials)
     groups = {f"{design}, all": search, f"{design}, all {max_epochs} epochs":
               search[search["epochs"] >= max_epochs],
               f"{design}, stopped early": search[search["stopped_early"]]}
+    if design == "atlas" and not search["stopped_early"].any():
+        del groups[f"{design}, stopped early"]  # FIFO: no scheduler stops an atlas trial
     if "stopped_for_failure" in search and search["stopped_for_failure"].any():
         groups[f"{design}, stopped for failure"] = search[search["stopped_for_failure"]]
     if "phase" in trials:
@@ -85,10 +86,10 @@ def census_table(trials: pd.DataFrame, max_epochs: int, design: str = "search"
 
 
 def _example_trials(trials: pd.DataFrame) -> dict[str, str]:
-    """Best, median and (if any) a collapsed search trial by final fcd. Best and median come
+    """Best, median and (if any) a collapsed trial of the design by final fcd. Best and median come
     from the trials that ran the full budget when any did: a fcd after 3 epochs does not
     rank against one after 30 (study.confirm picks its best config the same way)."""
-    search = findings.search_trials(trials)
+    search = findings.design_trials(trials)
     scored = search.dropna(subset=["fcd"])
     if "stopped_early" in scored and (~scored["stopped_early"].astype(bool)).any():
         scored = scored[~scored["stopped_early"].astype(bool)]
@@ -115,16 +116,23 @@ def _failure_sections(rep: Report, data: StudyData, trials: pd.DataFrame) -> Non
          f"learned (diversity ≥ {failures.COLLAPSE_PEAK}) first."]))
 
 
-def _landscape_section(rep: Report, data: StudyData, trials: pd.DataFrame) -> None:
+def _landscape_section(rep: Report, data: StudyData, trials: pd.DataFrame, design: str) -> None:
     judged = findings.judged(trials).copy()
     judged["failed"] = (judged["failure"] != failures.HEALTHY).astype(float)
-    scores = {"fcd": param_importances(findings.search_trials(trials), "fcd", data.study_dir),
+    scored = findings.design_trials(trials)
+    scores = {"fcd": param_importances(scored, "fcd", data.study_dir),
               "failure": param_importances(judged, "failed", data.study_dir)}
+    counts = {"fcd": int(scored["fcd"].notna().sum()) if "fcd" in scored else 0,
+              "failure": len(judged)}
+    # An atlas runs every loss, whose failure rates differ: its lr chart is per loss.
+    by_loss = design == "atlas" and "loss" in judged and judged["loss"].nunique() > 1
     rep.sections.append(("Hyperparameter landscape", [
         rep.save(plots.lr_b1_landscape(trials), "lr_b1"),
         rep.save(plots.latent_outcome(trials), "latent_dim"),
-        rep.save(plots.failure_rate_vs_lr(judged), "failure_rate_lr"),
-        rep.save(plots.importances(scores), "importances")], findings.landscape(trials)))
+        rep.save(plots.failure_rate_vs_lr(judged, by="loss" if by_loss else None),
+                 "failure_rate_lr"),
+        rep.save(plots.importances(scores, counts), "importances")],
+        findings.landscape(trials, design) + [plots.importance_caveat(counts)]))
 
 
 def _samples_section(rep: Report, data: StudyData, trials: pd.DataFrame) -> None:
@@ -173,8 +181,9 @@ def _probe_section(rep: Report, data: StudyData, trials: pd.DataFrame, iteration
     probe.to_csv(rep.out / "gradient_probe.csv", index=False)
     facts = findings.probe_findings(probe)
     rep.facts += facts
-    origin = (f"Best search trial {best}'s config, G as saved during its confirmation run {run}."
-              if source else f"Best search trial {best}, retrained with its seed.")
+    design = design_of(data.run_config)
+    origin = (f"Best {design} trial {best}'s config, G as saved during its confirmation run "
+              f"{run}." if source else f"Best {design} trial {best}, retrained with its seed.")
     rep.sections.append(("Gradient probe (Arjovsky & Bottou 2017, Fig. 2)",
                          [rep.save(plots.gradient_probe(probe), "gradient_probe")],
                          [origin, PROBE_WHY]))
@@ -190,7 +199,9 @@ def _atlas_section(rep: Report, trials: pd.DataFrame) -> None:
         rep.save(atlas_plots.phase_diagrams(data), "atlas_phase_diagrams"),
         rep.save(atlas_plots.onsets_by_loss(data), "atlas_onsets"),
         rep.save(atlas_plots.quality_by_loss(data), "atlas_quality")],
-        ["Every atlas trial ran the full budget (FIFO), so every trial is judged.",
+        ["Every atlas trial ran the full budget (FIFO), so every trial is judged."
+         if not data.get("stopped_for_failure", pd.Series(False)).any() else
+         "Atlas trials run FIFO; those stopped for a conclusive failure are judged by it.",
          "Rules that read a loss's own scale apply only where it means the same (see "
          "analysis.failures): D(G(z)) and the JS bound exist for ns and minimax only."]))
 
@@ -233,90 +244,27 @@ def build_report(study_dir: str | Path, probe_iterations: int = 2000) -> list[Pa
     max_epochs = data.max_epochs or int(data.history["epoch"].max())
     trials = failures.classify_study(data.history, max_epochs, data.grad_logs)
     trials.to_csv(rep.out / "trials.csv", index=False)
-    design = _design_name(data)
+    design = design_of(data.run_config)
     rep.facts += findings.census(trials, max_epochs, design)
     if design == "atlas":
         _atlas_section(rep, trials)
     else:
         _seed_section(rep, data, max_epochs)
-    rep.facts += findings.vanishing(trials, data.history) + findings.landscape(trials)
+    rep.facts += findings.vanishing(trials, data.history) + findings.landscape(trials, design)
     if "loss" in trials and trials["loss"].nunique() > 1:
         rep.facts.append(findings.loss_comparison(data.history))
     _failure_sections(rep, data, trials)
-    _landscape_section(rep, data, trials)
+    _landscape_section(rep, data, trials, design)
     _samples_section(rep, data, trials)
     _stopping_section(rep, data, trials, max_epochs)
     _probe_section(rep, data, trials, probe_iterations)
     census = census_table(trials, max_epochs, design)
     table = trials[[c for c in TABLE_COLUMNS if c in trials]].sort_values(
         "fcd", na_position="last")
-    (rep.out / "report.md").write_text(_markdown(data, rep, census, table))
-    (rep.out / "report.html").write_text(_html(data, rep, census, table))
+    (rep.out / "report.md").write_text(markdown(data, rep, census, table))
+    (rep.out / "report.html").write_text(html_page(data, rep, census, table))
     log.info("wrote %s and %s", rep.out / "report.html", rep.out / "report.md")
     return [rep.out / "report.html", rep.out / "report.md"]
-
-
-def _thresholds() -> str:
-    return ", ".join(f"{n}={getattr(failures, n)}" for n in failures.THRESHOLDS)
-
-
-def _design_name(data: StudyData) -> str:
-    return str(data.run_config.get("study", {}).get("design", "search"))
-
-
-def _design(data: StudyData) -> str:
-    study = data.run_config.get("study", {})
-    if not study:
-        return "Design: unknown (no run_config.json)."
-    how = ("seeded Sobol sweep balanced across losses, every trial at the full budget"
-           if _design_name(data) == "atlas" else "TPE proposals")
-    return (f"Design: {_design_name(data)} ({how}; {study.get('scheduler')} scheduler, "
-            f"{study.get('num_samples')} trials, space {study.get('space')}, objective "
-            f"{study.get('objective')}, seed {study.get('seed')}); populations are named in "
-            "every line.")
-
-
-def _markdown(data: StudyData, rep: Report, census: pd.DataFrame, table: pd.DataFrame) -> str:
-    lines = [f"# Failure modes of the vanilla GAN: {data.study_dir.name}", "", _design(data), "",
-             "## Findings", ""] + [f"- {f}" for f in rep.facts]
-    lines += ["", "## Census (count, 95% Wilson interval)", "",
-              census.to_markdown(index=False), "", f"Failure thresholds: {_thresholds()}.", ""]
-    for title, frame in rep.tables:
-        lines += [f"## {title}", "", frame.to_markdown(index=False, floatfmt=".4g"), ""]
-    for title, images, notes in rep.sections:
-        lines += [f"## {title}", ""] + [f"![{img}]({img})" for img in images] + [""]
-        lines += [f"- {n}" for n in notes] + ([""] if notes else [])
-    lines += ["## Trials", "", table.to_markdown(index=False, floatfmt=".4g"), ""]
-    return "\n".join(lines)
-
-
-def _html(data: StudyData, rep: Report, census: pd.DataFrame, table: pd.DataFrame) -> str:
-    def img(name: str) -> str:
-        encoded = base64.b64encode((rep.out / name).read_bytes()).decode()
-        return f'<img alt="{html.escape(name)}" src="data:image/png;base64,{encoded}">'
-
-    def bullets(items: list[str]) -> str:
-        return "<ul>" + "".join(f"<li>{html.escape(i)}</li>" for i in items) + "</ul>"
-
-    title = html.escape(data.study_dir.name)
-    body = [f"<h1>Failure modes of the vanilla GAN: {title}</h1>",
-            f"<p>{html.escape(_design(data))}</p>", "<h2>Findings</h2>", bullets(rep.facts),
-            "<h2>Census (count, 95% Wilson interval)</h2>", census.to_html(index=False, border=0),
-            f"<p><small>Failure thresholds: {html.escape(_thresholds())}</small></p>"]
-    for name, frame in rep.tables:
-        body += [f"<h2>{html.escape(name)}</h2>",
-                 frame.to_html(index=False, float_format=lambda v: f"{v:.4g}", na_rep="–",
-                               border=0)]
-    for name, images, notes in rep.sections:
-        body += [f"<h2>{html.escape(name)}</h2>", *[img(i) for i in images]]
-        body += [bullets(notes)] if notes else []
-    body += ["<h2>Trials</h2>", table.to_html(index=False, float_format=lambda v: f"{v:.4g}",
-                                              na_rep="NaN", border=0)]
-    style = ("body{font-family:sans-serif;max-width:1200px;margin:auto;padding:1em}"
-             "img{max-width:100%;margin:.5em 0}table{border-collapse:collapse;font-size:12px}"
-             "td,th{padding:2px 6px;border-bottom:1px solid #ddd}")
-    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title>"
-            f"<style>{style}</style></head><body>{''.join(body)}</body></html>")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -40,6 +40,9 @@ _TUNE_CHECKPOINT_DIR = re.compile(r"^checkpoint_(\d+)$")
 # --- the columns of a study's history that say what a trial was ---
 SEARCH_PARAMS = ("lr", "b1", "b2", "latent_dim", "loss", "bn_eps", "d_lr_ratio")
 PHASE_SEARCH, PHASE_CONFIRM, PHASE_CONTROL = "search", "confirm", "control"
+PHASE_ATLAS = "atlas"  # a --design atlas trial: a Sobol point at the full budget, not a search
+# Each design's own trials (as opposed to the confirmation and control runs around them).
+DESIGN_PHASES = {"search": PHASE_SEARCH, "atlas": PHASE_ATLAS}
 
 
 def trial_dirname(trial_id: str) -> str:

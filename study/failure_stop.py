@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 RULE_COLUMNS = ("epoch", "status", "d_loss", "d_fake", "g_grad_norm", "diversity", "coverage",
                 "modes", "density")
 # Confirmation runs measure a config's spread over seeds: each must run its full budget.
-STOPPABLE_PHASES = (layout.PHASE_SEARCH, layout.PHASE_CONTROL)
+STOPPABLE_PHASES = (layout.PHASE_SEARCH, layout.PHASE_ATLAS, layout.PHASE_CONTROL)
 
 
 def read_stops(path: Path) -> dict[str, dict[str, Any]]:

@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 
 from analysis.load import final_rows, plain
-from gan.layout import PHASE_SEARCH, SEARCH_PARAMS
+from gan.layout import DESIGN_PHASES, SEARCH_PARAMS
 from gan.state import STATUS_OK
 
 log = logging.getLogger(__name__)
@@ -28,12 +28,12 @@ def scored_rows(last: pd.DataFrame) -> pd.DataFrame:
 
 
 def summarize(history: pd.DataFrame, mode: str) -> dict[str, Any]:
-    """Status counts, the best finite search trial, and a top-5 table."""
+    """Status counts, the best finite trial of the design, and a top-5 table."""
     last = final_rows(history)
     counts = last["status"].value_counts().to_dict() if "status" in last else {}
     scored = scored_rows(last)
     if "phase" in scored:
-        scored = scored[scored["phase"] == PHASE_SEARCH]
+        scored = scored[scored["phase"].isin(DESIGN_PHASES.values())]
     if scored.empty:
         return {"status_counts": counts, "best": {"status": "no finite trial"}, "table": None}
     ordered = scored.sort_values("objective", ascending=(mode == "min"))

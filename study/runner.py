@@ -152,7 +152,8 @@ def build_trainable(base: GANConfig, settings: StudySettings, inputs: TrialInput
                           checkpoint_epochs=checkpoint_epochs(settings, base.n_epochs),
                           threads=max(1, int(settings.cpus_per_trial)),
                           experiment=experiment_location(settings, experiment),
-                          verbose=logging.getLogger().isEnabledFor(logging.DEBUG))
+                          verbose=logging.getLogger().isEnabledFor(logging.DEBUG),
+                          phase=layout.DESIGN_PHASES[settings.design])
     # with_parameters puts the data and the classifier in Ray's object store once: every
     # trial, on every node, trains on the same tensors and is scored by the same network.
     fn = tune.with_parameters(make_trainable(trial), data=inputs.data.to("cpu"),

@@ -124,6 +124,7 @@ class TrialSettings:
     # each trial writes into its own working directory and Tune uploads it there.
     experiment: str
     verbose: bool = False  # -v: keep Ray's per-checkpoint log lines
+    phase: str = PHASE_SEARCH  # what the design's own trials are (gan.layout.DESIGN_PHASES)
 
 
 # Ray logs one INFO line per persisted checkpoint from every trial; without -v they would
@@ -132,10 +133,11 @@ RAY_CHECKPOINT_LOGGER = "ray.train._internal.storage"
 
 
 def write_trial_file(trial_dir: Path, trial_id: str, params: dict[str, Any],
-                     config: GANConfig) -> None:
-    """``trial.json``: what the trial is (phase, parameters, the config it trains)."""
+                     config: GANConfig, phase: str = PHASE_SEARCH) -> None:
+    """``trial.json``: what the trial is (phase, parameters, the config it trains); ``phase``
+    for a trial whose parameters do not name one (the design's own trials)."""
     search, meta = split_trial_params(params)
-    record = {"trial_id": trial_id, "phase": meta.get("phase", PHASE_SEARCH),
+    record = {"trial_id": trial_id, "phase": meta.get("phase", phase),
               "replicate": meta.get("replicate", 0), "params": search,
               "config": config.to_dict()}
     trial_dir.mkdir(parents=True, exist_ok=True)
@@ -213,7 +215,7 @@ def make_trainable(settings: TrialSettings) -> Callable[..., None]:
             # Resumed, maybe on another node, in an empty working directory: fetch what the
             # trial wrote before (step log, grids, snapshots), or the upload would replace it.
             mirror(uri_join(settings.experiment, trial_dir.name), trial_dir)
-        write_trial_file(trial_dir, context.get_trial_id(), params, config)
+        write_trial_file(trial_dir, context.get_trial_id(), params, config, settings.phase)
         checkpoint = resume_point(trial_dir, tune_ckpt, config)
         snapshots = frozenset(split_trial_params(params)[1].get("snapshot_epochs", ()))
         callbacks = [RecordTags(settings.objective, settings.mode), MetricsWriter(trial_dir),

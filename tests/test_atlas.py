@@ -47,7 +47,8 @@ def test_bn_eps_finding_says_when_the_data_cannot_tell():
     trials = _trials({"ns": [failures.MODE_COLLAPSE] * 10 + [failures.HEALTHY] * 10})
     trials["bn_eps"] = [0.8] * 10 + [1e-5] * 10
     (text,) = atlas.bn_eps_findings(trials)
-    assert "bn_eps 0.8: 10 of 10 (100%" in text and "bn_eps 1e-05: 0 of 10 (0%" in text
+    assert "within each loss: ns: 10/10 vs 0/10 (differ)" in text
+    assert "10 of 10 (100%" in text and "0 of 10 (0%" in text
     assert "intervals separate" in text
     trials["bn_eps"] = [0.8, 1e-5] * 10
     assert "cannot tell" in atlas.bn_eps_findings(trials)[0]

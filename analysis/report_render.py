@@ -1,0 +1,74 @@
+"""The report's two renderings: markdown (images beside it) and self-contained HTML."""
+
+from __future__ import annotations
+
+import base64
+import html
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from analysis import failures
+from analysis.load import StudyData, design_of
+
+if TYPE_CHECKING:
+    from analysis.report import Report
+
+
+def _thresholds() -> str:
+    return ", ".join(f"{n}={getattr(failures, n)}" for n in failures.THRESHOLDS)
+
+
+def _design(data: StudyData) -> str:
+    study = data.run_config.get("study", {})
+    if not study:
+        return "Design: unknown (no run_config.json)."
+    how = ("seeded Sobol sweep balanced across losses, every trial at the full budget"
+           if design_of(data.run_config) == "atlas" else "TPE proposals")
+    return (f"Design: {design_of(data.run_config)} ({how}; {study.get('scheduler')} scheduler, "
+            f"{study.get('num_samples')} trials, space {study.get('space')}, objective "
+            f"{study.get('objective')}, seed {study.get('seed')}); populations are named in "
+            "every line.")
+
+
+def markdown(data: StudyData, rep: Report, census: pd.DataFrame, table: pd.DataFrame) -> str:
+    lines = [f"# Failure modes of the vanilla GAN: {data.study_dir.name}", "", _design(data), "",
+             "## Findings", ""] + [f"- {f}" for f in rep.facts]
+    lines += ["", "## Census (count, 95% Wilson interval)", "",
+              census.to_markdown(index=False), "", f"Failure thresholds: {_thresholds()}.", ""]
+    for title, frame in rep.tables:
+        lines += [f"## {title}", "", frame.to_markdown(index=False, floatfmt=".4g"), ""]
+    for title, images, notes in rep.sections:
+        lines += [f"## {title}", ""] + [f"![{img}]({img})" for img in images] + [""]
+        lines += [f"- {n}" for n in notes] + ([""] if notes else [])
+    lines += ["## Trials", "", table.to_markdown(index=False, floatfmt=".4g"), ""]
+    return "\n".join(lines)
+
+
+def html_page(data: StudyData, rep: Report, census: pd.DataFrame, table: pd.DataFrame) -> str:
+    def img(name: str) -> str:
+        encoded = base64.b64encode((rep.out / name).read_bytes()).decode()
+        return f'<img alt="{html.escape(name)}" src="data:image/png;base64,{encoded}">'
+
+    def bullets(items: list[str]) -> str:
+        return "<ul>" + "".join(f"<li>{html.escape(i)}</li>" for i in items) + "</ul>"
+
+    title = html.escape(data.study_dir.name)
+    body = [f"<h1>Failure modes of the vanilla GAN: {title}</h1>",
+            f"<p>{html.escape(_design(data))}</p>", "<h2>Findings</h2>", bullets(rep.facts),
+            "<h2>Census (count, 95% Wilson interval)</h2>", census.to_html(index=False, border=0),
+            f"<p><small>Failure thresholds: {html.escape(_thresholds())}</small></p>"]
+    for name, frame in rep.tables:
+        body += [f"<h2>{html.escape(name)}</h2>",
+                 frame.to_html(index=False, float_format=lambda v: f"{v:.4g}", na_rep="–",
+                               border=0)]
+    for name, images, notes in rep.sections:
+        body += [f"<h2>{html.escape(name)}</h2>", *[img(i) for i in images]]
+        body += [bullets(notes)] if notes else []
+    body += ["<h2>Trials</h2>", table.to_html(index=False, float_format=lambda v: f"{v:.4g}",
+                                              na_rep="NaN", border=0)]
+    style = ("body{font-family:sans-serif;max-width:1200px;margin:auto;padding:1em}"
+             "img{max-width:100%;margin:.5em 0}table{border-collapse:collapse;font-size:12px}"
+             "td,th{padding:2px 6px;border-bottom:1px solid #ddd}")
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title>"
+            f"<style>{style}</style></head><body>{''.join(body)}</body></html>")

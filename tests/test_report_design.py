@@ -1,0 +1,84 @@
+"""Each design's report speaks of its own trials and sampler only: a synthetic search and a
+synthetic atlas (written before atlas trials were named so: phase "search") give reports whose
+vocabularies do not cross, and the atlas compares lr and latent sizes within each loss."""
+
+import json
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis.report import build_report
+from gan import layout
+from synthetic_study import EPOCHS, histories
+
+LOSSES = ("ns", "wgan-gp")
+SEARCH_ONLY = (r"\bsearch\b", r"\bTPE\b")
+ATLAS_ONLY = (r"\batlas\b", r"\bSobol\b", r"within each loss")
+POOLED = "Failure rate by lr tercile of the judged"
+
+
+def _study(folder, design: str):
+    """Nine trials per loss (every class, lr spread over two decades), all as 'search'."""
+    frames = []
+    classes = list(histories().values())
+    for li, loss in enumerate(LOSSES if design == "atlas" else ("ns",)):
+        for i in range(9):
+            frame = classes[i % len(classes)].copy()
+            frame["trial_id"] = f"{loss[:2]}{i}"
+            frame["lr"] = 10 ** (-4 + 2 * i / 8)
+            frame["latent_dim"] = (16, 100, 256)[i % 3]
+            frame["loss"], frame["bn_eps"] = loss, (0.8, 1e-5)[i % 2]
+            frames.append(frame)
+    history = pd.concat(frames, ignore_index=True)
+    history.loc[history["status"] == "diverged", ["fcd", "diversity"]] = np.nan
+    folder.mkdir(parents=True)
+    history.to_parquet(folder / layout.HISTORY_PARQUET, index=False)
+    study = {"design": design, "scheduler": "fifo" if design == "atlas" else "asha",
+             "num_samples": len(frames), "space": "default", "objective": "fcd", "seed": 0}
+    (folder / layout.RUN_CONFIG).write_text(json.dumps({"study": study,
+                                                        "gan": {"n_epochs": EPOCHS}}))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def reports(tmp_path_factory):
+    root = tmp_path_factory.mktemp("designs")
+    out = {}
+    for design in ("search", "atlas"):
+        study = _study(root / design, design)
+        out[design] = (build_report(study, probe_iterations=0)[1].read_text(),
+                       pd.read_csv(study / layout.REPORT_DIR / "trials.csv"))
+    return out
+
+
+def test_atlas_report_has_no_search_vocabulary(reports):
+    md, trials = reports["atlas"]
+    assert set(trials["phase"]) == {layout.PHASE_ATLAS}  # an old 'search' label, read right
+    for pattern in SEARCH_ONLY:
+        assert not re.search(pattern, md), pattern
+    assert POOLED not in md  # lr and latent comparisons are made within each loss
+    assert "Failure rate by lr tercile within each loss" in md
+    assert "stopped early by the scheduler" not in md
+
+
+def test_search_report_has_no_atlas_vocabulary(reports):
+    md, trials = reports["search"]
+    assert set(trials["phase"]) == {layout.PHASE_SEARCH}
+    for pattern in ATLAS_ONLY:
+        assert not re.search(pattern, md), pattern
+    assert POOLED in md and "TPE chose" in md  # the sampler that made the groups uneven
+
+
+def test_lr_bins_are_positive_and_importances_carry_their_n(reports):
+    for design in ("search", "atlas"):
+        md, _ = reports[design]
+        assert "Parameter importances (fANOVA): fcd from" in md
+    from analysis.plots import failure_rate_vs_lr
+
+    trials = pd.DataFrame({"lr": [1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 1e-2], "failure":
+                           ["healthy", "mode_collapse"] * 3})
+    labels = [t.get_text() for t in failure_rate_vs_lr(trials).axes[0].get_xticklabels()]
+    assert labels and not any(label.startswith("-") for label in labels)
+    assert labels[0].startswith("1e-05")
