@@ -22,6 +22,7 @@ from analysis import atlas, atlas_plots, failures, findings, plots, stopping
 from analysis.confirmations import seed_robust_table
 from analysis.gradient_probe import stage_probe, stages_for
 from analysis.importance import param_importances
+from analysis.integrity import check_study_files
 from analysis.load import StudyData, StudyLoadError, design_of, load_study, trial_record
 from analysis.report_render import html_page, markdown
 from analysis.stats import count_cell
@@ -236,6 +237,7 @@ def build_report(study_dir: str | Path, probe_iterations: int = 2000) -> list[Pa
     Raises:
         StudyLoadError: when ``study_dir`` is not a readable study.
     """
+    check_study_files(Path(study_dir))
     data = load_study(study_dir)
     rep = Report(data.study_dir / layout.REPORT_DIR)
     if rep.out.exists():

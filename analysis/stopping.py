@@ -25,6 +25,7 @@ from pathlib import Path
 import pandas as pd
 
 from analysis import failures
+from analysis.integrity import check_study_files
 from analysis.load import StudyLoadError, load_study
 from analysis.stats import count_cell, wilson_interval
 from gan.cli_common import OneLineParser, fail, setup_logging
@@ -177,6 +178,7 @@ def analyse(study_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, str]:
     Raises:
         StudyLoadError: when the folder is not a readable study.
     """
+    check_study_files(study_dir)
     data = load_study(study_dir)
     max_epochs = data.max_epochs or int(data.history["epoch"].max())
     trials = failures.classify_study(data.history, max_epochs, data.grad_logs)

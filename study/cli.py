@@ -21,6 +21,7 @@ import logging
 import os
 import shlex
 import signal
+import sys
 import time
 from pathlib import Path
 
@@ -31,12 +32,14 @@ from gan.classifier import load_or_train_classifier
 from gan.cli_common import OneLineParser, add_config_flags, fail, setup_logging
 from gan.config import GANConfig, paper_settings
 from gan.losses import LOSSES
+from analysis.integrity import check_study_files
 from analysis.timing import breakdown_text, slot_name, time_breakdown
 from gan.data import DataError, load_data
 from gan.layout import RAY_DIR, TIMING_FILE
 from gan.runtime import resolve_device
 from study import cluster, runner
 from study.confirm import CONTROL_POINT, run_confirmations
+from study.faults import EXIT_STORAGE, StorageFaultTrap, fault_line, storage_errno
 from study.space import DESIGNS, OBJECTIVES, SPACES
 from study.storage import check_storage
 from study.trainable import TrialInputs
@@ -199,6 +202,8 @@ def _apply_defaults(args: argparse.Namespace) -> None:
 
 def _study_config(args: argparse.Namespace, study_dir: Path):
     """(base GANConfig, StudySettings): the saved ones on --resume, else from the flags."""
+    if args.resume and study_dir.is_dir():
+        check_study_files(study_dir, resume=True)  # a damaged file: one line, nothing touched
     if args.resume and not runner.can_resume(study_dir):
         raise ValueError(f"--resume: {str(study_dir)!r} holds no study to resume")
     if not args.resume and (study_dir / RAY_DIR).exists():
@@ -250,6 +255,14 @@ def _run_phases(args: argparse.Namespace, base: GANConfig, settings: runner.Stud
     return complete, runner.write_outputs(settings, base, errors, partial=not complete)
 
 
+def _storage_fault(number: int, settings: runner.StudySettings, resume: str) -> int:
+    """One line for a write error under the study folder or the storage; exit EXIT_STORAGE.
+    What could still be written (history and best config, marked partial) was written."""
+    where = settings.storage or str(settings.study_dir)
+    sys.stderr.write(f"{PROG}: error: {fault_line(number, where, resume)}\n")
+    return EXIT_STORAGE
+
+
 def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     args = parse_args(argv)
@@ -289,12 +302,21 @@ def main(argv: list[str] | None = None) -> int:
     log.info("%s %s: %d trials of up to %d epochs on %s data; objective %s (%s)",
              settings.design, study_dir, settings.num_samples, base.n_epochs, split.name,
              settings.objective, settings.mode)
-    complete, history = _run_phases(args, base, settings, inputs)
+    resume = shlex.join(["python", "-m", "study.run", "--name", args.name, "--results-dir",
+                         str(args.results_dir), "--resume"])
+    with StorageFaultTrap() as trap:
+        try:
+            complete, history = _run_phases(args, base, settings, inputs)
+        except (Exception, KeyboardInterrupt) as err:
+            number = storage_errno(err) if isinstance(err, Exception) else None
+            if (number or trap.errno) is None:
+                raise
+            return _storage_fault(number or trap.errno, settings, resume)
+    if trap.errno is not None:
+        return _storage_fault(trap.errno, settings, resume)
     if not complete:
         log.warning("study interrupted: history and best config are marked partial, no report "
-                    "written; continue it with: %s", shlex.join(
-                        ["python", "-m", "study.run", "--name", args.name, "--results-dir",
-                         str(args.results_dir), "--resume"]))
+                    "written; continue it with: %s", resume)
         return EXIT_INTERRUPTED
     study_seconds = time.monotonic() - started
     if not args.no_report:

@@ -29,6 +29,7 @@ from study.history import summarize
 from study import cluster, storage
 from study.progress import TrialLines
 from study.failure_stop import FailureStopper, stamp_trials
+from study.faults import TuneStateBackup, repair_tune_state
 from study.search import BalancedSobolSampler, ResumableOptunaSearch
 from study.space import BALANCED_PARAM, atlas_space, optuna_space, seed_point
 from study.trainable import (OBJECTIVE_KEY, TrialInputs, TrialSettings, make_trainable,
@@ -172,7 +173,8 @@ def run_config(settings: StudySettings, experiment: str, total: int, base_loss: 
         sync_config=tune.SyncConfig(sync_artifacts=bool(settings.storage)),
         checkpoint_config=tune.CheckpointConfig(num_to_keep=CHECKPOINTS_KEPT),
         failure_config=tune.FailureConfig(max_failures=1), verbose=1 if verbose else 0,
-        callbacks=[TrialLines(settings.objective, total)])
+        callbacks=[TrialLines(settings.objective, total)] + ([] if settings.storage else [
+            TuneStateBackup(settings.study_dir / experiment)]))
 
 
 def search_limit(settings: StudySettings) -> int:
@@ -229,6 +231,10 @@ def restored_tuner(base: GANConfig, settings: StudySettings, inputs: TrialInputs
     if filled:
         log.info("made %d placeholders for checkpoint folders rotated away after Tune last "
                  "saved its state", filled)
+    repaired = [] if settings.storage else repair_tune_state(settings.study_dir / experiment)
+    if repaired:
+        log.warning("Tune's state %s was damaged (a write that failed); restored its last "
+                    "readable copy, the damaged file kept as <name>.damaged", ", ".join(repaired))
     return tune.Tuner.restore(path, trainable=build_trainable(base, settings, inputs,
                                                               experiment),
                               resume_unfinished=True, resume_errored=True)
