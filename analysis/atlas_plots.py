@@ -67,8 +67,9 @@ def stopping_tradeoff(sweep: pd.DataFrame) -> Figure:
     if data.empty:
         empty_panel(ax, "no trial would be stopped")
         return fig
-    for rule, group in data.groupby("rule", sort=False):
-        group = group.sort_values("window")
+    uniform = data[data["window"] != "live"]
+    for rule, group in uniform.groupby("rule", sort=False):
+        group = group.assign(window=group["window"].astype(int)).sort_values("window")
         xerr = np.clip(np.vstack([group["false_rate"] - group["false_low"],
                                   group["false_high"] - group["false_rate"]]), 0, None)
         line = ax.errorbar(100 * group["false_rate"], 100 * group["saved"], xerr=100 * xerr,
@@ -78,6 +79,10 @@ def stopping_tradeoff(sweep: pd.DataFrame) -> Figure:
             ax.annotate(f"w{int(row['window'])}", (100 * row["false_rate"], 100 * row["saved"]),
                         textcoords="offset points", xytext=(4, 3), fontsize=7,
                         color=line[0].get_color())
+    live = data[(data["window"] == "live") & (data["rule"] == "all rules")]
+    if len(live):
+        ax.scatter(100 * live["false_rate"], 100 * live["saved"], marker="*", s=220,
+                   color="black", zorder=5, label="all rules, live per-rule windows")
     ax.axvline(5, color="0.5", ls=":", lw=1)
     ax.axhline(30, color="0.5", ls=":", lw=1)
     ax.set_xlabel("false stops, % of trials stopped (95% Wilson interval)")

@@ -21,6 +21,7 @@ at 0, and the g_loss swing (oscillation) only for one-sidedly bounded g_loss.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
@@ -52,11 +53,13 @@ OSCILLATION_CV = 0.5  # detrended spread of g_loss over the window, relative to 
 OSCILLATION_SMOOTH = 5  # grad-log rows averaged before detrending (per-batch noise is not a swing)
 # Failure-aware stopping (study.failure_stop, replayed by analysis.stopping) stops a trial once
 # one of the conclusive rules has held for this many consecutive epochs: the same rules and
-# thresholds as the census, over a window chosen by replaying the rule on the failure atlas.
-# Never shorter than FINAL_WINDOW, so a stopped trial's census class is the class it was
-# stopped for. A divergence (a NaN) is final at once.
-STOP_WINDOW = 3
-THRESHOLDS = ("FINAL_WINDOW", "STOP_WINDOW", "VANISHING_GRAD_NORM", "VANISHING_D_FAKE", "D_WINS_LOSS",
+# thresholds as the census, over windows chosen by replaying them on the 100-trial failure
+# atlas (docs/findings.md). Vanishing and D wins never stopped a trial that ended healthy at
+# 3 epochs; a collapse after a learned peak recovered in 8 of the 9 trials stopped at 3, in 0
+# of 1 at 5, so its window is 6. Never shorter than FINAL_WINDOW, so a stopped trial's census
+# class is the class it was stopped for. A divergence (a NaN) is final at once.
+STOP_WINDOWS = {VANISHING: 3, D_WINS: 3, MODE_COLLAPSE: 6}
+THRESHOLDS = ("FINAL_WINDOW", "STOP_WINDOWS", "VANISHING_GRAD_NORM", "VANISHING_D_FAKE", "D_WINS_LOSS",
               "COLLAPSE_PEAK", "COLLAPSE_COVERAGE", "COLLAPSE_MODES", "COLLAPSE_DROP",
               "COLLAPSE_MIN_DENSITY", "NONCONVERGED_DIVERSITY", "OSCILLATION_CV",
               "OSCILLATION_SMOOTH")  # quoted by the report
@@ -174,15 +177,22 @@ def conclusive_masks(trial: pd.DataFrame) -> dict[str, np.ndarray]:
     }
 
 
-def conclusive_failure(trial: pd.DataFrame, window: int | None = None,
+Windows = int | Mapping[str, int]  # one stop window for every rule, or one per rule
+
+
+def rule_window(windows: Windows, cls: str) -> int:
+    return windows if isinstance(windows, int) else windows[cls]
+
+
+def conclusive_failure(trial: pd.DataFrame, window: Windows | None = None,
                        rules: tuple[str, ...] = CONCLUSIVE) -> tuple[str, float] | None:
     """(class, onset epoch) of the first conclusive failure that holds at the trial's last
     epoch, or None.
 
     Args:
         trial: its per-epoch rows so far.
-        window: epochs a rule must have held, the trial having at least that many; None: the
-            census's FINAL_WINDOW (a shorter trial: all its epochs).
+        window: epochs a rule must have held (one for all, or per rule), the trial having
+            at least that many; None: the census's FINAL_WINDOW (a shorter trial: all of it).
         rules: which of CONCLUSIVE to apply (the replay measures each alone).
     """
     trial = trial.sort_values("epoch")
@@ -190,13 +200,14 @@ def conclusive_failure(trial: pd.DataFrame, window: int | None = None,
     if DIVERGED in rules and masks[DIVERGED].any():
         return DIVERGED, float(epochs[int(np.argmax(masks[DIVERGED]))])
     for cls in CONCLUSIVE[1:]:
-        holds = _holds_at_end(masks[cls]) if window is None else _holds_over(masks[cls], window)
+        holds = _holds_at_end(masks[cls]) if window is None \
+            else _holds_over(masks[cls], rule_window(window, cls))
         if cls in rules and holds:
             return cls, _onset(masks[cls], epochs)
     return None
 
 
-def first_stop(trial: pd.DataFrame, window: int = STOP_WINDOW,
+def first_stop(trial: pd.DataFrame, window: Windows = STOP_WINDOWS,
                rules: tuple[str, ...] = CONCLUSIVE) -> tuple[str, int] | None:
     """(class, epoch) at which failure-aware stopping would end this trial, or None: the first
     epoch k at which :func:`conclusive_failure` of the epochs up to k finds a failure.
@@ -210,7 +221,7 @@ def first_stop(trial: pd.DataFrame, window: int = STOP_WINDOW,
         if DIVERGED in rules and masks[DIVERGED][:k].any():
             return DIVERGED, int(epochs[k - 1])
         for cls in CONCLUSIVE[1:]:
-            if cls in rules and _holds_over(masks[cls][:k], window):
+            if cls in rules and _holds_over(masks[cls][:k], rule_window(window, cls)):
                 return cls, int(epochs[k - 1])
     return None
 

@@ -4,7 +4,7 @@ ASHA compares objectives; it cannot tell that a trial has failed. This stopper
 reads each trial's epoch records as Tune receives them and applies the census's
 own conclusive rules (``analysis.failures.conclusive_failure``: diverged,
 vanishing gradients, D wins, collapse after a learned peak) over
-``STOP_WINDOW`` epochs. It runs beside the scheduler: either may stop a trial.
+``STOP_WINDOWS`` epochs (per rule). It runs beside the scheduler: either may stop a trial.
 
 What it stopped, and why, is recorded once, on the driver, in the study's
 ``failure_stops.json`` (written as each decision is made, so an interrupted and
@@ -74,11 +74,12 @@ class FailureStopper(tune.Stopper):
     Args:
         study_dir: the study folder (``failure_stops.json`` is written there).
         base_loss: the loss of trials whose parameters do not name one.
-        window: epochs a rule must hold (analysis.failures.STOP_WINDOW).
+        window: epochs a rule must hold, one for all or per rule
+            (analysis.failures.STOP_WINDOWS).
     """
 
     def __init__(self, study_dir: Path, base_loss: str,
-                 window: int = failures.STOP_WINDOW) -> None:
+                 window: failures.Windows = failures.STOP_WINDOWS) -> None:
         self.path = Path(study_dir) / layout.FAILURE_STOPS
         self.base_loss, self.window = base_loss, window
         self.rows: dict[str, list[dict[str, Any]]] = {}
@@ -104,7 +105,8 @@ class FailureStopper(tune.Stopper):
         cls, onset = found
         self.stops[trial_id] = {"failure": cls, "epoch": int(result["epoch"]),
                                 "onset_epoch": None if math.isnan(onset) else int(onset),
-                                "window": self.window}
+                                "window": failures.rule_window(self.window, cls)
+                                if cls != failures.DIVERGED else 1}
         _write_json(self.path, self.stops)
         log.info("trial %s stopped for failure: %s (since epoch %s), at epoch %d", trial_id,
                  failures.class_label(cls), self.stops[trial_id]["onset_epoch"],
