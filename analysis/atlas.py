@@ -120,26 +120,37 @@ def remedy_findings(trials: pd.DataFrame) -> list[str]:
                    "be shown to remove a failure."]
 
 
+BALANCED_SHARE = 0.4  # each eps value holds at least this share of every loss's trials
+
+
 def bn_eps_findings(trials: pd.DataFrame) -> list[str]:
     """Any-failure rate per BatchNorm eps within each loss (the seed's 0.8 quirk measured), and
-    pooled over the losses with each stratum's size: the Sobol sweep gives every loss both
-    values, so the pooled rate compares like with like only while the strata are balanced."""
+    the pooled rates with each stratum's size. The Sobol sweep balances the losses, not eps
+    within each loss: a pooled verdict is given only when every loss splits its trials between
+    both values (each at least BALANCED_SHARE); otherwise the pooled difference mixes the eps
+    effect with the loss effect, and the sentence says so."""
     if "bn_eps" not in trials or trials["bn_eps"].nunique() < 2:
         return []
     values = sorted(trials["bn_eps"].astype(float).unique(), reverse=True)[:2]
-    strata = []
+    strata, balanced = [], True
     for loss in losses_in(trials):
         group = trials[trials["loss"].astype(str) == loss]
         rates = [(_hits(g, ANY_FAILURE), len(g)) for g in
                  (group[group["bn_eps"].astype(float) == v] for v in values)]
-        if min(n for _, n in rates):
-            verdict = "differ" if rates_differ(*rates) else "cannot tell"
-            strata.append(f"{loss}: {rates[0][0]}/{rates[0][1]} vs {rates[1][0]}/{rates[1][1]} "
-                          f"({verdict})")
+        balanced &= min(n for _, n in rates) >= BALANCED_SHARE * len(group)
+        verdict = ("differ" if rates_differ(*rates) else "cannot tell") \
+            if min(n for _, n in rates) else "one value only"
+        strata.append(f"{loss}: {rates[0][0]}/{rates[0][1]} vs {rates[1][0]}/{rates[1][1]} "
+                      f"({verdict})")
     pooled = [(_hits(g, ANY_FAILURE), len(g)) for g in
               (trials[trials["bn_eps"].astype(float) == v] for v in values)]
-    verdict = ("the pooled rates differ (95% intervals separate)" if rates_differ(*pooled)
-               else "the pooled rates cannot be told apart (intervals overlap)")
+    if not balanced:
+        verdict = ("no pooled verdict: the losses split their trials unevenly between the two "
+                   "values, so the pooled difference mixes the eps effect with the loss effect")
+    elif rates_differ(*pooled):
+        verdict = "the pooled rates differ (95% intervals separate; every loss splits evenly)"
+    else:
+        verdict = "the pooled rates cannot be told apart (intervals overlap)"
     return [f"Any failure by the generator's BatchNorm eps {values[0]:g} vs {values[1]:g}, "
             f"within each loss: {'; '.join(strata)}. Pooled over the losses: "
             f"{rate_text(*pooled[0])} vs {rate_text(*pooled[1])}; {verdict}."]

@@ -316,3 +316,19 @@ def seed_spread(table: pd.DataFrame, objective: str) -> Figure:
         ax.tick_params(axis="x", labelsize=7)
     fig.tight_layout()
     return fig
+
+
+def sample_grids(grids: dict[str, "np.ndarray"], size: float = 3.6) -> Figure:
+    """Final 5x5 sample grids side by side, each large enough to judge by eye (nearest-pixel
+    scaling, no smoothing); ``grids`` maps a title to an image array (H, W[, C])."""
+    fig = Figure(figsize=(size * max(1, len(grids)), size + 0.5))
+    axes = np.atleast_1d(fig.subplots(1, max(1, len(grids))))
+    if not grids:
+        empty_panel(axes[0], "no sample grids")
+        return fig
+    for ax, (title, image) in zip(axes, grids.items()):
+        ax.imshow(image, cmap="gray", interpolation="nearest")
+        ax.set_title(title, fontsize=9)
+        ax.set_axis_off()
+    fig.tight_layout()
+    return fig

@@ -16,10 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+from matplotlib import image as plt_image
 from matplotlib.figure import Figure
 
 from analysis import atlas, atlas_plots, failures, findings, plots, stopping
-from analysis.confirmations import seed_robust_table
+from analysis.confirmations import is_seed_default, seed_robust_table
 from analysis.gradient_probe import stage_probe, stages_for
 from analysis.importance import param_importances
 from analysis.integrity import check_study_files
@@ -136,19 +137,36 @@ def _landscape_section(rep: Report, data: StudyData, trials: pd.DataFrame, desig
         findings.landscape(trials, design) + [plots.importance_caveat(counts)]))
 
 
+def _seed_default_trial(data: StudyData, trials: pd.DataFrame) -> str | None:
+    """A full-budget run of the seed script's own settings (a confirmation or the search's
+    first trial), for the samples beside the winners."""
+    runs = trials[trials.apply(is_seed_default, axis=1)] if len(trials) else trials
+    runs = runs[runs["epochs"] >= int(trials["epochs"].max())] if len(runs) else runs
+    return str(runs.iloc[0]["trial_id"]) if len(runs) else None
+
+
 def _samples_section(rep: Report, data: StudyData, trials: pd.DataFrame) -> None:
     picks = _example_trials(trials)
     images = []
     if picks:
         images.append(rep.save(plots.loss_curves(data.history, {
             t: f"{label}: {t}" for t, label in picks.items()}), "loss_curves"))
-    for trial_id, label in picks.items():
-        grids = layout.image_grids(data.trial_dirs[trial_id]) \
+    seed = _seed_default_trial(data, trials)
+    shown = {**picks, **({seed: "seed defaults"} if seed and seed not in picks else {})}
+    grids = {}
+    for trial_id, label in shown.items():
+        files = layout.image_grids(data.trial_dirs[trial_id]) \
             if trial_id in data.trial_dirs else []
-        if grids:
-            shutil.copyfile(grids[-1], rep.out / f"samples_{label}.png")
-            images.append(f"samples_{label}.png")
-    rep.sections.append(("Samples", images, []))
+        if files:
+            shutil.copyfile(files[-1], rep.out / f"samples_{label.replace(' ', '_')}.png")
+            row = trials.set_index("trial_id").loc[trial_id]
+            fcd = f", fcd {row['fcd']:.0f}" if pd.notna(row.get("fcd")) else ""
+            grids[f"{label}: {trial_id} ({failures.class_label(row['failure'])}{fcd})"] = \
+                plt_image.imread(files[-1])
+    if grids:
+        images.append(rep.save(plots.sample_grids(grids), "samples", svg=False))
+    rep.sections.append(("Samples", images, ["Final 5x5 grids from the same fixed noise; "
+                                             "each grid's trial, class and final fcd above it."]))
 
 
 def _snapshot_source(data: StudyData, best: str, stages: list[int]
@@ -270,8 +288,21 @@ def build_report(study_dir: str | Path, probe_iterations: int = 2000) -> list[Pa
     return [rep.out / "report.html", rep.out / "report.md"]
 
 
+EXAMPLES = """examples:
+  python -m analysis.report results/gan-study
+      the report of a study (also written at the end of every study)
+  python -m analysis.report results/atlas100 --probe-iterations 0
+      without the gradient probe (about 100 core-seconds)
+  python -m analysis.report results/gan-study --probe-iterations 4000
+      the probe at Arjovsky & Bottou's 4,000 fresh-D iterations
+  python -m analysis.stopping results/atlas100
+      replay failure-aware stopping on a study's full-budget trials
+"""
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = OneLineParser(prog=PROG, description=__doc__)
+    p = OneLineParser(prog=PROG, description=__doc__, epilog=EXAMPLES,
+                      formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("study_dir", type=Path)
     p.add_argument("--probe-iterations", type=int, default=2000,
                    help="D iterations of the gradient probe (0 skips it)")

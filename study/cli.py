@@ -71,8 +71,23 @@ UPPER = {"num_samples": 100_000, "max_epochs": 100_000, "grace_period": 100_000,
          "control_lr": 1.0}
 
 
+EXAMPLES = """examples:
+  python -m study.run --num-samples 50
+      the default study: search, confirmations over seeds, a minimax control, the report
+  python -m study.run --num-samples 200 --data-dir /data/mnist
+      a GPU box: CUDA is picked itself; four trials per GPU, the seed's 200 epochs, full MNIST
+  RAY_AUTH_MODE=token RAY_AUTH_TOKEN=TOKEN python -m study.run --address HEAD:6379 \\
+      --results-dir /shared/results
+      a Ray cluster with token authentication and a folder every node can write
+  python -m study.run --design atlas --num-samples 100 --dataset embedded --name atlas100
+      the failure atlas: a Sobol sweep over lr, b1, latent size, loss and BatchNorm eps
+  python -m study.run --name gan-study --resume
+      continue an interrupted study (exit 130), or one a full disk stopped (exit 74)
+"""
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = OneLineParser(prog=PROG, description=__doc__,
+    p = OneLineParser(prog=PROG, description=__doc__, epilog=EXAMPLES,
                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--num-samples", type=int, default=50, help="trials Optuna proposes")
     p.add_argument("--name", default="gan-study", help="study folder under --results-dir")
@@ -232,7 +247,7 @@ def _study_config(args: argparse.Namespace, study_dir: Path):
 def _report_time(study_dir: Path, history, study_seconds: float, report_seconds: float,
                  settings: runner.StudySettings) -> None:
     """Print and save where this run's trial slots went (a resumed run is not measured: its
-    history holds epochs of earlier sessions)."""
+    history holds epochs of earlier runs)."""
     per_trial = (settings.cpus_per_trial, settings.gpus_per_trial)
     # The machine's slots, also under --max-concurrent or --reproducible: a slot they leave
     # idle is idle.

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-# One classifier cache per test session, outside the user's home; subprocesses inherit it.
+# One classifier cache per pytest run, outside the user's home; subprocesses inherit it.
 os.environ["GAN_STUDY_CACHE"] = tempfile.mkdtemp(prefix="gan-study-cache-")
 torch.set_num_threads(min(2, torch.get_num_threads()))
 

@@ -1,6 +1,7 @@
 """The failure atlas: per-loss rates, remedies, charts, and a tiny real atlas study."""
 
 import os
+import re
 import subprocess
 import sys
 
@@ -54,6 +55,16 @@ def test_bn_eps_finding_says_when_the_data_cannot_tell():
     assert "cannot tell" in atlas.bn_eps_findings(trials)[0]
 
 
+def test_bn_eps_gives_no_pooled_verdict_when_a_loss_sits_on_one_value():
+    """Pooled 10/10 vs 0/10 looks decisive, but eps 0.8 holds every failing ns trial and eps
+    1e-5 every healthy wgan-gp trial: the loss explains it, so no pooled verdict."""
+    trials = _trials({"ns": [failures.MODE_COLLAPSE] * 10, "wgan-gp": [failures.HEALTHY] * 10})
+    trials["bn_eps"] = [0.8] * 10 + [1e-5] * 10
+    (text,) = atlas.bn_eps_findings(trials)
+    assert "no pooled verdict" in text and "differ (95%" not in text
+    assert "ns: 10/10 vs 0/0 (one value only)" in text
+
+
 def test_phase_diagram_has_one_panel_per_loss_on_shared_axes():
     trials = _trials({loss: [failures.HEALTHY, failures.MODE_COLLAPSE] for loss in LOSSES})
     fig = atlas_plots.phase_diagrams(trials)
@@ -95,7 +106,7 @@ def test_tiny_atlas_runs_every_loss_at_full_budget_and_reports(tmp_path):
     per_trial = history.groupby("trial_id").agg(epochs=("epoch", "max"), loss=("loss", "first"))
     assert len(per_trial) == 10 and (per_trial["epochs"] == 3).all()  # FIFO: nobody cut short
     assert per_trial["loss"].value_counts().to_dict() == {loss: 2 for loss in LOSSES}
-    assert set(history["phase"]) == {layout.PHASE_SEARCH}  # no confirmations or controls
+    assert set(history["phase"]) == {layout.PHASE_ATLAS}  # no confirmations or controls
 
     import optuna
 
@@ -110,3 +121,7 @@ def test_tiny_atlas_runs_every_loss_at_full_budget_and_reports(tmp_path):
         assert f"| {loss} " in table and f"{loss}: " in report
     trials = pd.read_csv(study / layout.REPORT_DIR / "trials.csv")
     assert (trials["failure"] != failures.UNDETERMINED).all()
+    assert set(trials["phase"]) == {layout.PHASE_ATLAS}
+    # Every sentence is the atlas's: no search population, no TPE, no pooled lr comparison.
+    assert not re.search(r"\bsearch\b|\bTPE\b", report)
+    assert "Failure rate by lr tercile of the judged" not in report

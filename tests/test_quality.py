@@ -1,4 +1,4 @@
-"""Validity of the collapse detector on real embedded digits (issue 3's table)."""
+"""Validity of the collapse detector on real embedded digits (the table in docs/metrics.md)."""
 
 import json
 import subprocess

@@ -33,8 +33,23 @@ DEFAULT_OUT_DIR = Path("results/gan-train")
 DEFAULT_CHECKPOINT_INTERVAL = 5
 
 
+EXAMPLES = """examples:
+  python -m gan.train --n_epochs 200
+      the seed script's run, same flags and defaults (full MNIST when present, else embedded)
+  python -m gan.train --dataset embedded --n_epochs 30 --lr 1.2e-3 --b1 0.09 --latent_dim 32
+      one config from a study's best_config.json
+  python -m gan.train --loss minimax --lr 2e-3 --n_epochs 20
+      watch the saturating cost vanish (grad_log.csv, metrics.csv)
+  python -m gan.train --loss wgan-gp --bn-eps 1e-5
+      a remedy: the Wasserstein critic with its paper's betas and 5 critic steps
+  python -m gan.train --out-dir results/gan-train --resume
+      continue from the run's checkpoint.pt
+"""
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = OneLineParser(prog=PROG, description=__doc__)
+    parser = OneLineParser(prog=PROG, description=__doc__, epilog=EXAMPLES,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
     add_config_flags(parser.add_argument_group("seed script flags (each also spelled with "
                                                "hyphens)"), SEED_FLAGS)
     add_config_flags(parser.add_argument_group("study settings"), STUDY_FLAGS)
