@@ -213,9 +213,12 @@ def vanishing(trials: pd.DataFrame, history: pd.DataFrame) -> list[str]:
                "within the budget" if minimax else
                "every trial used the non-saturating cost, which keeps G's gradient alive when "
                "D rejects its samples; run the minimax control (the default) to see the failure")
-        return [f"No trial showed vanishing gradients: the lowest epoch-mean generator gradient "
-                f"norm was {floor:.2g}, above the {failures.VANISHING_GRAD_NORM:g} threshold; "
-                f"{why}."]
+        low = (f"the lowest epoch-mean generator gradient norm was {floor:.2g}, above the "
+               f"{failures.VANISHING_GRAD_NORM:g} threshold" if not floor < failures.VANISHING_GRAD_NORM
+               else f"the epoch-mean generator gradient norm went as low as {floor:.2g}, but no "
+               f"trial held the rule (below {failures.VANISHING_GRAD_NORM:g}, with D(G(z)) < "
+               f"{failures.VANISHING_D_FAKE:g} for ns and minimax) over its final window")
+        return [f"No trial showed vanishing gradients: {low}; {why}."]
     parts = []
     for phase, group in trials.groupby(trials.get("phase", pd.Series("search", trials.index))):
         k = int((group["failure"] == failures.VANISHING).sum())

@@ -30,18 +30,17 @@ import torch
 
 from gan.classifier import load_or_train_classifier
 from gan.cli_common import OneLineParser, add_config_flags, fail, setup_logging
-from gan.config import GANConfig, paper_settings
-from gan.losses import LOSSES
+from gan.config import GANConfig
 from analysis.integrity import check_study_files
 from analysis.timing import breakdown_text, slot_name, time_breakdown
 from gan.data import DataError, load_data
 from gan.layout import RAY_DIR, TIMING_FILE
 from gan.runtime import resolve_device
-from study import cluster, runner
+from study import cluster, outputs, runner
 from study.confirm import CONTROL_POINT, run_confirmations
+from study.flag_checks import check_flags
 from study.faults import EXIT_STORAGE, StorageFaultTrap, fault_line, storage_errno
 from study.space import DESIGNS, OBJECTIVES, SPACES
-from study.storage import check_storage
 from study.trainable import TrialInputs
 
 log = logging.getLogger("study.run")
@@ -59,16 +58,6 @@ SMOKE = {"num_samples": 4, "max_epochs": 2, "dataset": "synthetic", "grace_perio
 SMOKE_CAPS = ("num_samples", "probe_iterations", "confirm_top", "confirm_seeds")  # lower flags win
 GAN_FLAGS = ("dataset", "data_dir", "batch_size", "eval_samples", "log_interval",
              "sample_interval", "precision", "cuda_graphs")
-POSITIVE = ("num_samples", "max_epochs", "grace_period", "checkpoint_interval",
-            "connect_timeout")
-NON_NEGATIVE = ("cpus_per_trial", "gpus_per_trial", "max_concurrent", "probe_iterations",
-                "confirm_top", "confirm_seeds")
-# Beyond these a value is a typo, not a plan (a million trials, a year of epochs).
-UPPER = {"num_samples": 100_000, "max_epochs": 100_000, "grace_period": 100_000,
-         "checkpoint_interval": 100_000, "cpus_per_trial": 1024, "gpus_per_trial": 64,
-         "max_concurrent": 100_000, "probe_iterations": 10_000_000, "confirm_top": 1000,
-         "confirm_seeds": 1000, "reduction_factor": 1000, "connect_timeout": 3600,
-         "control_lr": 1.0}
 
 
 EXAMPLES = """examples:
@@ -119,10 +108,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="re-run this many of the best full-budget configs (and the seed's "
                         "defaults) with --confirm-seeds more seeds; 0 skips")
     p.add_argument("--confirm-seeds", type=int, default=2, help="extra seeds per confirmed config")
+    _add_run_flags(p)
+    add_config_flags(p.add_argument_group("GAN settings shared by every trial"), GAN_FLAGS)
+    p.add_argument("--no-report", action="store_true", help="skip the analysis report")
+    p.add_argument("--probe-iterations", type=int, default=DEFAULT_PROBE_ITERATIONS,
+                   help="D iterations of the report's gradient probe (0 skips it)")
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="debug logging and Ray Tune's full status tables")
+    p.add_argument("--smoke-test", action="store_true",
+                   help="4 trials x 2 epochs on synthetic data: checks the whole path in a minute")
+    return p.parse_args(argv)
+
+
+def _add_run_flags(p: argparse.ArgumentParser) -> None:
+    """Stopping, controls, resources and the cluster."""
     p.add_argument("--failure-stop", action=argparse.BooleanOptionalAction, default=None,
                    help="stop a search or control trial once its failure is conclusive "
                         "(diverged, vanished, D wins, collapsed after learning; the census's "
-                        "rules over analysis.failures.STOP_WINDOW epochs); default: on for "
+                        "rules over analysis.failures.STOP_WINDOWS epochs); default: on for "
                         "--design search, off for --design atlas, which maps full budgets")
     p.add_argument("--control-lr", type=float, default=CONTROL_POINT["lr"],
                    help="learning rate of the minimax control run (higher: it vanishes sooner)")
@@ -140,53 +143,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="seconds to wait for --address to answer before giving up")
     p.add_argument("--checkpoint-interval", type=int, default=10,
                    help="epochs between checkpoints (besides the scheduler's milestones)")
-    add_config_flags(p.add_argument_group("GAN settings shared by every trial"), GAN_FLAGS)
-    p.add_argument("--no-report", action="store_true", help="skip the analysis report")
-    p.add_argument("--probe-iterations", type=int, default=DEFAULT_PROBE_ITERATIONS,
-                   help="D iterations of the report's gradient probe (0 skips it)")
-    p.add_argument("-v", "--verbose", action="store_true",
-                   help="debug logging and Ray Tune's full status tables")
-    p.add_argument("--smoke-test", action="store_true",
-                   help="4 trials x 2 epochs on synthetic data: checks the whole path in a minute")
-    return p.parse_args(argv)
-
-
-def _check(args: argparse.Namespace) -> None:
-    for name in POSITIVE:
-        if getattr(args, name) < 1:
-            raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got "
-                             f"{getattr(args, name)}")
-    for name in NON_NEGATIVE:
-        if getattr(args, name) < 0:
-            raise ValueError(f"--{name.replace('_', '-')} must be >= 0, got "
-                             f"{getattr(args, name)}")
-    for name, limit in UPPER.items():
-        if getattr(args, name) > limit:
-            raise ValueError(f"--{name.replace('_', '-')} {getattr(args, name)} is beyond "
-                             f"{limit}; is it a typo?")
-    if args.results_dir.parts and args.results_dir.parts[0].endswith(":"):
-        # Path() has already folded "s3://bucket" into "s3:/bucket": a URI, not a folder.
-        raise ValueError(f"--results-dir {str(args.results_dir)!r} looks like a URI; give a "
-                         "folder here and the URI as --storage")
-    if args.storage is not None:
-        check_storage(args.storage)
-    for path in (args.results_dir, args.results_dir / args.name):
-        if path.exists() and not path.is_dir():
-            raise ValueError(f"results path {str(path)!r} is a file, not a folder")
-    if args.cpus_per_trial == 0 and not args.gpus_per_trial:
-        raise ValueError("--cpus-per-trial 0 needs --gpus-per-trial > 0")
-    if args.gpus_per_trial > 1 and args.gpus_per_trial % 1:
-        raise ValueError(f"--gpus-per-trial above 1 must be whole, got {args.gpus_per_trial}")
-    if not args.control_lr > 0:
-        raise ValueError(f"--control-lr must be > 0, got {args.control_lr}")
-    if args.reduction_factor <= 1:
-        raise ValueError(f"--reduction-factor must be > 1, got {args.reduction_factor}")
-    if args.design == "atlas":
-        if args.scheduler != "fifo":
-            raise ValueError(f"--design atlas runs every trial at the full budget; --scheduler "
-                             f"{args.scheduler} does not apply")
-        for loss in LOSSES:  # each loss's paper settings must fit the shared flags
-            GANConfig(log_interval=args.log_interval, loss=loss, **paper_settings(loss))
 
 
 def _apply_defaults(args: argparse.Namespace) -> None:
@@ -267,7 +223,30 @@ def _run_phases(args: argparse.Namespace, base: GANConfig, settings: runner.Stud
         more_finished, more_errors = run_confirmations(base, settings, inputs, args.resume)
         errors.update(more_errors)
         complete = more_finished
-    return complete, runner.write_outputs(settings, base, errors, partial=not complete)
+    return complete, outputs.write_outputs(settings, base, errors, partial=not complete)
+
+
+def _run_guarded(args: argparse.Namespace, base: GANConfig, settings: runner.StudySettings,
+                 inputs: TrialInputs):
+    """:func:`_run_phases` under the storage-fault trap; (exit code, history): 0 when the
+    study finished, EXIT_STORAGE after a write error, EXIT_INTERRUPTED after an interrupt."""
+    resume = shlex.join(["python", "-m", "study.run", "--name", args.name, "--results-dir",
+                         str(args.results_dir), "--resume"])
+    with StorageFaultTrap() as trap:
+        try:
+            complete, history = _run_phases(args, base, settings, inputs)
+        except (Exception, KeyboardInterrupt) as err:
+            number = storage_errno(err) if isinstance(err, Exception) else None
+            if (number or trap.errno) is None:
+                raise
+            return _storage_fault(number or trap.errno, settings, resume), None
+    if trap.errno is not None:
+        return _storage_fault(trap.errno, settings, resume), history
+    if not complete:
+        log.warning("study interrupted: history and best config are marked partial, no report "
+                    "written; continue it with: %s", resume)
+        return EXIT_INTERRUPTED, history
+    return 0, history
 
 
 def _storage_fault(number: int, settings: runner.StudySettings, resume: str) -> int:
@@ -289,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     _apply_defaults(args)
     study_dir = args.results_dir / args.name
     try:
-        _check(args)
+        check_flags(args)
         base, settings = _study_config(args, study_dir)
         # Resolve "auto" once here, so that trials do not each probe the network.
         split = load_data(base, "cpu")
@@ -317,22 +296,9 @@ def main(argv: list[str] | None = None) -> int:
     log.info("%s %s: %d trials of up to %d epochs on %s data; objective %s (%s)",
              settings.design, study_dir, settings.num_samples, base.n_epochs, split.name,
              settings.objective, settings.mode)
-    resume = shlex.join(["python", "-m", "study.run", "--name", args.name, "--results-dir",
-                         str(args.results_dir), "--resume"])
-    with StorageFaultTrap() as trap:
-        try:
-            complete, history = _run_phases(args, base, settings, inputs)
-        except (Exception, KeyboardInterrupt) as err:
-            number = storage_errno(err) if isinstance(err, Exception) else None
-            if (number or trap.errno) is None:
-                raise
-            return _storage_fault(number or trap.errno, settings, resume)
-    if trap.errno is not None:
-        return _storage_fault(trap.errno, settings, resume)
-    if not complete:
-        log.warning("study interrupted: history and best config are marked partial, no report "
-                    "written; continue it with: %s", resume)
-        return EXIT_INTERRUPTED
+    code, history = _run_guarded(args, base, settings, inputs)
+    if code:
+        return code
     study_seconds = time.monotonic() - started
     if not args.no_report:
         from analysis.report import build_report

@@ -13,7 +13,7 @@ from ray.tune.search.basic_variant import BasicVariantGenerator
 
 from gan import layout
 from gan.config import GANConfig
-from study import runner
+from study import outputs, runner
 from analysis.gradient_probe import stages_for
 from analysis.load import final_rows, history_from_trials
 from study.failure_stop import stamp_trials
@@ -42,7 +42,7 @@ def confirmation_points(history, settings: Any, max_epochs: int) -> list[dict[st
         last = scored_rows(final_rows(search))
         full = last[last["epoch"] >= max_epochs].sort_values(
             "objective", ascending=(settings.mode == "min"))
-        configs = [runner.trial_record(settings.study_dir, t)["params"]
+        configs = [outputs.trial_record(settings.study_dir, t)["params"]
                    for t in full["trial_id"].head(settings.confirm_top)]
         defaults = seed_point(settings.space)
         if defaults not in configs:
@@ -93,4 +93,4 @@ def run_confirmations(base: GANConfig, settings: Any, inputs: TrialInputs,
     finished = runner.runs_finished(history_from_trials(settings.study_dir), base.n_epochs,
                                     phases) + grid.num_errors
     return finished >= (expected if expected is not None else len(grid)), \
-        runner.trial_errors(grid)
+        outputs.trial_errors(grid)

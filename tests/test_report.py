@@ -111,3 +111,18 @@ def test_old_history_column_js_estimate_is_migrated(tmp_path):
     history.to_parquet(study / "history.parquet", index=False)
     data = load_study(study)
     assert "js_estimate" not in data.history and (data.history["js_lower_bound"] == 0.1).all()
+
+
+def test_no_vanishing_sentence_never_calls_a_zero_norm_above_the_threshold():
+    """A zero gradient norm with D(G(z)) near 0.4 is not the vanishing rule: the sentence must
+    say how low the norm went without claiming it stayed above the threshold."""
+    from analysis import failures, findings
+    from synthetic_study import histories
+
+    history = histories()["healthy"].copy()
+    history.loc[history.index[2], "g_grad_norm"] = 0.0
+    (text,) = findings.vanishing(failures.classify_study(history, 8), history)
+    assert "went as low as 0" in text and "above the" not in text
+    history["g_grad_norm"] = 2.0
+    (text,) = findings.vanishing(failures.classify_study(history, 8), history)
+    assert "was 2, above the 0.01 threshold" in text

@@ -1,0 +1,59 @@
+"""The study CLI's refusals: every flag checked before anything is written or started."""
+
+from __future__ import annotations
+
+import argparse
+
+from gan.config import GANConfig, paper_settings
+from gan.losses import LOSSES
+from study.storage import check_storage
+
+POSITIVE = ("num_samples", "max_epochs", "grace_period", "checkpoint_interval",
+            "connect_timeout")
+NON_NEGATIVE = ("cpus_per_trial", "gpus_per_trial", "max_concurrent", "probe_iterations",
+                "confirm_top", "confirm_seeds")
+# Beyond these a value is a typo, not a plan (a million trials, a year of epochs).
+UPPER = {"num_samples": 100_000, "max_epochs": 100_000, "grace_period": 100_000,
+         "checkpoint_interval": 100_000, "cpus_per_trial": 1024, "gpus_per_trial": 64,
+         "max_concurrent": 100_000, "probe_iterations": 10_000_000, "confirm_top": 1000,
+         "confirm_seeds": 1000, "reduction_factor": 1000, "connect_timeout": 3600,
+         "control_lr": 1.0}
+
+
+def check_flags(args: argparse.Namespace) -> None:
+    """Raise ValueError, naming the flag and its value, for a request the study refuses."""
+    for name in POSITIVE:
+        if getattr(args, name) < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got "
+                             f"{getattr(args, name)}")
+    for name in NON_NEGATIVE:
+        if getattr(args, name) < 0:
+            raise ValueError(f"--{name.replace('_', '-')} must be >= 0, got "
+                             f"{getattr(args, name)}")
+    for name, limit in UPPER.items():
+        if getattr(args, name) > limit:
+            raise ValueError(f"--{name.replace('_', '-')} {getattr(args, name)} is beyond "
+                             f"{limit}; is it a typo?")
+    if args.results_dir.parts and args.results_dir.parts[0].endswith(":"):
+        # Path() has already folded "s3://bucket" into "s3:/bucket": a URI, not a folder.
+        raise ValueError(f"--results-dir {str(args.results_dir)!r} looks like a URI; give a "
+                         "folder here and the URI as --storage")
+    if args.storage is not None:
+        check_storage(args.storage)
+    for path in (args.results_dir, args.results_dir / args.name):
+        if path.exists() and not path.is_dir():
+            raise ValueError(f"results path {str(path)!r} is a file, not a folder")
+    if args.cpus_per_trial == 0 and not args.gpus_per_trial:
+        raise ValueError("--cpus-per-trial 0 needs --gpus-per-trial > 0")
+    if args.gpus_per_trial > 1 and args.gpus_per_trial % 1:
+        raise ValueError(f"--gpus-per-trial above 1 must be whole, got {args.gpus_per_trial}")
+    if not args.control_lr > 0:
+        raise ValueError(f"--control-lr must be > 0, got {args.control_lr}")
+    if args.reduction_factor <= 1:
+        raise ValueError(f"--reduction-factor must be > 1, got {args.reduction_factor}")
+    if args.design == "atlas":
+        if args.scheduler != "fifo":
+            raise ValueError(f"--design atlas runs every trial at the full budget; --scheduler "
+                             f"{args.scheduler} does not apply")
+        for loss in LOSSES:  # each loss's paper settings must fit the shared flags
+            GANConfig(log_interval=args.log_interval, loss=loss, **paper_settings(loss))
