@@ -143,3 +143,27 @@ def test_damaged_history_is_rebuilt_and_left_as_it_is(full_disk_then_resumed, tm
     assert _digest(study / layout.HISTORY_PARQUET) == before
     trials = pd.read_csv(study / layout.REPORT_DIR / "trials.csv")
     assert len(trials) == 2 and (trials["epochs"] == EPOCHS).all()
+
+
+def test_tune_state_backup_and_repair(tmp_path):
+    """The last whole copy of Tune's state is kept and put back over a truncated file; the
+    damaged file is kept beside it."""
+    import json as json_
+    import pickle
+
+    from study.faults import STATE_BACKUP, TuneStateBackup, repair_tune_state
+
+    state = tmp_path / "experiment_state-x.json"
+    searcher = tmp_path / "searcher-state-x.pkl"
+    state.write_text(json_.dumps({"trials": [1, 2]}))
+    searcher.write_bytes(pickle.dumps({"n": 3}, protocol=4))
+    TuneStateBackup(tmp_path).on_step_end(1, [])
+    assert (tmp_path / STATE_BACKUP / state.name).read_text() == state.read_text()
+    state.write_text('{"trials": [1, 2, 3')  # a save cut short by a full disk
+    backup = TuneStateBackup(tmp_path)
+    backup.on_step_end(2, [])  # a damaged set is never copied over the good one
+    assert json_.loads((tmp_path / STATE_BACKUP / state.name).read_text()) == {"trials": [1, 2]}
+    assert repair_tune_state(tmp_path) == [state.name]
+    assert json_.loads(state.read_text()) == {"trials": [1, 2]}
+    assert (tmp_path / (state.name + ".damaged")).read_text() == '{"trials": [1, 2, 3'
+    assert repair_tune_state(tmp_path) == []  # whole now: nothing to do
