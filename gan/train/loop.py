@@ -179,12 +179,13 @@ class _Epochs:
         started = time.perf_counter()
         bs = config.batch_size
         perm = torch.randperm(len(self.train_x), generator=state.rng, device=state.device)
-        totals = torch.zeros(len(self.names), device=state.device)
         steps = len(self.train_x) // bs
         g_steps = 0
         if self.graphed is not None:
             self.graphed.new_epoch(perm)
             totals = self.graphed.totals  # the graphs accumulate the epoch's rows
+        else:
+            totals = torch.zeros(len(self.names), device=state.device)
         for i in range(steps):
             g_step = self._generator_steps()
             if self.graphed is not None:
