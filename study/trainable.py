@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -198,12 +199,23 @@ def _trial_dir(settings: TrialSettings, trial_id: str) -> Path:
     return Path.cwd()
 
 
+def quiet_worker_exit(unraisable: Any) -> None:
+    """``sys.unraisablehook`` of a trial worker: Ray ends a worker with SIGTERM, whose handler
+    raises SystemExit; raised inside a garbage-collection callback, Python reports it as an
+    'Exception ignored' traceback. That is the worker's ordinary end, not an error; every
+    other unraisable exception is reported as usual."""
+    if isinstance(unraisable.exc_value, SystemExit):
+        return
+    sys.__unraisablehook__(unraisable)
+
+
 def make_trainable(settings: TrialSettings) -> Callable[..., None]:
     """A function trainable; Tune calls it with Optuna's proposal (or a confirmation's)."""
 
     def gan_trial(params: dict[str, Any], data: DataSplit | None = None,
                   classifier: DigitClassifier | None = None) -> None:
         torch.set_num_threads(max(1, settings.threads))
+        sys.unraisablehook = quiet_worker_exit
         if not settings.verbose:
             logging.getLogger(RAY_CHECKPOINT_LOGGER).setLevel(logging.WARNING)
         params = params.get(RUN_KEY, params)

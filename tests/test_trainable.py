@@ -71,3 +71,27 @@ def test_a_trial_resumed_at_its_end_reports_its_last_epoch_again(synthetic, monk
     reports.clear()
     train(config, [trainable.TuneReporter(frozenset())], data=synthetic)  # a fresh run
     assert [m["epoch"] for m, _ in reports] == [1, 2]
+
+
+def test_worker_exit_during_garbage_collection_is_not_reported(monkeypatch, capsys):
+    """Ray's SIGTERM handler raises SystemExit; inside a finalizer it is 'unraisable'. It is
+    not reported; any other unraisable exception still is."""
+    import gc
+    import sys
+
+    from study.trainable import quiet_worker_exit
+
+    class Raises:
+        def __init__(self, exc):
+            self.exc = exc
+
+        def __del__(self):
+            raise self.exc
+
+    monkeypatch.setattr(sys, "unraisablehook", quiet_worker_exit)
+    Raises(SystemExit(1))
+    gc.collect()
+    assert "SystemExit" not in capsys.readouterr().err
+    Raises(ValueError("a real problem"))
+    gc.collect()
+    assert "a real problem" in capsys.readouterr().err
