@@ -54,5 +54,6 @@ def test_readme_is_short_and_shows_a_figure():
 @pytest.mark.parametrize("page", PAGES, ids=[str(p.relative_to(ROOT)) for p in PAGES])
 def test_pages_describe_behaviour_not_how_it_was_made(page):
     text = page.read_text()
-    for pattern in (r"\bissue \d", r"\b(this|that|a later|previous|earlier) session"):
+    # Character classes keep these patterns from matching this file itself in a plain grep.
+    for pattern in (r"\bi[s]sue \d", r"\b(this|that|a later|previous|earlier) se[s]sion"):
         assert not re.search(pattern, text, flags=re.I), (page.name, pattern)
