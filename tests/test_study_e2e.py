@@ -192,7 +192,12 @@ def test_process_group_sigterm_saves_and_resumes(tmp_path):
     assert proc.returncode == 130, out[-3000:]
     assert "python -m study.run --name tiny --results-dir" in out and "--resume" in out
     assert json.loads((study / "best_config.json").read_text())["partial"] is True
-    assert "RUNNING" in _optuna_states(study) or _finished_trials(study) == 4
+    # Optuna is told only the truth: a trial is COMPLETE only if it finished, and one the
+    # signal cut short stays RUNNING (it is resumed below). The signal may land in a trial or
+    # between two, so the two counts need not be equal.
+    states = _optuna_states(study)
+    assert set(states) <= {"COMPLETE", "RUNNING"}, states
+    assert states.count("COMPLETE") <= _finished_trials(study), states
 
     proc = _study(results, "--resume")
     out, _ = proc.communicate(timeout=400)
