@@ -207,6 +207,26 @@ def conclusive_failure(trial: pd.DataFrame, window: Windows | None = None,
     return None
 
 
+def trial_masks(trial: pd.DataFrame) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """(conclusive masks, epochs) of a trial, in epoch order: what :func:`first_stop_in` reads."""
+    trial = trial.sort_values("epoch")
+    return conclusive_masks(trial), trial["epoch"].to_numpy()
+
+
+def first_stop_in(masks: dict[str, np.ndarray], epochs: np.ndarray,
+                  window: Windows = STOP_WINDOWS, rules: tuple[str, ...] = CONCLUSIVE
+                  ) -> tuple[str, int] | None:
+    """:func:`first_stop` from a trial's :func:`trial_masks`, which a replay of many windows
+    and rules computes once per trial."""
+    for k in range(1, len(epochs) + 1):
+        if DIVERGED in rules and masks[DIVERGED][:k].any():
+            return DIVERGED, int(epochs[k - 1])
+        for cls in CONCLUSIVE[1:]:
+            if cls in rules and _holds_over(masks[cls][:k], rule_window(window, cls)):
+                return cls, int(epochs[k - 1])
+    return None
+
+
 def first_stop(trial: pd.DataFrame, window: Windows = STOP_WINDOWS,
                rules: tuple[str, ...] = CONCLUSIVE) -> tuple[str, int] | None:
     """(class, epoch) at which failure-aware stopping would end this trial, or None: the first
@@ -215,15 +235,7 @@ def first_stop(trial: pd.DataFrame, window: Windows = STOP_WINDOWS,
     Computed from one set of masks (they are causal), so it equals calling
     ``conclusive_failure(trial[:k], window, rules)`` for k = 1, 2, ... (tested).
     """
-    trial = trial.sort_values("epoch")
-    masks, epochs = conclusive_masks(trial), trial["epoch"].to_numpy()
-    for k in range(1, len(epochs) + 1):
-        if DIVERGED in rules and masks[DIVERGED][:k].any():
-            return DIVERGED, int(epochs[k - 1])
-        for cls in CONCLUSIVE[1:]:
-            if cls in rules and _holds_over(masks[cls][:k], rule_window(window, cls)):
-                return cls, int(epochs[k - 1])
-    return None
+    return first_stop_in(*trial_masks(trial), window, rules)
 
 
 def classify_trial(trial: pd.DataFrame, full_budget: bool = True,

@@ -22,6 +22,7 @@ import math
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from analysis import failures
@@ -44,9 +45,23 @@ def full_budget(trials: pd.DataFrame, max_epochs: int) -> pd.DataFrame:
     return trials[(trials["epochs"] >= max_epochs) | (trials["failure"] == failures.DIVERGED)]
 
 
+Masks = dict[str, tuple[dict[str, np.ndarray], np.ndarray]]  # trial id -> trial_masks
+
+
+def _loss(row: pd.Series) -> str:
+    return row["loss"] if isinstance(row.get("loss"), str) else "ns"
+
+
+def replay_masks(history: pd.DataFrame, trials: pd.DataFrame, max_epochs: int) -> Masks:
+    """Each full-budget trial's conclusive masks, computed once for every replay of it."""
+    by_trial = dict(tuple(history.groupby("trial_id", sort=False)))
+    return {row["trial_id"]: failures.trial_masks(by_trial[row["trial_id"]].assign(
+        loss=_loss(row))) for _, row in full_budget(trials, max_epochs).iterrows()}
+
+
 def replay(history: pd.DataFrame, trials: pd.DataFrame, max_epochs: int,
-           window: failures.Windows, rules: tuple[str, ...] = failures.CONCLUSIVE
-           ) -> pd.DataFrame:
+           window: failures.Windows, rules: tuple[str, ...] = failures.CONCLUSIVE,
+           masks: Masks | None = None) -> pd.DataFrame:
     """One row per full-budget trial: where the rule would stop it, and what that costs.
 
     Args:
@@ -55,6 +70,7 @@ def replay(history: pd.DataFrame, trials: pd.DataFrame, max_epochs: int,
         max_epochs: the study's budget per trial.
         window: epochs a rule must hold before it stops a trial (one for all, or per rule).
         rules: the conclusive rules applied (one alone, or all).
+        masks: :func:`replay_masks` of the study, when the caller replays it more than once.
 
     Returns:
         trial_id, loss, failure, fcd, stop_class ("" if never stopped), stop_epoch,
@@ -63,16 +79,14 @@ def replay(history: pd.DataFrame, trials: pd.DataFrame, max_epochs: int,
     judged = full_budget(trials, max_epochs)
     healthy = judged[judged["failure"] == failures.HEALTHY]
     worst_healthy = float(healthy["fcd"].max()) if len(healthy) else -math.inf
-    by_trial = dict(tuple(history.groupby("trial_id", sort=False)))
+    masks = masks if masks is not None else replay_masks(history, trials, max_epochs)
     rows = []
     for _, row in judged.iterrows():
-        trial = by_trial[row["trial_id"]].assign(
-            loss=row.get("loss", "ns") if isinstance(row.get("loss"), str) else "ns")
-        stop = failures.first_stop(trial, window, rules)
+        stop = failures.first_stop_in(*masks[row["trial_id"]], window, rules)
         trained = int(row["epochs"])
         fcd = float(row["fcd"]) if pd.notna(row.get("fcd")) else math.nan
         good = row["failure"] == failures.HEALTHY or fcd <= worst_healthy
-        rows.append({"trial_id": row["trial_id"], "loss": str(trial["loss"].iloc[0]),
+        rows.append({"trial_id": row["trial_id"], "loss": _loss(row),
                      "failure": row["failure"], "fcd": fcd,
                      "stop_class": stop[0] if stop else "",
                      "stop_epoch": stop[1] if stop else math.nan, "epochs_trained": trained,
@@ -96,6 +110,8 @@ def summarize(stops: pd.DataFrame, max_epochs: int) -> dict[str, object]:
 
 
 LIVE = "live"  # the sweep's label for the live per-rule windows (failures.STOP_WINDOWS)
+# Each conclusive rule alone, then all of them together.
+RULE_SETS = {**{rule: (rule,) for rule in failures.CONCLUSIVE}, ALL_RULES: failures.CONCLUSIVE}
 
 
 def _window_label(window: failures.Windows, rule: str) -> str:
@@ -106,12 +122,13 @@ def _window_label(window: failures.Windows, rule: str) -> str:
 
 
 def rule_table(history: pd.DataFrame, trials: pd.DataFrame, max_epochs: int,
-               window: failures.Windows = failures.STOP_WINDOWS) -> pd.DataFrame:
+               window: failures.Windows = failures.STOP_WINDOWS,
+               masks: Masks | None = None) -> pd.DataFrame:
     """Each rule alone and all together, over all losses and per loss."""
+    masks = masks if masks is not None else replay_masks(history, trials, max_epochs)
     rows = []
-    for rule in (*failures.CONCLUSIVE, ALL_RULES):
-        rules = failures.CONCLUSIVE if rule == ALL_RULES else (rule,)
-        stops = replay(history, trials, max_epochs, window, rules)
+    for rule, rules in RULE_SETS.items():
+        stops = replay(history, trials, max_epochs, window, rules, masks)
         if stops.empty:
             continue
         groups = [(ALL_LOSSES, stops)] + list(stops.groupby("loss", sort=False)) \
@@ -123,14 +140,15 @@ def rule_table(history: pd.DataFrame, trials: pd.DataFrame, max_epochs: int,
 
 
 def window_sweep(history: pd.DataFrame, trials: pd.DataFrame, max_epochs: int,
-                 windows: tuple[int, ...] = WINDOWS) -> pd.DataFrame:
+                 windows: tuple[int, ...] = WINDOWS, masks: Masks | None = None
+                 ) -> pd.DataFrame:
     """All rules together and each rule alone, over all losses, for each stop window (one
     for every rule), and for the live per-rule windows (``window`` = "live")."""
+    masks = masks if masks is not None else replay_masks(history, trials, max_epochs)
     rows = []
     for window in (*windows, failures.STOP_WINDOWS):
-        for rule in (*failures.CONCLUSIVE, ALL_RULES):
-            rules = failures.CONCLUSIVE if rule == ALL_RULES else (rule,)
-            stops = replay(history, trials, max_epochs, window, rules)
+        for rule, rules in RULE_SETS.items():
+            stops = replay(history, trials, max_epochs, window, rules, masks)
             rows.append({"rule": failures.class_label(rule),
                          "window": window if isinstance(window, int) else LIVE,
                          **summarize(stops, max_epochs)})
@@ -185,8 +203,9 @@ MIN_REPLAY_TRIALS = 5  # fewer full-budget trials than this: the report leaves t
 def replay_study(history: pd.DataFrame, trials: pd.DataFrame, max_epochs: int
                  ) -> tuple[pd.DataFrame, pd.DataFrame, str]:
     """(per-rule table at the live window, window sweep, goal sentence) of one study."""
-    table = rule_table(history, trials, max_epochs)
-    sweep = window_sweep(history, trials, max_epochs)
+    masks = replay_masks(history, trials, max_epochs)  # once for the 40 replays below
+    table = rule_table(history, trials, max_epochs, masks=masks)
+    sweep = window_sweep(history, trials, max_epochs, masks=masks)
     return table, sweep, goal_sentence(sweep)
 
 
