@@ -35,6 +35,7 @@ from analysis.integrity import check_study_files
 from analysis.timing import breakdown_text, slot_name, time_breakdown
 from gan.data import DataError, load_data
 from gan.layout import RAY_DIR, TIMING_FILE
+from gan.losses import LOSSES
 from gan.runtime import resolve_device
 from study import cluster, outputs, runner
 from study.confirm import CONTROL_POINT, run_confirmations
@@ -70,6 +71,8 @@ EXAMPLES = """examples:
       a Ray cluster with token authentication and a folder every node can write
   python -m study.run --design atlas --num-samples 100 --dataset embedded --name atlas100
       the failure atlas: a Sobol sweep over lr, b1, latent size, loss and BatchNorm eps
+  python -m study.run --design atlas --paired --num-samples 100 --dataset embedded
+      the paired atlas: 20 Sobol points, each under all five losses from one seed
   python -m study.run --name gan-study --resume
       continue an interrupted study (exit 130), or one a full disk stopped (exit 74)
 """
@@ -92,6 +95,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--design", choices=DESIGNS, default="search",
                    help="search: TPE + ASHA find the best config; atlas: a Sobol sweep at the "
                         "full budget, balanced across the five losses, maps the failures")
+    p.add_argument("--paired", action="store_true",
+                   help="--design atlas: run every Sobol point under each of --losses from one "
+                        "seed, so losses compare within a point (--num-samples: points x losses)")
+    p.add_argument("--losses", nargs="+", metavar="LOSS", default=None,
+                   help="--design atlas: the losses it compares (default all: "
+                        f"{' '.join(LOSSES)})")
     p.add_argument("--space", choices=SPACES, default="default")
     p.add_argument("--seed", type=int, default=0, help="seeds the TPE sampler and every trial")
     p.add_argument("--reproducible", action="store_true",
@@ -197,7 +206,8 @@ def _study_config(args: argparse.Namespace, study_dir: Path):
         checkpoint_interval=args.checkpoint_interval, address=args.address,
         confirm_top=args.confirm_top, confirm_seeds=args.confirm_seeds,
         controls=not args.no_controls, design=args.design, storage=args.storage,
-        failure_stop=args.failure_stop, control_lr=args.control_lr)
+        failure_stop=args.failure_stop, control_lr=args.control_lr,
+        losses=tuple(args.losses or ()), paired=args.paired)
 
 
 def _report_time(study_dir: Path, history, study_seconds: float, report_seconds: float,
@@ -294,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
              "'.[dashboards]')", runner.storage_url(settings),
              runner.experiment_location(settings, RAY_DIR))
     log.info("%s %s: %d trials of up to %d epochs on %s data; objective %s (%s)",
-             settings.design, study_dir, settings.num_samples, base.n_epochs, split.name,
+             "paired atlas" if settings.paired else settings.design, study_dir, settings.num_samples, base.n_epochs, split.name,
              settings.objective, settings.mode)
     code, history = _run_guarded(args, base, settings, inputs)
     if code:

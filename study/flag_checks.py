@@ -51,9 +51,33 @@ def check_flags(args: argparse.Namespace) -> None:
         raise ValueError(f"--control-lr must be > 0, got {args.control_lr}")
     if args.reduction_factor <= 1:
         raise ValueError(f"--reduction-factor must be > 1, got {args.reduction_factor}")
+    _check_atlas_flags(args)
     if args.design == "atlas":
         if args.scheduler != "fifo":
             raise ValueError(f"--design atlas runs every trial at the full budget; --scheduler "
                              f"{args.scheduler} does not apply")
         for loss in LOSSES:  # each loss's paper settings must fit the shared flags
             GANConfig(log_interval=args.log_interval, loss=loss, **paper_settings(loss))
+
+
+def _check_atlas_flags(args: argparse.Namespace) -> None:
+    """--paired and --losses shape an atlas: refused elsewhere, and checked against each other."""
+    if args.design != "atlas":
+        for flag, given in (("--paired", args.paired), ("--losses", args.losses)):
+            if given:
+                raise ValueError(f"{flag} applies to --design atlas only, not --design "
+                                 f"{args.design}")
+        return
+    losses = args.losses or list(LOSSES)
+    unknown = [loss for loss in losses if loss not in LOSSES]
+    if unknown:
+        raise ValueError(f"--losses {unknown[0]!r} is not a loss; expected some of "
+                         f"{', '.join(LOSSES)}")
+    if len(set(losses)) != len(losses):
+        raise ValueError(f"--losses {' '.join(losses)} names a loss twice")
+    if args.paired and len(losses) < 2:
+        raise ValueError(f"--paired compares losses within a point; --losses {losses[0]} "
+                         "is one")
+    if args.paired and args.num_samples % len(losses):
+        raise ValueError(f"--paired --num-samples {args.num_samples} is not a whole number of "
+                         f"points: it must be a multiple of the {len(losses)} losses")

@@ -70,6 +70,10 @@ class StudySettings:
     # False in run records written before it existed.
     failure_stop: bool = False
     control_lr: float = 2e-3  # the minimax control's learning rate (study.confirm.CONTROL_POINT)
+    # The atlas's losses (empty: all of gan.losses.LOSSES), and whether it runs every Sobol
+    # point under each of them from one seed (a paired atlas).
+    losses: tuple[str, ...] = ()
+    paired: bool = False
 
 
 def storage_url(settings: StudySettings) -> str:
@@ -102,8 +106,9 @@ def _optuna_search(settings: StudySettings, study_name: str, max_epochs: int) ->
     storage = optuna.storages.RDBStorage(storage_url(settings))
     # A sampler passed in ignores OptunaSearch's seed: seed the sampler itself.
     if settings.design == "atlas":
-        space = atlas_space(settings.space)
-        sampler: Any = BalancedSobolSampler(space, BALANCED_PARAM, seed=settings.seed)
+        space = atlas_space(settings.space, settings.losses)
+        sampler: Any = BalancedSobolSampler(space, BALANCED_PARAM, seed=settings.seed,
+                                            paired=settings.paired)
         points = None
     else:
         space = optuna_space(settings.space)
@@ -151,7 +156,7 @@ def build_trainable(base: GANConfig, settings: StudySettings, inputs: TrialInput
                           threads=max(1, int(settings.cpus_per_trial)),
                           experiment=experiment_location(settings, experiment),
                           verbose=logging.getLogger().isEnabledFor(logging.DEBUG),
-                          phase=layout.DESIGN_PHASES[settings.design])
+                          phase=layout.DESIGN_PHASES[settings.design], paired=settings.paired)
     # with_parameters puts the data and the classifier in Ray's object store once: every
     # trial, on every node, trains on the same tensors and is scored by the same network.
     fn = tune.with_parameters(make_trainable(trial), data=inputs.data.to("cpu"),
@@ -269,6 +274,7 @@ def load_run_record(study_dir: Path) -> tuple[GANConfig, StudySettings]:
     try:
         saved = json.loads(path.read_text())
         study = {**saved["study"], "study_dir": study_dir}
+        study["losses"] = tuple(study.get("losses", ()))
         return GANConfig.from_dict(saved["gan"]), StudySettings(**study)
     except (OSError, KeyError, TypeError, ValueError) as err:
         raise ValueError(f"{str(path)!r} is missing or corrupt ({type(err).__name__}: {err}); "

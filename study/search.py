@@ -101,11 +101,16 @@ class BalancedSobolSampler(optuna.samplers.QMCSampler):
     """Optuna's scrambled, seeded Sobol sampler over every parameter but one, which it cycles
     through by trial number, so each of its values gets the same share of trials.
 
+    ``paired``: each Sobol point is run under every value in turn. Trial ``k`` takes value
+    ``k % len(values)`` at point ``k // len(values)``; the first trial of a point draws it,
+    and the others copy that trial's parameters, so the value is all that differs.
+
     The Sobol space is fixed up front (QMCSampler would otherwise sample its first trial at
     random and infer the space from it). Only public sampler methods are overridden.
     """
 
-    def __init__(self, space: dict[str, Any], balanced: str, seed: int) -> None:
+    def __init__(self, space: dict[str, Any], balanced: str, seed: int,
+                 paired: bool = False) -> None:
         with warnings.catch_warnings():  # QMCSampler is marked experimental
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             super().__init__(qmc_type="sobol", scramble=True, seed=seed,
@@ -113,9 +118,23 @@ class BalancedSobolSampler(optuna.samplers.QMCSampler):
         self.balanced = balanced
         self.choices = list(space[balanced].choices)
         self.sobol_space = {k: v for k, v in space.items() if k != balanced}
+        self.paired = paired
 
     def infer_relative_search_space(self, study: Any, trial: Any) -> dict[str, Any]:
         return dict(self.sobol_space)
+
+    def sample_relative(self, study: Any, trial: Any, search_space: dict[str, Any]
+                        ) -> dict[str, Any]:
+        first = trial.number - trial.number % len(self.choices)
+        if not self.paired or first == trial.number:
+            return super().sample_relative(study, trial, search_space)
+        leader = next((t for t in study.get_trials(deepcopy=False) if t.number == first), None)
+        if leader is None or not set(search_space) <= set(leader.params):
+            # Never seen in a normal run: the point's first trial holds no parameters.
+            log.warning("paired atlas: trial #%d of point %d has no parameters; drawing a new "
+                        "point for trial #%d", first, first // len(self.choices), trial.number)
+            return super().sample_relative(study, trial, search_space)
+        return {name: leader.params[name] for name in search_space}
 
     def sample_independent(self, study: Any, trial: Any, param_name: str,
                            param_distribution: Any) -> Any:

@@ -15,7 +15,8 @@ from gan.losses import LOSSES
 
 SPACES = ("default", "extended")
 # search: TPE proposes, ASHA stops early (find the best config);
-# atlas: a seeded Sobol sweep at the full budget, balanced across losses (map the failures).
+# atlas: a seeded Sobol sweep at the full budget, balanced across losses (map the failures);
+# a paired atlas (StudySettings.paired) runs every Sobol point under every loss.
 DESIGNS = ("search", "atlas")
 BALANCED_PARAM = "loss"  # the atlas gives each of its values the same number of trials
 BN_EPS_VALUES = (0.8, 1e-5)  # the seed's quirk, and PyTorch's default
@@ -51,13 +52,17 @@ def optuna_space(space: str) -> dict[str, Any]:
     return dists
 
 
-def atlas_space(space: str) -> dict[str, Any]:
+def atlas_space(space: str, losses: tuple[str, ...] = ()) -> dict[str, Any]:
     """The atlas's axes: lr x b1 x latent size x loss x BatchNorm eps (``default``), plus b2
-    and the D/G lr ratio (``extended``). b2 is otherwise the seed's (wgan-gp: its paper's)."""
+    and the D/G lr ratio (``extended``). b2 is otherwise the seed's (wgan-gp: its paper's).
+    ``losses``: the losses it compares (default: all of :data:`gan.losses.LOSSES`)."""
+    unknown = sorted(set(losses) - set(LOSSES))
+    if unknown:
+        raise ValueError(f"unknown loss(es) {', '.join(unknown)}; expected some of {LOSSES}")
     dists = optuna_space(space)
     if space == "default":
         dists.pop("b2")
-    dists["loss"] = CategoricalDistribution(list(LOSSES))
+    dists["loss"] = CategoricalDistribution(list(losses or LOSSES))
     dists["bn_eps"] = CategoricalDistribution(list(BN_EPS_VALUES))
     return dists
 
@@ -87,12 +92,16 @@ def split_trial_params(params: dict[str, Any]) -> tuple[dict[str, Any], dict[str
     return search, meta
 
 
-def trial_config(base: GANConfig, params: dict[str, Any], study_seed: int) -> GANConfig:
+def trial_config(base: GANConfig, params: dict[str, Any], study_seed: int,
+                 paired: bool = False) -> GANConfig:
     """``base`` with a trial's proposed parameters applied.
 
     The training seed derives from the study seed, the parameters and (for a
     confirmation run) the replicate number; the evaluation noise is the study
-    seed's for every trial, so all trials are scored on identical noise.
+    seed's for every trial, so all trials are scored on identical noise. In a
+    paired atlas (``paired``) the loss is left out of the seed: every loss at a
+    point trains from the same seed, and a loss comparison within the point
+    differs in the loss alone.
 
     Raises:
         ValueError: for a parameter that is not part of any space.
@@ -102,6 +111,8 @@ def trial_config(base: GANConfig, params: dict[str, Any], study_seed: int) -> GA
     if "latent_dim" in search:
         search["latent_dim"] = int(search["latent_dim"])
     seed_key = {**search, "d_lr_ratio": ratio}
+    if paired:
+        seed_key.pop(BALANCED_PARAM, None)
     if meta.get("replicate"):
         seed_key["replicate"] = int(meta["replicate"])
     # A loss's paper settings (wgan-gp: b2 0.9, 5 critic steps) where the space does not search.

@@ -126,6 +126,7 @@ class TrialSettings:
     experiment: str
     verbose: bool = False  # -v: keep Ray's per-checkpoint log lines
     phase: str = PHASE_SEARCH  # what the design's own trials are (gan.layout.DESIGN_PHASES)
+    paired: bool = False  # a paired atlas: every loss at a point shares its seed
 
 
 # Ray logs one INFO line per persisted checkpoint from every trial; without -v they would
@@ -219,7 +220,7 @@ def make_trainable(settings: TrialSettings) -> Callable[..., None]:
         if not settings.verbose:
             logging.getLogger(RAY_CHECKPOINT_LOGGER).setLevel(logging.WARNING)
         params = params.get(RUN_KEY, params)
-        config = trial_config(settings.base, params, settings.study_seed)
+        config = trial_config(settings.base, params, settings.study_seed, settings.paired)
         context = tune.get_context()
         trial_dir = _trial_dir(settings, context.get_trial_id())
         tune_ckpt = tune.get_checkpoint()

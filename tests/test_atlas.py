@@ -91,6 +91,35 @@ def test_sampler_balances_the_loss_and_is_seeded():
     assert {"lr", "b1", "latent_dim", "loss", "bn_eps"} == set(first[0])
 
 
+def test_paired_sampler_runs_each_point_under_every_loss():
+    import optuna
+
+    losses = ("ns", "minimax", "wgan-gp")
+    space = atlas_space("default", losses)
+    study = optuna.create_study(sampler=BalancedSobolSampler(space, "loss", seed=0, paired=True))
+    for _ in range(9):
+        study.tell(study.ask(fixed_distributions=space), 0.0)
+    points = [{k: v for k, v in t.params.items() if k != "loss"} for t in study.trials]
+    assert [t.params["loss"] for t in study.trials] == list(losses) * 3
+    for k in range(3):  # one point per three trials, three distinct points
+        assert points[3 * k] == points[3 * k + 1] == points[3 * k + 2]
+    assert len({tuple(sorted(p.items())) for p in points}) == 3
+
+
+def test_paired_seed_leaves_the_loss_out():
+    from gan.config import GANConfig
+    from study.space import trial_config
+
+    point = {"lr": 1e-3, "b1": 0.5, "latent_dim": 8, "bn_eps": 0.8}
+    seeds = {loss: trial_config(GANConfig(), {**point, "loss": loss}, 0, paired=True).seed
+             for loss in LOSSES}
+    assert len(set(seeds.values())) == 1
+    unpaired = {trial_config(GANConfig(), {**point, "loss": loss}, 0).seed for loss in LOSSES}
+    assert len(unpaired) == len(LOSSES)
+    with pytest.raises(ValueError, match="gan"):
+        atlas_space("default", ("ns", "gan"))
+
+
 @pytest.mark.slow
 def test_tiny_atlas_runs_every_loss_at_full_budget_and_reports(tmp_path):
     results = tmp_path / "results"

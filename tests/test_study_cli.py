@@ -41,6 +41,12 @@ BAD_FLAGS = [
     (["--design", "grid"], "invalid choice: 'grid'"),
     (["--design", "atlas", "--scheduler", "asha"], "--scheduler asha does not apply"),
     (["--design", "atlas", "--log-interval", "7"], "log_interval 7 must be a multiple of n_critic 5"),
+    (["--paired"], "--paired applies to --design atlas only"),
+    (["--losses", "ns", "minimax"], "--losses applies to --design atlas only"),
+    (["--design", "atlas", "--losses", "ns", "gan"], "--losses 'gan' is not a loss"),
+    (["--design", "atlas", "--losses", "ns", "ns"], "--losses ns ns names a loss twice"),
+    (["--design", "atlas", "--paired", "--losses", "ns"], "--losses ns is one"),
+    (["--design", "atlas", "--paired", "--num-samples", "7"], "--num-samples 7 is not a whole"),
 ]
 
 
