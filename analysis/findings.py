@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import failures
-from analysis.stats import rate_text, rates_differ
+from analysis.stats import count_cell, rate_text, rates_differ
 from gan import layout
 
 MIN_GROUP = 3  # a group rate is quoted only for groups of at least this many trials
@@ -277,3 +277,28 @@ def loss_comparison(history: pd.DataFrame) -> str:
                      f"magnitude (median, decrease positive) by epoch {epoch:.0f}, "
                      f"n={group['trial_id'].nunique()}")
     return "; ".join(parts) + "."
+
+
+def census_table(trials: pd.DataFrame, max_epochs: int, design: str = "search"
+                 ) -> pd.DataFrame:
+    """Class counts per population, each with its 95% Wilson interval."""
+    search = design_trials(trials)
+    groups = {f"{design}, all": search, f"{design}, all {max_epochs} epochs":
+              search[search["epochs"] >= max_epochs],
+              f"{design}, stopped early": search[search["stopped_early"]]}
+    if design == "atlas" and not search["stopped_early"].any():
+        del groups[f"{design}, stopped early"]  # FIFO: no scheduler stops an atlas trial
+    if "stopped_for_failure" in search and search["stopped_for_failure"].any():
+        groups[f"{design}, stopped for failure"] = search[search["stopped_for_failure"]]
+    if "phase" in trials:
+        for phase in (layout.PHASE_CONFIRM, layout.PHASE_CONTROL):
+            if (trials["phase"] == phase).any():
+                groups[phase] = trials[trials["phase"] == phase]
+    rows = []
+    for name, group in groups.items():
+        row = {"population": name, "n": len(group)}
+        for cls in failures.CLASSES:
+            k = int((group["failure"] == cls).sum())
+            row[cls] = count_cell(k, len(group)) if len(group) else "–"
+        rows.append(row)
+    return pd.DataFrame(rows)

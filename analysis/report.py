@@ -19,14 +19,13 @@ import pandas as pd
 from matplotlib import image as plt_image
 from matplotlib.figure import Figure
 
-from analysis import atlas, atlas_plots, failures, findings, plots, stopping
+from analysis import atlas, atlas_plots, claims, failures, findings, paired, plots, stopping
 from analysis.confirmations import is_seed_default, seed_robust_table
 from analysis.gradient_probe import stage_probe, stages_for
 from analysis.importance import param_importances
 from analysis.integrity import check_study_files
 from analysis.load import StudyData, StudyLoadError, design_of, load_study, trial_record
 from analysis.report_render import html_page, markdown
-from analysis.stats import count_cell
 from gan import layout
 from gan.cli_common import OneLineParser, fail, setup_logging
 from gan.config import GANConfig
@@ -39,6 +38,9 @@ TABLE_COLUMNS = ("trial_id", "phase", "failure", "onset_epoch", "epochs", "stopp
                  *layout.SEARCH_PARAMS, "fcd", "diversity", "coverage", "density", "modes",
                  "g_grad_norm", "d_loss", "status")
 PROBE_SEEDS = 2
+PAIRED_TITLE = ("Each loss against ns at the same points (paired: loss minus ns, median paired "
+                "difference or rate difference, 95% bootstrap interval over the points, "
+                "two-sided McNemar exact or Wilcoxon signed-rank p; onset: pairs that both failed)")
 PROBE_WHY = ("The probe's fresh D trains on its logits (the same objective as the seed's "
              "Sigmoid + BCELoss, computed stably): through the sigmoid a confident D saturates "
              "to p = 0 exactly and stops learning, so it would never approach the optimal D the "
@@ -54,37 +56,13 @@ class Report:
     facts: list[str] = field(default_factory=list)
     sections: list[tuple[str, list[str], list[str]]] = field(default_factory=list)
     tables: list[tuple[str, pd.DataFrame]] = field(default_factory=list)  # after the census
+    claims: list[tuple[str, pd.DataFrame]] = field(default_factory=list)  # first of all
 
     def save(self, fig: Figure, name: str, svg: bool = True) -> str:
         fig.savefig(self.out / f"{name}.png", dpi=110)
         if svg:
             fig.savefig(self.out / f"{name}.svg")
         return f"{name}.png"
-
-
-def census_table(trials: pd.DataFrame, max_epochs: int, design: str = "search"
-                 ) -> pd.DataFrame:
-    """Class counts per population, each with its 95% Wilson interval."""
-    search = findings.design_trials(trials)
-    groups = {f"{design}, all": search, f"{design}, all {max_epochs} epochs":
-              search[search["epochs"] >= max_epochs],
-              f"{design}, stopped early": search[search["stopped_early"]]}
-    if design == "atlas" and not search["stopped_early"].any():
-        del groups[f"{design}, stopped early"]  # FIFO: no scheduler stops an atlas trial
-    if "stopped_for_failure" in search and search["stopped_for_failure"].any():
-        groups[f"{design}, stopped for failure"] = search[search["stopped_for_failure"]]
-    if "phase" in trials:
-        for phase in (layout.PHASE_CONFIRM, layout.PHASE_CONTROL):
-            if (trials["phase"] == phase).any():
-                groups[phase] = trials[trials["phase"] == phase]
-    rows = []
-    for name, group in groups.items():
-        row = {"population": name, "n": len(group)}
-        for cls in failures.CLASSES:
-            k = int((group["failure"] == cls).sum())
-            row[cls] = count_cell(k, len(group)) if len(group) else "–"
-        rows.append(row)
-    return pd.DataFrame(rows)
 
 
 def _example_trials(trials: pd.DataFrame) -> dict[str, str]:
@@ -181,10 +159,12 @@ def _snapshot_source(data: StudyData, best: str, stages: list[int]
     return None
 
 
-def _probe_section(rep: Report, data: StudyData, trials: pd.DataFrame, iterations: int) -> None:
+def _probe_section(rep: Report, data: StudyData, trials: pd.DataFrame, iterations: int
+                   ) -> pd.DataFrame | None:
+    """The probe's section; returns the probe's rows (None when it is skipped)."""
     best = next((t for t, label in _example_trials(trials).items() if label == "best"), None)
     if best is None or iterations <= 0 or best not in data.trial_dirs:
-        return
+        return None
     stages = stages_for(data.max_epochs or int(data.history["epoch"].max()))
     source = _snapshot_source(data, best, stages)
     run, snapshots = source if source else (best, None)
@@ -206,12 +186,25 @@ def _probe_section(rep: Report, data: StudyData, trials: pd.DataFrame, iteration
     rep.sections.append(("Gradient probe (Arjovsky & Bottou 2017, Fig. 2)",
                          [rep.save(plots.gradient_probe(probe), "gradient_probe")],
                          [origin, PROBE_WHY]))
+    return probe
 
 
-def _atlas_section(rep: Report, trials: pd.DataFrame) -> None:
+def _claims_section(rep: Report, data: StudyData, trials: pd.DataFrame,
+                    probe: pd.DataFrame | None, is_paired: bool) -> None:
+    summary, detail = claims.claims_tables(claims.claim_inputs(trials, data.history, probe,
+                                                               is_paired))
+    rep.claims += [("Claims of the seed's notes, tested", summary),
+                   ("Each prediction, its population and its test", detail)]
+
+
+def _atlas_section(rep: Report, trials: pd.DataFrame, is_paired: bool) -> None:
     data = atlas.atlas_trials(trials)
     notes = atlas.loss_findings(data) + atlas.remedy_findings(data) + atlas.bn_eps_findings(data)
     rep.facts += notes
+    if is_paired:
+        judged = findings.judged(data)
+        rep.tables.append((PAIRED_TITLE, paired.loss_comparison(
+            judged, judged["failure"] != failures.HEALTHY)))
     rep.tables.append(("Failure rates per loss (count, 95% Wilson interval; onset: median "
                        "epoch; fcd of the trials that did not diverge)", atlas.loss_table(data)))
     rep.sections.append(("Failure atlas: where each failure lives, per loss", [
@@ -267,8 +260,9 @@ def build_report(study_dir: str | Path, probe_iterations: int = 2000) -> list[Pa
     trials.to_csv(rep.out / "trials.csv", index=False)
     design = design_of(data.run_config)
     rep.facts += findings.census(trials, max_epochs, design)
+    is_paired = bool(data.run_config.get("study", {}).get("paired", False))
     if design == "atlas":
-        _atlas_section(rep, trials)
+        _atlas_section(rep, trials, is_paired)
     else:
         _seed_section(rep, data, max_epochs)
     rep.facts += findings.vanishing(trials, data.history) + findings.landscape(trials, design)
@@ -278,8 +272,9 @@ def build_report(study_dir: str | Path, probe_iterations: int = 2000) -> list[Pa
     _landscape_section(rep, data, trials, design)
     _samples_section(rep, data, trials)
     _stopping_section(rep, data, trials, max_epochs)
-    _probe_section(rep, data, trials, probe_iterations)
-    census = census_table(trials, max_epochs, design)
+    probe = _probe_section(rep, data, trials, probe_iterations)
+    _claims_section(rep, data, trials, probe, is_paired)
+    census = findings.census_table(trials, max_epochs, design)
     table = trials[[c for c in TABLE_COLUMNS if c in trials]].sort_values(
         "fcd", na_position="last")
     (rep.out / "report.md").write_text(markdown(data, rep, census, table))

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from analysis import failures
+from analysis import claims, failures
 from analysis.load import StudyData, design_of
 
 if TYPE_CHECKING:
@@ -23,17 +23,32 @@ def _design(data: StudyData) -> str:
     study = data.run_config.get("study", {})
     if not study:
         return "Design: unknown (no run_config.json)."
-    how = ("seeded Sobol sweep balanced across losses, every trial at the full budget"
-           if design_of(data.run_config) == "atlas" else "TPE proposals")
+    losses = ", ".join(study.get("losses") or ()) or "the five losses"
+    if design_of(data.run_config) != "atlas":
+        how = "TPE proposals"
+    elif study.get("paired"):
+        how = f"paired: every seeded Sobol point under each of {losses} from one seed"
+    else:
+        how = "seeded Sobol sweep balanced across losses"
+    if design_of(data.run_config) == "atlas":
+        how += ", every trial at the full budget"
     return (f"Design: {design_of(data.run_config)} ({how}; {study.get('scheduler')} scheduler, "
             f"{study.get('num_samples')} trials, space {study.get('space')}, objective "
             f"{study.get('objective')}, seed {study.get('seed')}); populations are named in "
             "every line.")
 
 
+def _claims_markdown(rep: Report) -> list[str]:
+    lines = []
+    for i, (title, frame) in enumerate(rep.claims):
+        lines += [f"## {title}", ""] + ([f"Verdict rule: {claims.RULE}", ""] if i == 0 else [])
+        lines += [frame.to_markdown(index=False), ""]
+    return lines
+
+
 def markdown(data: StudyData, rep: Report, census: pd.DataFrame, table: pd.DataFrame) -> str:
     lines = [f"# Failure modes of the vanilla GAN: {data.study_dir.name}", "", _design(data), "",
-             "## Findings", ""] + [f"- {f}" for f in rep.facts]
+             ] + _claims_markdown(rep) + ["## Findings", ""] + [f"- {f}" for f in rep.facts]
     lines += ["", "## Census (count, 95% Wilson interval)", "",
               census.to_markdown(index=False), "", f"Failure thresholds: {_thresholds()}.", ""]
     for title, frame in rep.tables:
@@ -55,7 +70,12 @@ def html_page(data: StudyData, rep: Report, census: pd.DataFrame, table: pd.Data
 
     title = html.escape(data.study_dir.name)
     body = [f"<h1>Failure modes of the vanilla GAN: {title}</h1>",
-            f"<p>{html.escape(_design(data))}</p>", "<h2>Findings</h2>", bullets(rep.facts),
+            f"<p>{html.escape(_design(data))}</p>"]
+    for i, (name, frame) in enumerate(rep.claims):
+        body += [f"<h2>{html.escape(name)}</h2>"]
+        body += [f"<p>Verdict rule: {html.escape(claims.RULE)}</p>"] if i == 0 else []
+        body += [frame.to_html(index=False, border=0)]
+    body += ["<h2>Findings</h2>", bullets(rep.facts),
             "<h2>Census (count, 95% Wilson interval)</h2>", census.to_html(index=False, border=0),
             f"<p><small>Failure thresholds: {html.escape(_thresholds())}</small></p>"]
     for name, frame in rep.tables:

@@ -304,7 +304,8 @@ def main(argv: list[str] | None = None) -> int:
              "'.[dashboards]')", runner.storage_url(settings),
              runner.experiment_location(settings, RAY_DIR))
     log.info("%s %s: %d trials of up to %d epochs on %s data; objective %s (%s)",
-             "paired atlas" if settings.paired else settings.design, study_dir, settings.num_samples, base.n_epochs, split.name,
+             "paired atlas" if settings.paired else settings.design, study_dir,
+             settings.num_samples, base.n_epochs, split.name,
              settings.objective, settings.mode)
     code, history = _run_guarded(args, base, settings, inputs)
     if code:

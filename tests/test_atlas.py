@@ -121,20 +121,26 @@ def test_paired_seed_leaves_the_loss_out():
 
 
 @pytest.mark.slow
-def test_tiny_atlas_runs_every_loss_at_full_budget_and_reports(tmp_path):
+def test_tiny_paired_atlas_runs_every_loss_at_each_point_and_reports_claims(tmp_path):
     results = tmp_path / "results"
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
     proc = subprocess.run(
-        [sys.executable, "-m", "study.run", "--design", "atlas", "--num-samples", "10",
+        [sys.executable, "-m", "study.run", "--design", "atlas", "--paired", "--num-samples", "10",
          "--max-epochs", "3", "--dataset", "embedded", "--eval-samples", "300",
          "--probe-iterations", "0", "--results-dir", str(results), "--name", "atlas"],
         env=env, capture_output=True, text=True, timeout=500)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
     study = results / "atlas"
     history = pd.read_parquet(study / layout.HISTORY_PARQUET)
-    per_trial = history.groupby("trial_id").agg(epochs=("epoch", "max"), loss=("loss", "first"))
+    per_trial = history.groupby("trial_id").agg(
+        epochs=("epoch", "max"), loss=("loss", "first"), seed=("seed", "first"),
+        lr=("lr", "first"), b1=("b1", "first"), latent_dim=("latent_dim", "first"))
     assert len(per_trial) == 10 and (per_trial["epochs"] == 3).all()  # FIFO: nobody cut short
-    assert per_trial["loss"].value_counts().to_dict() == {loss: 2 for loss in LOSSES}
+    # Two points, each under all five losses from one seed, at one (lr, b1, latent size).
+    assert per_trial["seed"].nunique() == 2
+    for _, point in per_trial.groupby("seed"):
+        assert sorted(point["loss"]) == sorted(LOSSES)
+        assert point[["lr", "b1", "latent_dim"]].nunique().max() == 1
     assert set(history["phase"]) == {layout.PHASE_ATLAS}  # no confirmations or controls
 
     import optuna
@@ -143,7 +149,11 @@ def test_tiny_atlas_runs_every_loss_at_full_budget_and_reports(tmp_path):
     assert [t.state.name for t in ot.trials] == ["COMPLETE"] * 10
 
     report = (study / layout.REPORT_DIR / "report.md").read_text()
-    assert "Design: atlas" in report and "atlas_phase_diagrams.png" in report
+    assert "Design: atlas (paired" in report and "atlas_phase_diagrams.png" in report
+    # The claims table comes first, and its paired rows are tested on the two points.
+    assert report.index("## Claims of the seed's notes") < report.index("## Findings")
+    claims_part = report.split("## Claims of the seed's notes")[1].split("## Findings")[0]
+    assert "McNemar exact" in claims_part and "not tested" not in claims_part
     assert (study / layout.REPORT_DIR / "atlas_phase_diagrams.png").is_file()
     table = report.split("## Failure rates per loss")[1].split("\n## ")[0]
     for loss in LOSSES:
