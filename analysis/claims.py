@@ -138,11 +138,14 @@ def _probe(inputs: Inputs) -> Prediction:
     mm, nn = float(minimax.median()), float(ns.median())
     verdict = (SUPPORTED if mm >= PROBE_VANISHED and nn < PROBE_STEADY else
                CONTRADICTED if mm < PROBE_STEADY else CANNOT_TELL)
+    per_stage = "; ".join(
+        f"after epoch {int(stage)}: minimax {minimax[stage].median():+.1f}, ns "
+        f"{ns[stage].median():+.1f}" for stage in sorted(minimax.index.unique("stage_epoch")))
     stages = ", ".join(str(int(s)) for s in sorted(inputs.probe["stage_epoch"].unique()))
     return Prediction(1, text, f"probes of G frozen after epochs {stages}", len(minimax),
                       f"median fall: minimax {mm:+.1f} [{minimax.min():+.1f}, {minimax.max():+.1f}]"
                       f", ns {nn:+.1f} [{ns.min():+.1f}, {ns.max():+.1f}] orders of magnitude "
-                      "(negative: it grew)", verdict)
+                      f"(negative: it grew); per stage, {per_stage}", verdict)
 
 
 def early_separation(history: pd.DataFrame, trials: pd.DataFrame) -> pd.Series:

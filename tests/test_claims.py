@@ -139,3 +139,16 @@ def test_probe_prediction_and_an_unpaired_design():
     verdicts, _, detail = _verdicts(trials, history, None, is_paired=False)
     row = detail[detail["prediction"].str.startswith("minimax ends")].iloc[0]
     assert row["measured"] == claims.PAIRED_ONLY and row["verdict"] == claims.CANNOT_TELL
+
+
+def test_paired_loss_comparison_table_against_ns():
+    trials, _ = _study(outcome=lambda loss, i: V if loss == "minimax" and i < 10 else H,
+                       density=lambda loss, i: 0.5 + (0.2 if loss == "ns" else 0) + 0.01 * i)
+    trials["fcd"], trials["onset_epoch"] = 100.0, np.nan
+    table = paired.loss_comparison(trials, trials["failure"] != H).set_index("loss")
+    assert list(table.index) == [loss for loss in LOSSES if loss != "ns"]
+    assert (table["points"] == 20).all()
+    assert table.loc["minimax", "failure rate"].startswith("+0.50 (")
+    assert "p 0.002, n 20" in table.loc["minimax", "failure rate"]  # 2 x 0.5^10
+    assert table.loc["hinge", "density"].startswith("-0.2 (")
+    assert table.loc["hinge", "onset epoch"] == "–"  # no pair where both failed
