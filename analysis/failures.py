@@ -53,12 +53,14 @@ OSCILLATION_CV = 0.5  # detrended spread of g_loss over the window, relative to 
 OSCILLATION_SMOOTH = 5  # grad-log rows averaged before detrending (per-batch noise is not a swing)
 # Failure-aware stopping (study.failure_stop, replayed by analysis.stopping) stops a trial once
 # one of the conclusive rules has held for this many consecutive epochs: the same rules and
-# thresholds as the census, over windows chosen by replaying them on the 100-trial failure
-# atlas (docs/findings.md). Vanishing and D wins never stopped a trial that ended healthy at
-# 3 epochs; a collapse after a learned peak recovered in 8 of the 9 trials stopped at 3, in 0
-# of 1 at 5, so its window is 6. Never shorter than FINAL_WINDOW, so a stopped trial's census
-# class is the class it was stopped for. A divergence (a NaN) is final at once.
-STOP_WINDOWS = {VANISHING: 3, D_WINS: 3, MODE_COLLAPSE: 6}
+# thresholds as the census, over windows chosen by replaying them on two 100-trial atlases
+# (docs/findings.md). Vanishing and D wins never stopped a trial that ended healthy at 3
+# epochs (53 stops over both). A collapse after a learned peak is no verdict within 30 epochs:
+# of the trials it stopped, 16 of 17 recovered at window 3 and 2 of 3 at window 6, which saved
+# 0.4% of the epochs; so it stops no trial live (no window), and the replay keeps measuring it.
+# Never shorter than FINAL_WINDOW, so a stopped trial's census class is the class it was
+# stopped for. A divergence (a NaN) is final at once.
+STOP_WINDOWS = {VANISHING: 3, D_WINS: 3}
 THRESHOLDS = ("FINAL_WINDOW", "STOP_WINDOWS", "VANISHING_GRAD_NORM", "VANISHING_D_FAKE", "D_WINS_LOSS",
               "COLLAPSE_PEAK", "COLLAPSE_COVERAGE", "COLLAPSE_MODES", "COLLAPSE_DROP",
               "COLLAPSE_MIN_DENSITY", "NONCONVERGED_DIVERSITY", "OSCILLATION_CV",
@@ -180,8 +182,22 @@ def conclusive_masks(trial: pd.DataFrame) -> dict[str, np.ndarray]:
 Windows = int | Mapping[str, int]  # one stop window for every rule, or one per rule
 
 
-def rule_window(windows: Windows, cls: str) -> int:
-    return windows if isinstance(windows, int) else windows[cls]
+def rule_window(windows: Windows, cls: str) -> int | None:
+    """A rule's stop window; None: the rule stops no trial (per-rule windows without it)."""
+    return windows if isinstance(windows, int) else windows.get(cls)
+
+
+def _stops(mask: np.ndarray, windows: Windows, cls: str) -> bool:
+    window = rule_window(windows, cls)
+    return window is not None and _holds_over(mask, window)
+
+
+def windows_text(windows: Windows = STOP_WINDOWS) -> str:
+    """The stop windows as prose: ``vanishing gradients 3, ..., mode collapse: never``."""
+    if isinstance(windows, int):
+        return f"{windows} epochs for every rule"
+    return ", ".join(f"{class_label(c)} {windows[c]}" if c in windows
+                     else f"{class_label(c)}: never" for c in CONCLUSIVE[1:])
 
 
 def conclusive_failure(trial: pd.DataFrame, window: Windows | None = None,
@@ -200,8 +216,7 @@ def conclusive_failure(trial: pd.DataFrame, window: Windows | None = None,
     if DIVERGED in rules and masks[DIVERGED].any():
         return DIVERGED, float(epochs[int(np.argmax(masks[DIVERGED]))])
     for cls in CONCLUSIVE[1:]:
-        holds = _holds_at_end(masks[cls]) if window is None \
-            else _holds_over(masks[cls], rule_window(window, cls))
+        holds = _holds_at_end(masks[cls]) if window is None else _stops(masks[cls], window, cls)
         if cls in rules and holds:
             return cls, _onset(masks[cls], epochs)
     return None
@@ -222,7 +237,7 @@ def first_stop_in(masks: dict[str, np.ndarray], epochs: np.ndarray,
         if DIVERGED in rules and masks[DIVERGED][:k].any():
             return DIVERGED, int(epochs[k - 1])
         for cls in CONCLUSIVE[1:]:
-            if cls in rules and _holds_over(masks[cls][:k], rule_window(window, cls)):
+            if cls in rules and _stops(masks[cls][:k], window, cls):
                 return cls, int(epochs[k - 1])
     return None
 

@@ -224,7 +224,7 @@ def _stopping_section(rep: Report, data: StudyData, trials: pd.DataFrame,
     if len(stopping.full_budget(trials, max_epochs)) < stopping.MIN_REPLAY_TRIALS:
         return
     table, sweep, goal = stopping.replay_study(data.history, trials, max_epochs)
-    windows = ", ".join(f"{failures.class_label(c)} {w}" for c, w in failures.STOP_WINDOWS.items())
+    windows = failures.windows_text()
     rep.tables.append((f"Failure-aware stopping replayed (windows: {windows}; false "
                        "stops: count of the trials stopped, 95% Wilson interval)",
                        stopping.table_text(table)))

@@ -117,8 +117,9 @@ RULE_SETS = {**{rule: (rule,) for rule in failures.CONCLUSIVE}, ALL_RULES: failu
 def _window_label(window: failures.Windows, rule: str) -> str:
     if isinstance(window, int):
         return str(window)
-    return str(window[rule]) if rule in window else ("1" if rule == failures.DIVERGED
-                                                     else "per rule")
+    if rule in window:
+        return str(window[rule])
+    return {failures.DIVERGED: "1", ALL_RULES: "per rule"}.get(rule, "never")
 
 
 def rule_table(history: pd.DataFrame, trials: pd.DataFrame, max_epochs: int,
@@ -184,7 +185,7 @@ def goal_sentence(sweep: pd.DataFrame) -> str:
     meets = combined[(combined["saved"] >= GOAL_SAVED)
                      & (combined["false_rate"].fillna(0) <= GOAL_FALSE)]
     live = describe(LIVE) if LIVE in combined.index else "no live row"
-    windows = ", ".join(f"{failures.class_label(c)} {w}" for c, w in failures.STOP_WINDOWS.items())
+    windows = failures.windows_text()
     head = (f"Replay on {int(combined['n'].max())} full-budget trials, all rules together; "
             f"{live} ({windows}).")
     if len(meets):

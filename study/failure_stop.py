@@ -3,8 +3,9 @@
 ASHA compares objectives; it cannot tell that a trial has failed. This stopper
 reads each trial's epoch records as Tune receives them and applies the census's
 own conclusive rules (``analysis.failures.conclusive_failure``: diverged,
-vanishing gradients, D wins, collapse after a learned peak) over
-``STOP_WINDOWS`` epochs (per rule). It runs beside the scheduler: either may stop a trial.
+vanishing gradients, D wins) over ``STOP_WINDOWS`` epochs (per rule; a collapse
+after a learned peak has no window: replayed on two atlases it was no verdict).
+It runs beside the scheduler: either may stop a trial.
 
 What it stopped, and why, is recorded once, on the driver, in the study's
 ``failure_stops.json`` (written as each decision is made, so an interrupted and
@@ -121,7 +122,8 @@ class FailureStopper(tune.Stopper):
 
     def _earlier_rows(self, trial_id: str, epoch: float) -> list[dict[str, Any]]:
         """A trial first seen past epoch 1 was resumed after a restart of the driver: its
-        earlier epochs (the collapse rule needs the learned peak) come from its own record."""
+        earlier epochs (a collapse rule, in windows that include it, needs the learned peak)
+        come from its own record."""
         folder = layout.trial_dirs(self.path.parent).get(trial_id)
         if epoch <= 1 or folder is None or not (folder / layout.METRICS_FILE).is_file():
             return []

@@ -33,6 +33,19 @@ def test_each_conclusive_failure_stops_at_its_window(cls):
     assert later == (cls, EXPECTED_STOPS[cls] + (cls != "diverged"))
 
 
+def test_live_windows_stop_vanishing_and_d_wins_but_never_collapse():
+    """Collapse after learning has no live window (two atlases: it stopped mostly trials that
+    recovered); the replay still measures it at every window it is given."""
+    for cls in ("vanishing_gradients", "discriminator_wins", "diverged"):
+        assert failures.first_stop(histories()[cls])[0] == cls
+    assert failures.first_stop(histories()["mode_collapse"]) is None
+    assert failures.first_stop(histories()["mode_collapse"], window=3)[0] == "mode_collapse"
+    assert failures.windows_text() == ("vanishing gradients 3, discriminator wins 3, "
+                                       "mode collapse: never")
+    # The census is untouched: the full history is still collapse.
+    assert failures.classify_trial(histories()["mode_collapse"])[0] == "mode_collapse"
+
+
 @pytest.mark.parametrize("cls", ["healthy", "oscillation_nonconvergence"])
 def test_no_stop_without_a_conclusive_failure(cls):
     assert failures.first_stop(histories()[cls], window=3) is None
