@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import failures, findings
-from analysis.paired import PairedTest, pairs, rate_test, shift_test
+from analysis.paired import PairedTest, PairingError, pairs, rate_test, shift_test
 from analysis.stats import rate_text, wilson_interval
 
 SUPPORTED, CONTRADICTED, CANNOT_TELL = "supported", "contradicted", "the data cannot tell"
@@ -99,8 +99,11 @@ def _paired_rate(inputs: Inputs, claim: int, text: str, a: str, b: str,
     if not inputs.paired:
         return Prediction(claim, text, f"{a} vs {b}", 0, PAIRED_ONLY)
     trials = findings.judged(inputs.trials).assign(hit=lambda t: hit(t["failure"]))
-    table = pairs(trials, "hit", a, b)
     population = f"points where {a} and {b} both have a class ({label})"
+    try:
+        table = pairs(trials, "hit", a, b)
+    except PairingError as err:
+        return Prediction(claim, text, population, 0, f"not tested: {err}")
     if not len(table):
         return Prediction(claim, text, population, 0, f"no such points (no {a} or {b} trials)")
     test = rate_test(table[a].astype(bool), table[b].astype(bool))
@@ -112,9 +115,12 @@ def _paired_shift(inputs: Inputs, claim: int, text: str, column: str, expect: st
     if not inputs.paired:
         return Prediction(claim, text, "ns vs minimax", 0, PAIRED_ONLY)
     learned = inputs.trials[inputs.trials["peak_diversity"] >= failures.COLLAPSE_PEAK]
-    table = pairs(findings.design_trials(learned), column, "ns", "minimax")
     population = (f"points where ns and minimax both learned (diversity reached "
                   f"{failures.COLLAPSE_PEAK}); final {column}")
+    try:
+        table = pairs(findings.design_trials(learned), column, "ns", "minimax")
+    except PairingError as err:
+        return Prediction(claim, text, population, 0, f"not tested: {err}")
     if not len(table):
         return Prediction(claim, text, population, 0, "no such points")
     test = shift_test(table["ns"].to_numpy(), table["minimax"].to_numpy())

@@ -203,8 +203,11 @@ def _atlas_section(rep: Report, trials: pd.DataFrame, is_paired: bool) -> None:
     rep.facts += notes
     if is_paired:
         judged = findings.judged(data)
-        rep.tables.append((PAIRED_TITLE, paired.loss_comparison(
-            judged, judged["failure"] != failures.HEALTHY)))
+        try:
+            rep.tables.append((PAIRED_TITLE, paired.loss_comparison(
+                judged, judged["failure"] != failures.HEALTHY)))
+        except paired.PairingError as err:
+            log.warning("no paired loss comparison: %s", err)
     rep.tables.append(("Failure rates per loss (count, 95% Wilson interval; onset: median "
                        "epoch; fcd of the trials that did not diverge)", atlas.loss_table(data)))
     rep.sections.append(("Failure atlas: where each failure lives, per loss", [

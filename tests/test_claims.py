@@ -123,6 +123,10 @@ def test_claim_3_separation_and_wasserstein():
     verdicts, summary, _ = _verdicts(trials, history)
     assert _pick(verdicts, "In the first 3 epochs") == claims.CONTRADICTED  # never separated
     assert summary[2] == claims.CONTRADICTED  # a contradicted prediction sinks the claim
+    same, _ = _study(outcome=lambda loss, i: V if i < 14 else H)  # every loss fails alike
+    verdicts, _, _ = _verdicts(same, history)
+    assert _pick(verdicts, "wgan-gp fails less often than ns") == claims.CANNOT_TELL
+    assert _pick(verdicts, "wgan-gp fails less often than minimax") == claims.CANNOT_TELL
 
 
 def test_probe_prediction_and_an_unpaired_design():
@@ -152,3 +156,12 @@ def test_paired_loss_comparison_table_against_ns():
     assert "p 0.002, n 20" in table.loc["minimax", "failure rate"]  # 2 x 0.5^10
     assert table.loc["hinge", "density"].startswith("-0.2 (")
     assert table.loc["hinge", "onset epoch"] == "–"  # no pair where both failed
+
+
+def test_trials_that_do_not_pair_are_not_tested_and_say_why():
+    trials, history = _study(n=4)
+    trials.loc[trials["trial_id"] == "ns-1", "b1"] = 0.99  # one seed, two points
+    _, _, detail = _verdicts(trials, history)
+    row = detail[detail["prediction"].str.startswith("minimax ends")].iloc[0]
+    assert row["measured"].startswith("not tested: the trials of seed 1001 disagree on b1")
+    assert row["verdict"] == claims.CANNOT_TELL
