@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from analysis import failures, findings
 from analysis.paired import PairedTest, PairingError, pairs, rate_test, shift_test
@@ -94,45 +95,36 @@ def _judged_pairs(trials: pd.DataFrame, a: str, b: str, column: str) -> pd.DataF
     return pairs(findings.judged(trials), column, a, b)
 
 
-def _paired_rate(inputs: Inputs, claim: int, text: str, a: str, b: str,
-                 hit: Callable[[pd.Series], pd.Series], label: str, expect: str) -> Prediction:
+def _paired(inputs: Inputs, claim: int, text: str, population: str, trials: pd.DataFrame,
+            column: str, a: str, b: str, test: Callable[[np.ndarray, np.ndarray], PairedTest],
+            expect: str, empty: str) -> Prediction:
+    """A loss-against-loss prediction: ``test`` of ``column`` at the points both ran."""
     if not inputs.paired:
         return Prediction(claim, text, f"{a} vs {b}", 0, PAIRED_ONLY)
-    trials = findings.judged(inputs.trials).assign(hit=lambda t: hit(t["failure"]))
-    population = f"points where {a} and {b} both have a class ({label})"
     try:
-        table = pairs(trials, "hit", a, b)
+        table = pairs(trials, column, a, b)
     except PairingError as err:
         return Prediction(claim, text, population, 0, f"not tested: {err}")
     if not len(table):
-        return Prediction(claim, text, population, 0, f"no such points (no {a} or {b} trials)")
-    test = rate_test(table[a].astype(bool), table[b].astype(bool))
-    return Prediction(claim, text, population, test.n, "", test=test, expect=expect)
+        return Prediction(claim, text, population, 0, empty)
+    result = test(table[a].to_numpy(), table[b].to_numpy())
+    return Prediction(claim, text, population, result.n, "", test=result, expect=expect)
+
+
+def _paired_rate(inputs: Inputs, claim: int, text: str, a: str, b: str,
+                 hit: Callable[[pd.Series], pd.Series], label: str, expect: str) -> Prediction:
+    trials = findings.judged(inputs.trials).assign(hit=lambda t: hit(t["failure"]))
+    return _paired(inputs, claim, text, f"points where {a} and {b} both have a class ({label})",
+                   trials, "hit", a, b, rate_test, expect, f"no such points (no {a} or {b} trials)")
 
 
 def _paired_shift(inputs: Inputs, claim: int, text: str, column: str, expect: str
                   ) -> Prediction:
-    if not inputs.paired:
-        return Prediction(claim, text, "ns vs minimax", 0, PAIRED_ONLY)
     learned = inputs.trials[inputs.trials["peak_diversity"] >= failures.COLLAPSE_PEAK]
     population = (f"points where ns and minimax both learned (diversity reached "
                   f"{failures.COLLAPSE_PEAK}); final {column}")
-    try:
-        table = pairs(findings.design_trials(learned), column, "ns", "minimax")
-    except PairingError as err:
-        return Prediction(claim, text, population, 0, f"not tested: {err}")
-    if not len(table):
-        return Prediction(claim, text, population, 0, "no such points")
-    test = shift_test(table["ns"].to_numpy(), table["minimax"].to_numpy())
-    return Prediction(claim, text, population, test.n, "", test=test, expect=expect)
-
-
-def probe_orders(probe: pd.DataFrame, cost: str) -> pd.Series:
-    """Orders of magnitude ``cost``'s gradient norm fell over each probe (stage x D seed):
-    log10(first / last); positive: it shrank."""
-    ends = probe.groupby(["stage_epoch", "probe_seed"])[cost].agg(["first", "last"])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.log10(ends["first"] / ends["last"])
+    return _paired(inputs, claim, text, population, findings.design_trials(learned), column,
+                   "ns", "minimax", shift_test, expect, "no such points")
 
 
 def _probe(inputs: Inputs) -> Prediction:
@@ -140,7 +132,7 @@ def _probe(inputs: Inputs) -> Prediction:
             "of magnitude and ns's does not.")
     if inputs.probe is None or not len(inputs.probe):
         return Prediction(1, text, "gradient probe", 0, "not measured (the probe was skipped)")
-    minimax, ns = probe_orders(inputs.probe, "minimax"), probe_orders(inputs.probe, "ns")
+    minimax, ns = (findings.probe_orders(inputs.probe, cost) for cost in ("minimax", "ns"))
     mm, nn = float(minimax.median()), float(ns.median())
     verdict = (SUPPORTED if mm >= PROBE_VANISHED and nn < PROBE_STEADY else
                CONTRADICTED if mm < PROBE_STEADY else CANNOT_TELL)
@@ -191,8 +183,6 @@ def _separation(inputs: Inputs) -> list[Prediction]:
 
 def fisher_test(a: tuple[int, int], b: tuple[int, int]) -> PairedTest:
     """Fisher's exact test of two independent rates (k, n): effect rate(a) - rate(b)."""
-    from scipy import stats
-
     (ka, na), (kb, nb) = a, b
     table = [[ka, na - ka], [kb, nb - kb]]
     p_greater = stats.fisher_exact(table, alternative="greater").pvalue

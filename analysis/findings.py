@@ -236,16 +236,24 @@ def vanishing(trials: pd.DataFrame, history: pd.DataFrame) -> list[str]:
     return out
 
 
+def probe_orders(probe: pd.DataFrame, cost: str) -> pd.Series:
+    """Orders of magnitude ``cost``'s gradient norm fell over each probe (indexed by stage
+    and D seed): log10(first / last); positive: it shrank."""
+    ends = probe.groupby(["stage_epoch", "probe_seed"])[cost].agg(["first", "last"])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.log10(ends["first"] / ends["last"])
+
+
 def probe_findings(probe: pd.DataFrame) -> list[str]:
     """Orders of magnitude each cost's gradient fell as the fresh D trained, per stage
     (log10 of first / last norm: positive means the gradient shrank)."""
     out = []
+    costs = ("minimax", "ns", "minimax_logits", "ns_logits")
+    fell = {cost: probe_orders(probe, cost) for cost in costs}
     for stage, frame in probe.groupby("stage_epoch"):
         parts = []
-        for cost in ("minimax", "ns", "minimax_logits", "ns_logits"):
-            per_seed = frame.groupby("probe_seed")[cost].agg(["first", "last"])
-            with np.errstate(divide="ignore", invalid="ignore"):
-                orders = np.log10(per_seed["first"] / per_seed["last"])
+        for cost in costs:
+            orders = fell[cost].loc[stage]
             parts.append(f"{cost.replace('_logits', ' (logits)')} {orders.median():+.1f} "
                          f"[{orders.min():+.1f}, {orders.max():+.1f}]")
         gap = max(float(np.nanmax(np.abs(frame[c] - frame[f"{c}_logits"])

@@ -104,6 +104,11 @@ def design_of(run_config: dict[str, Any]) -> str:
     return str(run_config.get("study", {}).get("design", "search"))
 
 
+def is_paired(run_config: dict[str, Any]) -> bool:
+    """Whether the study is a paired atlas (every point under each loss, one seed a point)."""
+    return bool(run_config.get("study", {}).get("paired", False))
+
+
 def with_design_phase(history: pd.DataFrame, run_config: dict[str, Any]) -> pd.DataFrame:
     """The design's own trials under its phase name: an atlas written before atlas trials were
     named so labelled them ``search``; they were never a search."""

@@ -24,7 +24,8 @@ from analysis.confirmations import is_seed_default, seed_robust_table
 from analysis.gradient_probe import stage_probe, stages_for
 from analysis.importance import param_importances
 from analysis.integrity import check_study_files
-from analysis.load import StudyData, StudyLoadError, design_of, load_study, trial_record
+from analysis.load import (StudyData, StudyLoadError, design_of, is_paired, load_study,
+                           trial_record)
 from analysis.report_render import html_page, markdown
 from gan import layout
 from gan.cli_common import OneLineParser, fail, setup_logging
@@ -190,18 +191,18 @@ def _probe_section(rep: Report, data: StudyData, trials: pd.DataFrame, iteration
 
 
 def _claims_section(rep: Report, data: StudyData, trials: pd.DataFrame,
-                    probe: pd.DataFrame | None, is_paired: bool) -> None:
+                    probe: pd.DataFrame | None, paired_design: bool) -> None:
     summary, detail = claims.claims_tables(claims.claim_inputs(trials, data.history, probe,
-                                                               is_paired))
+                                                               paired_design))
     rep.claims += [("Claims of the seed's notes, tested", summary),
                    ("Each prediction, its population and its test", detail)]
 
 
-def _atlas_section(rep: Report, trials: pd.DataFrame, is_paired: bool) -> None:
+def _atlas_section(rep: Report, trials: pd.DataFrame, paired_design: bool) -> None:
     data = atlas.atlas_trials(trials)
     notes = atlas.loss_findings(data) + atlas.remedy_findings(data) + atlas.bn_eps_findings(data)
     rep.facts += notes
-    if is_paired:
+    if paired_design:
         judged = findings.judged(data)
         try:
             rep.tables.append((PAIRED_TITLE, paired.loss_comparison(
@@ -263,9 +264,9 @@ def build_report(study_dir: str | Path, probe_iterations: int = 2000) -> list[Pa
     trials.to_csv(rep.out / "trials.csv", index=False)
     design = design_of(data.run_config)
     rep.facts += findings.census(trials, max_epochs, design)
-    is_paired = bool(data.run_config.get("study", {}).get("paired", False))
+    paired_design = is_paired(data.run_config)
     if design == "atlas":
-        _atlas_section(rep, trials, is_paired)
+        _atlas_section(rep, trials, paired_design)
     else:
         _seed_section(rep, data, max_epochs)
     rep.facts += findings.vanishing(trials, data.history) + findings.landscape(trials, design)
@@ -276,7 +277,7 @@ def build_report(study_dir: str | Path, probe_iterations: int = 2000) -> list[Pa
     _samples_section(rep, data, trials)
     _stopping_section(rep, data, trials, max_epochs)
     probe = _probe_section(rep, data, trials, probe_iterations)
-    _claims_section(rep, data, trials, probe, is_paired)
+    _claims_section(rep, data, trials, probe, paired_design)
     census = findings.census_table(trials, max_epochs, design)
     table = trials[[c for c in TABLE_COLUMNS if c in trials]].sort_values(
         "fcd", na_position="last")

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from analysis import claims, failures
-from analysis.load import StudyData, design_of
+from analysis.load import StudyData, design_of, is_paired
 
 if TYPE_CHECKING:
     from analysis.report import Report
@@ -26,7 +26,7 @@ def _design(data: StudyData) -> str:
     losses = ", ".join(study.get("losses") or ()) or "the five losses"
     if design_of(data.run_config) != "atlas":
         how = "TPE proposals"
-    elif study.get("paired"):
+    elif is_paired(data.run_config):
         how = f"paired: every seeded Sobol point under each of {losses} from one seed"
     else:
         how = "seeded Sobol sweep balanced across losses"
