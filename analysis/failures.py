@@ -3,8 +3,8 @@
 Every rule holds over the final window (the last FINAL_WINDOW epochs a trial
 reported), never on one epoch alone. A trial the scheduler stopped before the
 full budget is ``undetermined`` unless its failure is already conclusive:
-diverged, vanishing gradients, discriminator wins, or a collapse after it had
-learned (its diversity had first reached COLLAPSE_PEAK). Mode collapse never
+diverged, vanishing gradients, discriminator wins, training frozen (no gradient
+at all in either network), or a collapse after it had learned (its diversity had first reached COLLAPSE_PEAK). Mode collapse never
 has an onset before that learned peak.
 
 Collapse and non-convergence are told apart by Naeem et al.'s density/coverage
@@ -33,16 +33,23 @@ HEALTHY = "healthy"
 MODE_COLLAPSE = "mode_collapse"
 VANISHING = "vanishing_gradients"
 D_WINS = "discriminator_wins"
+FROZEN = "training_frozen"
 OSCILLATION = "oscillation_nonconvergence"
 DIVERGED = STATUS_DIVERGED
 UNDETERMINED = "undetermined"  # stopped early, before its failure (if any) was conclusive
-CLASSES = (HEALTHY, MODE_COLLAPSE, VANISHING, D_WINS, OSCILLATION, DIVERGED, UNDETERMINED)
-FAILURES = (MODE_COLLAPSE, VANISHING, D_WINS, OSCILLATION, DIVERGED)
+CLASSES = (HEALTHY, MODE_COLLAPSE, VANISHING, D_WINS, FROZEN, OSCILLATION, DIVERGED, UNDETERMINED)
+FAILURES = (MODE_COLLAPSE, VANISHING, D_WINS, FROZEN, OSCILLATION, DIVERGED)
 
 FINAL_WINDOW = 3  # epochs at the end of a trial over which every rule must hold
 VANISHING_GRAD_NORM = 1e-2  # G's total gradient norm below this is "vanished" (healthy: 0.1-10)
 VANISHING_D_FAKE = 0.05  # ... while D(G(z)) stays near 0: D rejects every fake
 D_WINS_LOSS = 0.05  # d_loss below this: D separates real from fake almost perfectly
+# Training frozen: G's and D's gradient norms both exactly 0 over an epoch (their epoch means
+# are 0, so every step's were). Not "small": Adam divides by the gradient's own running size,
+# so a gradient of 1e-10 still moves a weight by about lr; only an exact 0 moves nothing.
+# Seen when the seed's Sigmoid saturates in float32 on every input (D(x) = D(G(z)) = 1 once
+# the logit passes ~17) and BCELoss's clamp of log(0) at -100 leaves no gradient anywhere.
+FROZEN_GRAD_NORM = 0.0
 COLLAPSE_PEAK = 0.2  # diversity a trial must have reached before it can collapse
 COLLAPSE_COVERAGE = 0.25  # coverage below this is narrow (real digits ~0.97, one class <0.1)
 COLLAPSE_MODES = 5  # fewer than 5 of 10 classes get 5% of the samples: narrow too
@@ -55,13 +62,15 @@ OSCILLATION_SMOOTH = 5  # grad-log rows averaged before detrending (per-batch no
 # one of the conclusive rules has held for this many consecutive epochs: the same rules and
 # thresholds as the census, over windows chosen by replaying them on two 100-trial atlases
 # (docs/findings.md). Vanishing and D wins never stopped a trial that ended healthy at 3
-# epochs (53 stops over both). A collapse after a learned peak is no verdict within 30 epochs:
+# epochs (53 stops over both). No trial in the atlases or the default studies that held the
+# frozen rule for 3 epochs ever had a gradient again. A collapse after a learned peak is no verdict within 30 epochs:
 # of the trials it stopped, 16 of 17 recovered at window 3 and 2 of 3 at window 6, which saved
 # 0.4% of the epochs; so it stops no trial live (no window), and the replay keeps measuring it.
 # Never shorter than FINAL_WINDOW, so a stopped trial's census class is the class it was
 # stopped for. A divergence (a NaN) is final at once.
-STOP_WINDOWS = {VANISHING: 3, D_WINS: 3}
+STOP_WINDOWS = {VANISHING: 3, D_WINS: 3, FROZEN: 3}
 THRESHOLDS = ("FINAL_WINDOW", "STOP_WINDOWS", "VANISHING_GRAD_NORM", "VANISHING_D_FAKE", "D_WINS_LOSS",
+              "FROZEN_GRAD_NORM",
               "COLLAPSE_PEAK", "COLLAPSE_COVERAGE", "COLLAPSE_MODES", "COLLAPSE_DROP",
               "COLLAPSE_MIN_DENSITY", "NONCONVERGED_DIVERSITY", "OSCILLATION_CV",
               "OSCILLATION_SMOOTH")  # quoted by the report
@@ -155,7 +164,9 @@ def _loss_of(trial: pd.DataFrame) -> str:
 
 # The failures an early stop may already read: each is final once its rule has held (a
 # diverged run never recovers; the others over a window). Checked in this order.
-CONCLUSIVE = (DIVERGED, VANISHING, D_WINS, MODE_COLLAPSE)
+# Frozen comes after vanishing and D wins: a D that rejects every input also leaves zero
+# gradients, and is named for why G gets none; frozen is what remains (D accepts everything).
+CONCLUSIVE = (DIVERGED, VANISHING, D_WINS, FROZEN, MODE_COLLAPSE)
 
 
 def conclusive_masks(trial: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -175,6 +186,8 @@ def conclusive_masks(trial: pd.DataFrame) -> dict[str, np.ndarray]:
         DIVERGED: (trial["status"].astype(str).to_numpy() == DIVERGED) | ~np.isfinite(d_loss),
         VANISHING: vanished,
         D_WINS: (d_loss < D_WINS_LOSS) & (loss in D_LOSS_FLOORED),
+        FROZEN: (_column(trial, "g_grad_norm", math.inf) <= FROZEN_GRAD_NORM)
+        & (_column(trial, "d_grad_norm", math.inf) <= FROZEN_GRAD_NORM),
         MODE_COLLAPSE: is_collapsed(trial),
     }
 

@@ -13,13 +13,14 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
-from analysis.failures import (CLASSES, HEALTHY, MODE_COLLAPSE, UNDETERMINED, VANISHING,
-                               VANISHING_GRAD_NORM)
+from analysis.failures import (D_WINS, DIVERGED, FROZEN, HEALTHY, MODE_COLLAPSE, OSCILLATION,
+                               UNDETERMINED, VANISHING, VANISHING_GRAD_NORM)
 from analysis.stats import wilson_interval
 
 # Fixed colours per class, so every chart reads the same; diverged is black (no data after it).
-PALETTE = dict(zip(CLASSES, ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple",
-                             "black", "tab:gray"]))
+PALETTE = {HEALTHY: "tab:blue", MODE_COLLAPSE: "tab:orange", VANISHING: "tab:green",
+           D_WINS: "tab:red", FROZEN: "tab:brown", OSCILLATION: "tab:purple", DIVERGED: "black",
+           UNDETERMINED: "tab:gray"}
 
 
 def _with_class(history: pd.DataFrame, trials: pd.DataFrame) -> pd.DataFrame:

@@ -3,7 +3,7 @@
 ASHA compares objectives; it cannot tell that a trial has failed. This stopper
 reads each trial's epoch records as Tune receives them and applies the census's
 own conclusive rules (``analysis.failures.conclusive_failure``: diverged,
-vanishing gradients, D wins) over ``STOP_WINDOWS`` epochs (per rule; a collapse
+vanishing gradients, D wins, training frozen) over ``STOP_WINDOWS`` epochs (per rule; a collapse
 after a learned peak has no window: replayed on two atlases it was no verdict).
 It runs beside the scheduler: either may stop a trial.
 
@@ -33,8 +33,8 @@ from study.trainable import RUN_KEY
 log = logging.getLogger(__name__)
 
 # The record columns the conclusive rules read (analysis.failures.conclusive_masks).
-RULE_COLUMNS = ("epoch", "status", "d_loss", "d_fake", "g_grad_norm", "diversity", "coverage",
-                "modes", "density")
+RULE_COLUMNS = ("epoch", "status", "d_loss", "d_fake", "g_grad_norm", "d_grad_norm", "diversity",
+                "coverage", "modes", "density")
 # Confirmation runs measure a config's spread over seeds: each must run its full budget.
 STOPPABLE_PHASES = (layout.PHASE_SEARCH, layout.PHASE_ATLAS, layout.PHASE_CONTROL)
 

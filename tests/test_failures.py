@@ -129,3 +129,32 @@ def test_rules_read_each_losss_own_scale():
     vanished = trial("l1", 1e-2, loss="lsgan", d_real=nan, d_fake=nan,
                      g_grad_norm=np.r_[1, 1, [1e-4] * 6])
     assert failures.classify_trial(vanished) == (failures.VANISHING, 3.0)
+
+
+def _frozen(**columns):
+    base = {"g_grad_norm": np.r_[1, 1, [0.0] * 6], "d_grad_norm": np.r_[2, 2, [0.0] * 6],
+            "d_real": 1.0, "d_fake": 1.0, "d_loss": 50.0}
+    return trial("fz", 4e-3, **{**base, **columns})
+
+
+def test_frozen_needs_exactly_zero_gradients_in_both_networks():
+    assert failures.classify_trial(_frozen()) == (failures.FROZEN, 3.0)
+    # Adam divides by the gradient's running size: a tiny gradient still moves the weights.
+    assert failures.classify_trial(_frozen(d_grad_norm=np.r_[2, 2, [1e-12] * 6]))[0] \
+        != failures.FROZEN
+    # G without a gradient while D still learns is not frozen (nor vanishing: D(G(z)) = 1).
+    assert failures.classify_trial(_frozen(d_grad_norm=0.5))[0] != failures.FROZEN
+    # Two frozen epochs that end is no verdict.
+    thaw = _frozen(g_grad_norm=np.r_[1, 1, 0, 0, [1] * 4], d_grad_norm=np.r_[2, 2, 0, 0, [2] * 4])
+    assert failures.first_stop(thaw) is None
+
+
+def test_a_d_that_rejects_everything_is_vanishing_not_frozen():
+    """Zero gradients because D(G(z)) = 0: named for why G gets none."""
+    rejects = _frozen(d_real=0.0, d_fake=0.0)
+    assert failures.classify_trial(rejects) == (failures.VANISHING, 3.0)
+
+
+def test_histories_without_d_gradients_are_never_frozen():
+    old = _frozen().drop(columns="d_grad_norm")
+    assert failures.classify_trial(old)[0] != failures.FROZEN

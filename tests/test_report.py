@@ -94,12 +94,12 @@ def test_findings_name_populations_and_intervals():
     short = h["healthy"][h["healthy"]["epoch"] <= 3].assign(trial_id="short")
     table = classify_study(pd.concat([*h.values(), short]), max_epochs=8)
     lines = census(table, max_epochs=8)
-    assert lines[0].startswith("Search: 7 trials; 6 ran all 8 epochs, 1 were stopped early")
-    assert "Of the 6 search trials that ran all 8 epochs: healthy 1 of 6 (17%, 95% CI 3–56%)" \
+    assert lines[0].startswith("Search: 8 trials; 7 ran all 8 epochs, 1 were stopped early")
+    assert "Of the 7 search trials that ran all 8 epochs: healthy 1 of 7 (14%, 95% CI 3–51%)" \
         in lines[1]
     assert "1 are undetermined" in lines[2]
     text = " ".join(landscape(table))
-    assert "healthy trials (of 6 judged search trials)" in text
+    assert "healthy trials (of 7 judged search trials)" in text
 
 
 def test_old_history_column_js_estimate_is_migrated(tmp_path):

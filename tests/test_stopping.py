@@ -22,8 +22,8 @@ from study.space import optuna_space  # noqa: E402
 
 # Where window 3 stops each synthetic failure: its rule holds from the onset (vanishing and
 # D wins: epoch 3; collapse: 5), so three epochs later; a NaN at once (epoch 6).
-EXPECTED_STOPS = {"vanishing_gradients": 5, "discriminator_wins": 5, "mode_collapse": 7,
-                  "diverged": 6}
+EXPECTED_STOPS = {"vanishing_gradients": 5, "discriminator_wins": 5, "training_frozen": 5,
+                  "mode_collapse": 7, "diverged": 6}
 
 
 @pytest.mark.parametrize("cls", list(EXPECTED_STOPS))
@@ -33,15 +33,15 @@ def test_each_conclusive_failure_stops_at_its_window(cls):
     assert later == (cls, EXPECTED_STOPS[cls] + (cls != "diverged"))
 
 
-def test_live_windows_stop_vanishing_and_d_wins_but_never_collapse():
+def test_live_windows_stop_vanishing_d_wins_and_frozen_but_never_collapse():
     """Collapse after learning has no live window (two atlases: it stopped mostly trials that
     recovered); the replay still measures it at every window it is given."""
-    for cls in ("vanishing_gradients", "discriminator_wins", "diverged"):
+    for cls in ("vanishing_gradients", "discriminator_wins", "training_frozen", "diverged"):
         assert failures.first_stop(histories()[cls])[0] == cls
     assert failures.first_stop(histories()["mode_collapse"]) is None
     assert failures.first_stop(histories()["mode_collapse"], window=3)[0] == "mode_collapse"
     assert failures.windows_text() == ("vanishing gradients 3, discriminator wins 3, "
-                                       "mode collapse: never")
+                                       "training frozen 3, mode collapse: never")
     # The census is untouched: the full history is still collapse.
     assert failures.classify_trial(histories()["mode_collapse"])[0] == "mode_collapse"
 
@@ -96,8 +96,8 @@ def _results(history, phase="search"):
 
 
 def stopping_columns(history):
-    return [c for c in ("epoch", "status", "d_loss", "d_fake", "g_grad_norm", "diversity",
-                        "coverage", "modes", "density") if c in history]
+    return [c for c in ("epoch", "status", "d_loss", "d_fake", "g_grad_norm", "d_grad_norm",
+                        "diversity", "coverage", "modes", "density") if c in history]
 
 
 def test_live_stopper_stops_records_and_survives_a_restore(tmp_path):
@@ -112,6 +112,14 @@ def test_live_stopper_stops_records_and_survives_a_restore(tmp_path):
     restored = pickle.loads(pickle.dumps(FailureStopper(tmp_path, "ns")))  # as Tune restores it
     assert restored("t1", {"epoch": 6, "config": {}}) is True  # already stopped, from disk
     assert restored.stops.keys() == {"t1"}
+
+
+def test_live_stopper_stops_a_frozen_control(tmp_path):
+    """A control whose D accepts everything and whose gradients are all exactly 0."""
+    stopper = FailureStopper(tmp_path, base_loss="minimax", window=failures.STOP_WINDOWS)
+    decisions = [stopper("k1", r) for r in _results(histories()["training_frozen"], "control")]
+    assert decisions.index(True) == 4
+    assert read_stops(tmp_path / layout.FAILURE_STOPS)["k1"]["failure"] == failures.FROZEN
 
 
 def test_stopped_trial_is_pruned_with_its_class_and_stamped(tmp_path):
@@ -142,7 +150,7 @@ def test_stopped_trial_is_pruned_with_its_class_and_stamped(tmp_path):
 
 
 def _atlas():
-    """Seven full-budget trials: the six synthetic classes and a healthy trial whose
+    """Eight full-budget trials: the seven synthetic classes and a healthy trial whose
     gradient dips for exactly three epochs (a false stop at window 3, none at 4)."""
     frames = list(histories().values())
     frames.append(trial("g7", 1e-3, g_grad_norm=np.r_[1, 1, [1e-4] * 3, [1] * 3],
@@ -164,16 +172,17 @@ def test_replay_counts_saved_epochs_and_false_stops():
     history, trials = _atlas()
     assert trials.set_index("trial_id").loc["g7", "failure"] == failures.HEALTHY
     stops = stopping.replay(history, trials, EPOCHS, window=3).set_index("trial_id")
-    # vanishing 8-5, D wins 8-5, collapse 8-7, diverged 8-6, the dip 8-5 (a false stop)
-    assert stops["epochs_saved"].to_dict() == {"a1": 0, "b2": 3, "c3": 3, "d4": 1, "e5": 0,
-                                               "f6": 2, "g7": 3}
+    # vanishing 8-5, D wins 8-5, frozen 8-5, collapse 8-7, diverged 8-6, the dip 8-5 (a false
+    # stop)
+    assert stops["epochs_saved"].to_dict() == {"a1": 0, "b2": 3, "c3": 3, "h8": 3, "d4": 1,
+                                               "e5": 0, "f6": 2, "g7": 3}
     assert stops.index[stops["false_stop"]].tolist() == ["g7"]
     summary = stopping.summarize(stops.reset_index(), EPOCHS)
-    assert summary["stopped"] == 5 and summary["false_stops"] == 1
-    assert summary["epochs_saved"] == 12 and summary["epochs_total"] == 7 * EPOCHS
-    assert math.isclose(summary["saved"], 12 / 56)
+    assert summary["stopped"] == 6 and summary["false_stops"] == 1
+    assert summary["epochs_saved"] == 15 and summary["epochs_total"] == 8 * EPOCHS
+    assert math.isclose(summary["saved"], 15 / 64)
     at4 = stopping.summarize(stopping.replay(history, trials, EPOCHS, window=4), EPOCHS)
-    assert at4["false_stops"] == 0 and at4["epochs_saved"] == 2 + 2 + 0 + 2  # collapse at 8
+    assert at4["false_stops"] == 0 and at4["epochs_saved"] == 2 + 2 + 2 + 0 + 2  # collapse at 8
 
 
 def test_replay_tables_and_goal(tmp_path):
@@ -183,7 +192,7 @@ def test_replay_tables_and_goal(tmp_path):
     assert row["stopped"] == 2 and row["false_stops"] == 1  # b2 and the dip
     sweep = stopping.window_sweep(history, trials, EPOCHS, windows=(3, 4))
     goal = stopping.goal_sentence(sweep)
-    assert "not met" in goal  # 21% saved at window 3, less at 4: under the 30% goal
+    assert "not met" in goal  # 23% saved at window 3, less at 4: under the 30% goal
     history.to_parquet(tmp_path / layout.HISTORY_PARQUET, index=False)
     assert stopping.main([str(tmp_path)]) == 0
     assert (tmp_path / "stopping" / "stopping_tradeoff.png").stat().st_size > 0
