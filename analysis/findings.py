@@ -203,6 +203,12 @@ def _d_fake_text(value: float | None) -> str:
     return f", with D(G(z)) = {value:.2g}" if value is not None and math.isfinite(value) else ""
 
 
+def _trials_text(group: pd.DataFrame) -> str:
+    """``1 trial (a1)`` or ``2 trials (a1, b2)``."""
+    ids = ", ".join(map(str, group["trial_id"]))
+    return f"{len(group)} trial{'s' if len(group) != 1 else ''} ({ids})"
+
+
 def vanishing(trials: pd.DataFrame, history: pd.DataFrame) -> list[str]:
     """The vanishing-gradient trials of every phase, with onset and D(G(z)); or why none."""
     hit = trials[trials["failure"] == failures.VANISHING]
@@ -218,7 +224,10 @@ def vanishing(trials: pd.DataFrame, history: pd.DataFrame) -> list[str]:
                else f"the epoch-mean generator gradient norm went as low as {floor:.2g}, but no "
                f"trial held the rule (below {failures.VANISHING_GRAD_NORM:g}, with D(G(z)) < "
                f"{failures.VANISHING_D_FAKE:g} for ns and minimax) over its final window")
-        return [f"No trial showed vanishing gradients: {low}; {why}."]
+        frozen = trials[trials["failure"] == failures.FROZEN]
+        also = (f" G's gradient reached 0 in {_trials_text(frozen)} that froze instead: "
+                "neither network had any gradient (training frozen)." if len(frozen) else "")
+        return [f"No trial showed vanishing gradients: {low}; {why}.{also}"]
     parts = []
     for phase, group in trials.groupby(trials.get("phase", pd.Series("search", trials.index))):
         k = int((group["failure"] == failures.VANISHING).sum())

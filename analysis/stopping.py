@@ -194,8 +194,8 @@ def goal_sentence(sweep: pd.DataFrame) -> str:
     best = safe["saved"].idxmax() if len(safe) else combined["saved"].idxmax()
     return head + (f" {goal} not met at any window; the most saved within the false-stop "
                    f"bound is at {describe(best)}. The conclusive rules reach only the trials "
-                   "that vanish, are beaten by D, or collapse after learning; the per-rule table "
-                   "says which rule saves and costs what.")
+                   "that vanish, are beaten by D, freeze, or collapse after learning; the "
+                   "per-rule table says which rule saves and costs what.")
 
 
 MIN_REPLAY_TRIALS = 5  # fewer full-budget trials than this: the report leaves the replay out

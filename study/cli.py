@@ -133,7 +133,7 @@ def _add_run_flags(p: argparse.ArgumentParser) -> None:
     """Stopping, controls, resources and the cluster."""
     p.add_argument("--failure-stop", action=argparse.BooleanOptionalAction, default=None,
                    help="stop a search or control trial once its failure is conclusive "
-                        "(diverged, vanished, D wins; the census's rules over "
+                        "(diverged, vanished, D wins, frozen; the census's rules over "
                         "analysis.failures.STOP_WINDOWS epochs); default: on for "
                         "--design search, off for --design atlas, which maps full budgets")
     p.add_argument("--control-lr", type=float, default=CONTROL_POINT["lr"],

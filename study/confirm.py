@@ -23,8 +23,10 @@ from study.trainable import OBJECTIVE_KEY, RUN_KEY, TrialInputs, trial_dirname_c
 
 log = logging.getLogger(__name__)
 
-# The failure the seed's notes describe: the saturating cost at a high lr drives D(G(z)) to
-# ~1e-4 and G's gradient norm down by three orders of magnitude within a few epochs.
+# Aimed at the failure the seed's notes describe: the saturating cost at a high lr drives
+# D(G(z)) to ~1e-4 and G's gradient norm down by three orders of magnitude within two epochs.
+# On the embedded digits one seed never gets there and the other does at epoch 2, recovers,
+# and freezes at epoch 7 (docs/findings.md); a higher --control-lr vanishes for good.
 CONTROL_POINT = {"lr": 2e-3, "b1": 0.5, "b2": 0.999, "latent_dim": 100, "loss": "minimax"}
 
 

@@ -3,8 +3,9 @@
 ASHA compares objectives; it cannot tell that a trial has failed. This stopper
 reads each trial's epoch records as Tune receives them and applies the census's
 own conclusive rules (``analysis.failures.conclusive_failure``: diverged,
-vanishing gradients, D wins, training frozen) over ``STOP_WINDOWS`` epochs (per rule; a collapse
-after a learned peak has no window: replayed on two atlases it was no verdict).
+vanishing gradients, D wins, training frozen) over ``STOP_WINDOWS`` epochs (per
+rule; a collapse after a learned peak has no window: replayed on two atlases it
+was no verdict).
 It runs beside the scheduler: either may stop a trial.
 
 What it stopped, and why, is recorded once, on the driver, in the study's

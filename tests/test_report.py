@@ -126,3 +126,18 @@ def test_no_vanishing_sentence_never_calls_a_zero_norm_above_the_threshold():
     history["g_grad_norm"] = 2.0
     (text,) = findings.vanishing(failures.classify_study(history, 8), history)
     assert "was 2, above the 0.01 threshold" in text
+    assert "froze" not in text
+
+
+def test_no_vanishing_sentence_names_the_frozen_trials():
+    """A gradient of exactly 0 in a frozen trial is not vanishing; the sentence says where it
+    went instead."""
+    import pandas as pd
+
+    from analysis import failures, findings
+    from synthetic_study import histories
+
+    h = histories()
+    history = pd.concat([h["healthy"], h["training_frozen"]], ignore_index=True)
+    (text,) = findings.vanishing(failures.classify_study(history, 8), history)
+    assert "reached 0 in 1 trial (h8) that froze instead" in text
