@@ -4,8 +4,9 @@ Every rule holds over the final window (the last FINAL_WINDOW epochs a trial
 reported), never on one epoch alone. A trial the scheduler stopped before the
 full budget is ``undetermined`` unless its failure is already conclusive:
 diverged, vanishing gradients, discriminator wins, training frozen (no gradient
-at all in either network), or a collapse after it had learned (its diversity had first reached COLLAPSE_PEAK). Mode collapse never
-has an onset before that learned peak.
+at all in either network), or a collapse after it had learned (its diversity had
+first reached COLLAPSE_PEAK). Mode collapse never has an onset before that
+learned peak.
 
 Collapse and non-convergence are told apart by Naeem et al.'s density/coverage
 split: samples that look real (high density) but cover little of the data
@@ -63,9 +64,10 @@ OSCILLATION_SMOOTH = 5  # grad-log rows averaged before detrending (per-batch no
 # thresholds as the census, over windows chosen by replaying them on two 100-trial atlases
 # (docs/findings.md). Vanishing and D wins never stopped a trial that ended healthy at 3
 # epochs (53 stops over both). No trial in the atlases or the default studies that held the
-# frozen rule for 3 epochs ever had a gradient again. A collapse after a learned peak is no verdict within 30 epochs:
-# of the trials it stopped, 16 of 17 recovered at window 3 and 2 of 3 at window 6, which saved
-# 0.4% of the epochs; so it stops no trial live (no window), and the replay keeps measuring it.
+# frozen rule for 3 epochs ever had a gradient again. A collapse after a learned peak is no
+# verdict within 30 epochs: of the trials it stopped, 16 of 17 recovered at window 3 and 2 of 3
+# at window 6, which saved 0.4% of the epochs; so it stops no trial live (no window), and the
+# replay keeps measuring it.
 # Never shorter than FINAL_WINDOW, so a stopped trial's census class is the class it was
 # stopped for. A divergence (a NaN) is final at once.
 STOP_WINDOWS = {VANISHING: 3, D_WINS: 3, FROZEN: 3}
@@ -167,6 +169,10 @@ def _loss_of(trial: pd.DataFrame) -> str:
 # Frozen comes after vanishing and D wins: a D that rejects every input also leaves zero
 # gradients, and is named for why G gets none; frozen is what remains (D accepts everything).
 CONCLUSIVE = (DIVERGED, VANISHING, D_WINS, FROZEN, MODE_COLLAPSE)
+# The per-epoch columns conclusive_masks reads (besides the loss): the live stopper keeps
+# exactly these from each result, so a new rule's column reaches it from here.
+RULE_COLUMNS = ("epoch", "status", "d_loss", "d_fake", "g_grad_norm", "d_grad_norm", "diversity",
+                "coverage", "modes", "density")
 
 
 def conclusive_masks(trial: pd.DataFrame) -> dict[str, np.ndarray]:

@@ -33,9 +33,6 @@ from study.trainable import RUN_KEY
 
 log = logging.getLogger(__name__)
 
-# The record columns the conclusive rules read (analysis.failures.conclusive_masks).
-RULE_COLUMNS = ("epoch", "status", "d_loss", "d_fake", "g_grad_norm", "d_grad_norm", "diversity",
-                "coverage", "modes", "density")
 # Confirmation runs measure a config's spread over seeds: each must run its full budget.
 STOPPABLE_PHASES = (layout.PHASE_SEARCH, layout.PHASE_ATLAS, layout.PHASE_CONTROL)
 
@@ -99,7 +96,7 @@ class FailureStopper(tune.Stopper):
         rows = self.rows[trial_id]
         # A resumed trial reports again from its checkpoint's epoch: keep one row per epoch.
         rows[:] = [r for r in rows if r["epoch"] < result["epoch"]]
-        rows.append({k: result.get(k, math.nan) for k in RULE_COLUMNS})
+        rows.append({k: result.get(k, math.nan) for k in failures.RULE_COLUMNS})
         trial = pd.DataFrame(rows).assign(loss=params.get("loss", self.base_loss))
         found = failures.conclusive_failure(trial, self.window)
         if found is None:
@@ -133,7 +130,7 @@ class FailureStopper(tune.Stopper):
         except (OSError, ValueError) as err:
             log.warning("failure stop: cannot read %s's earlier epochs (%s)", trial_id, err)
             return []
-        frame = frame[frame["epoch"] < epoch].reindex(columns=list(RULE_COLUMNS))
+        frame = frame[frame["epoch"] < epoch].reindex(columns=list(failures.RULE_COLUMNS))
         return frame.to_dict("records")
 
     def stop_all(self) -> bool:

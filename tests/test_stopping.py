@@ -95,9 +95,17 @@ def _results(history, phase="search"):
         yield {**{k: row[k] for k in stopping_columns(history)}, "config": config}
 
 
+@pytest.mark.parametrize("cls", list(histories()))
+def test_the_stopper_keeps_every_column_the_rules_read(cls):
+    """The live stopper keeps only RULE_COLUMNS of each result: the rules must see no less."""
+    history = histories()[cls]
+    kept = history[[c for c in failures.RULE_COLUMNS if c in history]]
+    full, live = failures.conclusive_masks(history), failures.conclusive_masks(kept)
+    assert all(np.array_equal(full[rule], live[rule]) for rule in failures.CONCLUSIVE)
+
+
 def stopping_columns(history):
-    return [c for c in ("epoch", "status", "d_loss", "d_fake", "g_grad_norm", "d_grad_norm",
-                        "diversity", "coverage", "modes", "density") if c in history]
+    return [c for c in failures.RULE_COLUMNS if c in history]
 
 
 def test_live_stopper_stops_records_and_survives_a_restore(tmp_path):
