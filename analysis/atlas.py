@@ -12,7 +12,7 @@ import math
 
 import pandas as pd
 
-from analysis import failures
+from gan import failures
 from analysis.findings import design_trials
 from analysis.stats import count_cell, rate_text, rates_differ, wilson_interval
 from gan.losses import LOSSES

@@ -21,7 +21,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analysis import failures, findings
+from analysis import findings
+from gan import failures
 from analysis.paired import PairedTest, PairingError, pairs, rate_test, shift_test
 from analysis.stats import rate_text, wilson_interval
 

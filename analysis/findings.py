@@ -8,13 +8,14 @@ separate; otherwise the sentence says that the data cannot tell.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from analysis import failures
+from analysis import race
 from analysis.stats import count_cell, rate_text, rates_differ
-from gan import layout
+from gan import failures, layout
 
 MIN_GROUP = 3  # a group rate is quoted only for groups of at least this many trials
 LR_BINS = 3  # learning-rate terciles for the failure-rate comparison
@@ -183,19 +184,56 @@ def _stratified_landscape(data: pd.DataFrame) -> list[str]:
             f"{' | '.join(latent_parts)}."]
 
 
-def seed_robust(table: pd.DataFrame, objective: str) -> list[str]:
-    """Each confirmed config's objective and diversity over its seeds."""
-    if table.empty:
-        return ["No config was re-run with more seeds, so no winner is seed-robust."]
+def _interval(low: float, high: float) -> str:
+    return f"95% CI {low:.4g}–{high:.4g}" if math.isfinite(low) else "no interval below 2 runs"
+
+
+def race_findings(record: dict[str, Any], best: dict[str, Any], objective: str) -> list[str]:
+    """The pick's held-out estimate (n, interval, failure share), its search draw apart, and
+    how the race ended."""
+    names = {c["key"]: race.contender_name(c) for c in record["contenders"]}
     out = []
-    for _, row in table.iterrows():
-        label = f" ({row['label']})" if row["label"] else ""
-        out.append(f"lr {row['lr']:.3g}, b1 {row['b1']:.3g}, b2 {row['b2']:.4g}, latent "
-                   f"{int(row['latent_dim'])}{label}: {objective} {row['objective_mean']:.4g} ± "
-                   f"{row['objective_sd']:.2g} (min {row['objective_min']:.4g}, max "
-                   f"{row['objective_max']:.4g}), diversity {row['diversity_mean']:.2f} ± "
-                   f"{row['diversity_sd']:.2f}, over {int(row['n_seeds'])} full-budget seeds.")
+    if best.get("n_seeds"):
+        draw = best.get("search_draw") or {}
+        drawn = (f"; its search draw, the run that selected it, read {draw['objective']:.4g} and "
+                 "counts in no estimate" if draw else "")
+        raced = [r["objective"] for r in best.get("race_runs", []) if math.isfinite(r["objective"])]
+        race_text = (f"; over its {len(raced)} race seeds (which chose it) {np.mean(raced):.4g}"
+                     if raced else "")
+        failed = sum(bool(r.get("failed")) for r in best.get("per_seed", []))
+        out.append(f"The pick, {names[record['winner']]}: {objective} "
+                   f"{best['objective_mean']:.4g} "
+                   f"({_interval(best['objective_ci_low'], best['objective_ci_high'])}) over "
+                   f"{best['n_seeds']} held-out seeds, failed {failed} of {best['n_seeds']} "
+                   f"(95% CI {best['failure_low']:.0%}–{best['failure_high']:.0%}){drawn}"
+                   f"{race_text}.")
+    tied = [names[k] for k in record["survivors"] if k != record["winner"]]
+    dropped = [f"{names[k]} (round {d['round']}, p {d['p']:.2g})"
+               for k, d in record["dropped"].items()]
+    out.append(f"The race ran {len(record['rounds'])} round(s) and {record['runs_used']} runs "
+               f"({record['reason']}); dropped: {', '.join(dropped) or 'none'}; the winner could "
+               f"not be told from: {', '.join(tied) or 'none'}.")
     return out
+
+
+def noise_findings(noise: dict[str, float], ranks: dict[str, Any]) -> list[str]:
+    """How far one seed can be trusted: the seed-noise share of the spread among the raced
+    search configs, and how well each ranking signal predicted the fresh-seed means."""
+    if math.isfinite(noise["noise_share"]):
+        share = (f"Seed noise is {noise['noise_share']:.0%} of the spread among the top search "
+                 f"configs' fresh runs ({noise['configs']} configs, {noise['runs']} runs; "
+                 f"within-config variance {noise['within']:.2g} against between-config "
+                 f"{noise['between']:.2g} on the log scale)")
+    else:
+        share = (f"Too few raced configs with 2+ fresh runs ({noise['configs']}) to split the "
+                 "spread into seed noise and config differences")
+    if ranks["n"] >= 3:
+        rank = (f"; the search draw's rank predicted the fresh-seed means with Spearman rho "
+                f"{ranks['window']:.2f} for the mean of the last {ranks['window_size']} "
+                f"evaluations and {ranks['final']:.2f} for the final epoch ({ranks['n']} configs)")
+    else:
+        rank = f"; {ranks['n']} raced configs are too few for a rank correlation"
+    return [share + rank + "."]
 
 
 def _d_fake_text(value: float | None) -> str:
@@ -281,7 +319,7 @@ def probe_findings(probe: pd.DataFrame) -> list[str]:
     return out
 
 
-def loss_comparison(history: pd.DataFrame) -> str:
+def gradient_change_by_loss(history: pd.DataFrame) -> str:
     """Median change of G's gradient norm per generator loss (a trial's loss is in its rows)."""
     parts = []
     for loss, group in history.groupby("loss"):

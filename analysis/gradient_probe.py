@@ -38,13 +38,13 @@ from gan.models import Discriminator, Generator
 from gan.runtime import make_adam, resolve_device
 from gan.state import Callback, TrainState
 from gan.train import train
+from gan.train.callbacks import PAPER_STAGES, stages_for  # noqa: F401 (the probe's stages)
 
 log = logging.getLogger("analysis.gradient_probe")
 PROG = "python -m analysis.gradient_probe"
 
 PROBE_LR, PROBE_BETAS = 2e-4, (0.5, 0.999)
 PROBE_BATCH = 512  # samples per gradient-norm estimate: one batch of 64 is too noisy
-PAPER_STAGES = (1, 10, 25)  # Arjovsky & Bottou froze DCGAN after 1, 10 and 25 epochs
 COSTS = ("minimax", "ns", "minimax_logits", "ns_logits")
 
 
@@ -130,13 +130,6 @@ class _Snapshots(Callback):
         if state.epoch in self.epochs:
             self.states[state.epoch] = {k: v.clone() for k, v in
                                         state.generator.state_dict().items()}
-
-
-def stages_for(max_epochs: int) -> list[int]:
-    """The paper's stages (1, 10, 25) when the budget allows, else early/middle/last."""
-    if max_epochs >= max(PAPER_STAGES):
-        return list(PAPER_STAGES)
-    return sorted({1, max(1, max_epochs // 2), max_epochs})
 
 
 def stage_weights(config: GANConfig, data: DataSplit, stages: list[int],
@@ -240,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     prefix = args.out or args.checkpoint.with_name("gradient_probe")
     prefix.parent.mkdir(parents=True, exist_ok=True)
     frame.to_csv(prefix.with_suffix(".csv"), index=False)
-    # Imported here: the study driver (study.confirm) and the probe's worker processes
+    # Imported here: the study driver (study.race) and the probe's worker processes
     # import this module for its computations, and need no plotting library.
     from analysis.plots import gradient_probe as plot
 

@@ -13,7 +13,7 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
-from analysis.failures import (D_WINS, DIVERGED, FROZEN, HEALTHY, MODE_COLLAPSE, OSCILLATION,
+from gan.failures import (D_WINS, DIVERGED, FROZEN, HEALTHY, MODE_COLLAPSE, OSCILLATION,
                                UNDETERMINED, VANISHING, VANISHING_GRAD_NORM)
 from analysis.stats import wilson_interval
 
@@ -290,31 +290,6 @@ def vanishing_trials(history: pd.DataFrame, grad_logs: dict[str, pd.DataFrame],
     axes[1].set_yscale("log")
     axes[1].set_xlabel("epoch")
     axes[1].set_title("Mean D(G(z)) (log)")
-    fig.tight_layout()
-    return fig
-
-
-def seed_spread(table: pd.DataFrame, objective: str) -> Figure:
-    """Per-seed objective and diversity of each confirmed config (one point per seed)."""
-    fig = Figure(figsize=(12, 4))
-    axes = fig.subplots(1, 2)
-    if table.empty:
-        empty_panel(axes[0], "no confirmation runs")
-        axes[1].set_axis_off()
-        return fig
-    rows = []
-    for _, row in table.iterrows():
-        name = (f"lr {row['lr']:.2g} b1 {row['b1']:.2g}\nlatent {int(row['latent_dim'])}"
-                + (f"\n{row['label']}" if row["label"] else ""))
-        rows += [{"config": name, objective: o, "diversity": d}
-                 for o, d in zip(row["objectives"], row["diversities"])]
-    data = pd.DataFrame(rows)
-    for ax, metric in zip(axes, (objective, "diversity")):
-        sns.pointplot(data=data, x="config", y=metric, errorbar="sd", linestyle="none",
-                      color="black", markers="_", ax=ax)
-        sns.stripplot(data=data, x="config", y=metric, size=7, ax=ax)
-        ax.set_title(f"{metric} per seed (bar: mean ± sd)")
-        ax.tick_params(axis="x", labelsize=7)
     fig.tight_layout()
     return fig
 

@@ -8,25 +8,26 @@ only assembles: the numbers come from failures, findings and confirmations.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import shutil
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 from matplotlib import image as plt_image
-from matplotlib.figure import Figure
 
-from analysis import atlas, atlas_plots, claims, failures, findings, paired, plots, stopping
-from analysis.confirmations import is_seed_default, seed_robust_table
+from analysis import (atlas, atlas_plots, claims, findings, paired, plots, race, race_plots,
+                      stopping)
+from gan import failures
+from analysis.confirmations import is_seed_default
 from analysis.gradient_probe import stage_probe, stages_for
 from analysis.importance import param_importances
-from analysis.integrity import check_study_files
+from gan.integrity import check_study_files
 from analysis.load import (StudyData, StudyLoadError, design_of, is_paired, load_study,
                            trial_record)
-from analysis.report_render import html_page, markdown
+from analysis.report_render import Report, html_page, markdown
 from gan import layout
 from gan.cli_common import OneLineParser, fail, setup_logging
 from gan.config import GANConfig
@@ -49,32 +50,18 @@ PROBE_WHY = ("The probe's fresh D trains on its logits (the same objective as th
              "exactly on the logits.")
 
 
-@dataclass
-class Report:
-    """What the sections accumulate: findings, (title, images, notes) sections, the folder."""
-
-    out: Path
-    facts: list[str] = field(default_factory=list)
-    sections: list[tuple[str, list[str], list[str]]] = field(default_factory=list)
-    tables: list[tuple[str, pd.DataFrame]] = field(default_factory=list)  # after the census
-    claims: list[tuple[str, pd.DataFrame]] = field(default_factory=list)  # first of all
-
-    def save(self, fig: Figure, name: str, svg: bool = True) -> str:
-        fig.savefig(self.out / f"{name}.png", dpi=110)
-        if svg:
-            fig.savefig(self.out / f"{name}.svg")
-        return f"{name}.png"
-
-
 def _example_trials(trials: pd.DataFrame) -> dict[str, str]:
-    """Best, median and (if any) a collapsed trial of the design by final fcd. Best and median come
-    from the trials that ran the full budget when any did: a fcd after 3 epochs does not
-    rank against one after 30 (study.confirm picks its best config the same way)."""
+    """Best, median and (if any) a collapsed trial of the design by the ranking signal (the
+    mean fcd of the last evaluations, gan.ranking; final fcd in histories without it). Best and
+    median come from the trials that ran the full budget when any did: a fcd after 3 epochs
+    does not rank against one after 30 (study.race ranks its contenders the same way)."""
     search = findings.design_trials(trials)
+    signal = "objective" if "objective" in search and search["objective"].notna().any() \
+        else "fcd"
     scored = search.dropna(subset=["fcd"])
     if "stopped_early" in scored and (~scored["stopped_early"].astype(bool)).any():
         scored = scored[~scored["stopped_early"].astype(bool)]
-    scored = scored.sort_values("fcd")
+    scored = scored.sort_values(signal)
     picks: dict[str, str] = {}
     if len(scored):
         picks[scored.iloc[0]["trial_id"]] = "best"
@@ -150,7 +137,7 @@ def _samples_section(rep: Report, data: StudyData, trials: pd.DataFrame) -> None
 
 def _snapshot_source(data: StudyData, best: str, stages: list[int]
                      ) -> tuple[str, dict[int, Path]] | None:
-    """A run of ``best``'s config that kept G at every stage (study.confirm asks the best
+    """A run of ``best``'s config that kept G at every stage (study.race asks the best
     config's first confirmation run to), as (trial id, snapshots by epoch)."""
     params = trial_record(data.trial_dirs[best])["params"]
     for trial_id, folder in data.trial_dirs.items():
@@ -219,7 +206,7 @@ def _atlas_section(rep: Report, trials: pd.DataFrame, paired_design: bool) -> No
          if not data.get("stopped_for_failure", pd.Series(False)).any() else
          "Atlas trials run FIFO; those stopped for a conclusive failure are judged by it.",
          "Rules that read a loss's own scale apply only where it means the same (see "
-         "analysis.failures): D(G(z)) and the JS bound exist for ns and minimax only."]))
+         "gan.failures): D(G(z)) and the JS bound exist for ns and minimax only."]))
 
 
 def _stopping_section(rep: Report, data: StudyData, trials: pd.DataFrame,
@@ -238,13 +225,43 @@ def _stopping_section(rep: Report, data: StudyData, trials: pd.DataFrame,
          "within the healthy trials' range. `python -m analysis.stopping` writes these tables."]))
 
 
-def _seed_section(rep: Report, data: StudyData, max_epochs: int) -> None:
+def _race_section(rep: Report, data: StudyData, trials: pd.DataFrame) -> None:
+    """The race: the winner's held-out estimate beside its search draw, every round's tests,
+    and how noisy one seed is."""
+    record = race.load_race(data.study_dir)
     objective = data.run_config.get("study", {}).get("objective", "objective")
-    table = seed_robust_table(data.history, max_epochs)
-    notes = findings.seed_robust(table, objective)
+    if record is None:
+        rep.facts.append("No race was run (--confirm-top 0): the best config is one search "
+                         "draw, not an estimate.")
+        return
+    runs = race.runs_frame(record, trials)
+    best = _best_config(data.study_dir)
+    rep.facts += findings.race_findings(record, best, objective)
+    noise = race.noise_split(runs)
+    ranks = race.rank_agreement(runs, data.history)
+    notes = findings.noise_findings(noise, ranks)
     rep.facts += notes
-    rep.sections.append(("Seed-robust winners", [rep.save(plots.seed_spread(table, objective),
-                                                          "seed_spread")], notes))
+    rule = record["rule"]
+    rep.tables.append((
+        f"The race's contenders ({objective}, the mean of the last {ranks['window_size']} "
+        "evaluations; the search draw is shown apart and counts in nothing)",
+        race.contender_table(record, runs, failures.FAILURES)))
+    if any(r["p"] for r in record["rounds"]):
+        rep.tables.append((
+            f"The race's tests: one-sided Welch t-test of each contender against the round's "
+            f"leader{' on log scores' if rule['log_scale'] else ''}; dropped when p < "
+            f"{rule['test_level']:.2g} (alpha {rule['alpha']:g} over (contenders - 1) x "
+            f"{rule['max_rounds']} possible rounds, Bonferroni)", race.round_table(record)))
+    rep.sections.append(("The race: one seed against fresh seeds", [
+        rep.save(race_plots.search_vs_fresh(runs, objective), "race_search_vs_fresh")], notes))
+
+
+def _best_config(study_dir: Path) -> dict:
+    path = study_dir / layout.BEST_CONFIG
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
 
 
 def build_report(study_dir: str | Path, probe_iterations: int = 2000) -> list[Path]:
@@ -268,10 +285,10 @@ def build_report(study_dir: str | Path, probe_iterations: int = 2000) -> list[Pa
     if design == "atlas":
         _atlas_section(rep, trials, paired_design)
     else:
-        _seed_section(rep, data, max_epochs)
+        _race_section(rep, data, trials)
     rep.facts += findings.vanishing(trials, data.history) + findings.landscape(trials, design)
     if "loss" in trials and trials["loss"].nunique() > 1:
-        rep.facts.append(findings.loss_comparison(data.history))
+        rep.facts.append(findings.gradient_change_by_loss(data.history))
     _failure_sections(rep, data, trials)
     _landscape_section(rep, data, trials, design)
     _samples_section(rep, data, trials)

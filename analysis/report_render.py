@@ -4,15 +4,32 @@ from __future__ import annotations
 
 import base64
 import html
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import pandas as pd
+from matplotlib.figure import Figure
 
-from analysis import claims, failures
+from analysis import claims
+from gan import failures
 from analysis.load import StudyData, design_of, is_paired
 
-if TYPE_CHECKING:
-    from analysis.report import Report
+
+@dataclass
+class Report:
+    """What the sections accumulate: findings, (title, images, notes) sections, the folder."""
+
+    out: Path
+    facts: list[str] = field(default_factory=list)
+    sections: list[tuple[str, list[str], list[str]]] = field(default_factory=list)
+    tables: list[tuple[str, pd.DataFrame]] = field(default_factory=list)  # after the census
+    claims: list[tuple[str, pd.DataFrame]] = field(default_factory=list)  # first of all
+
+    def save(self, fig: Figure, name: str, svg: bool = True) -> str:
+        fig.savefig(self.out / f"{name}.png", dpi=110)
+        if svg:
+            fig.savefig(self.out / f"{name}.svg")
+        return f"{name}.png"
 
 
 def _thresholds() -> str:

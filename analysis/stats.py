@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-import math
+from scipy import stats
 
-Z95 = 1.959963984540054  # two-sided 95% normal quantile
+CONFIDENCE = 0.95
 
 
-def wilson_interval(successes: int, n: int, z: float = Z95) -> tuple[float, float]:
-    """Wilson score interval for a binomial proportion (Wilson 1927).
+def wilson_interval(successes: int, n: int, confidence: float = CONFIDENCE
+                    ) -> tuple[float, float]:
+    """Wilson score interval for a binomial proportion (Wilson 1927), as scipy computes it
+    (``binomtest(...).proportion_ci(method="wilson")``).
 
     Args:
         successes: k, with 0 <= k <= n.
         n: trials, > 0.
-        z: normal quantile (1.96 for 95%).
+        confidence: the interval's level (0.95).
 
     Returns:
         (low, high) in [0, 1].
@@ -25,11 +27,9 @@ def wilson_interval(successes: int, n: int, z: float = Z95) -> tuple[float, floa
         raise ValueError(f"n must be > 0, got {n}")
     if not 0 <= successes <= n:
         raise ValueError(f"successes must be in [0, {n}], got {successes}")
-    p = successes / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
+    ci = stats.binomtest(successes, n).proportion_ci(confidence_level=confidence,
+                                                     method="wilson")
+    return max(0.0, float(ci.low)), min(1.0, float(ci.high))
 
 
 def rate_text(successes: int, n: int) -> str:

@@ -2,7 +2,7 @@
 
 Every trial that ran its full budget shows what a trial stopped at epoch k
 would have become. The replay walks each such history epoch by epoch with the
-live stopper's rule (``analysis.failures.first_stop``, the census's conclusive
+live stopper's rule (``gan.failures.first_stop``, the census's conclusive
 rules over a window) and asks, per rule and per loss:
 
 - compute saved: the epochs after the stop, over all epochs of those trials;
@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis import failures
-from analysis.integrity import check_study_files
+from gan import failures
+from gan.integrity import check_study_files
 from analysis.load import StudyLoadError, load_study
 from analysis.stats import count_cell, wilson_interval
 from gan.cli_common import OneLineParser, fail, setup_logging
@@ -66,7 +66,7 @@ def replay(history: pd.DataFrame, trials: pd.DataFrame, max_epochs: int,
 
     Args:
         history: per-epoch rows of the study.
-        trials: :func:`analysis.failures.classify_study` of it (the full-budget class).
+        trials: :func:`gan.failures.classify_study` of it (the full-budget class).
         max_epochs: the study's budget per trial.
         window: epochs a rule must hold before it stops a trial (one for all, or per rule).
         rules: the conclusive rules applied (one alone, or all).

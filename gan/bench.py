@@ -21,7 +21,7 @@ from gan.cli_common import OneLineParser, fail, setup_logging
 from gan.config import PRECISIONS, GANConfig
 from gan.data import DataError, DataSplit, load_data, mnist_present, write_mnist_raw
 from gan.models import Discriminator, Generator
-from gan.precision_quality import compare, format_rows
+from gan.precision_quality import DEFAULTS, compare, format_rows, quality_params
 from gan.runtime import resolve_device
 from gan.quality import QualityEvaluator
 from gan.train.loop import build_state, train
@@ -118,8 +118,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--steps", type=int, default=300, help="timed steps per loop")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: all)")
     parser.add_argument("--quality-seeds", type=int, default=0,
-                        help="also train the seed's defaults and the study winner in fp32 and "
+                        help="also train gan.py's defaults (and --quality-config) in fp32 and "
                              "bf16 with this many seeds each and compare fcd and diversity")
+    parser.add_argument("--quality-config", type=Path, default=None,
+                        help="a study's best_config.json: its params join the comparison")
     parser.add_argument("--quality-epochs", type=int, default=30,
                         help="epochs of each --quality-seeds run (on the embedded digits)")
     return parser.parse_args(argv)
@@ -180,7 +182,13 @@ def main(argv: list[str] | None = None) -> int:
         base = GANConfig(dataset="embedded", device=str(device), n_epochs=args.quality_epochs,
                          log_interval=10**6, sample_interval=10**9,
                          eval_interval=args.quality_epochs)
-        rows = compare(embedded, base, args.quality_seeds)
+        configs = dict(DEFAULTS)
+        if args.quality_config is not None:
+            try:
+                configs["study pick"] = quality_params(args.quality_config)
+            except (OSError, ValueError, KeyError) as err:
+                return fail(PROG, f"--quality-config {str(args.quality_config)!r}: {err}")
+        rows = compare(embedded, base, args.quality_seeds, configs)
         print(f"quality after {args.quality_epochs} epochs on the embedded digits:")
         for line in format_rows(rows):
             print("  " + line)

@@ -8,6 +8,7 @@ from typing import Any
 
 import torch
 
+from gan.atomic import replace_with
 from gan.config import GANConfig
 from gan.models import Generator
 from gan.state import TrainState
@@ -38,12 +39,8 @@ def checkpoint_dict(state: TrainState) -> dict[str, Any]:
 
 def save_checkpoint(state: TrainState, path: str | os.PathLike) -> Path:
     """Write atomically: an interrupted save never leaves a half-written checkpoint."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(checkpoint_dict(state), tmp)
-    os.replace(tmp, path)
-    return path
+    ckpt = checkpoint_dict(state)
+    return replace_with(path, lambda tmp: torch.save(ckpt, tmp))
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:

@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from gan.atomic import replace_with
 from gan.data import DataSplit
 
 log = logging.getLogger(__name__)
@@ -126,9 +127,7 @@ def load_or_train_classifier(split: DataSplit, device: torch.device | str = "cpu
     model, acc = train_classifier(split, device=device)
     shape = {"channels": split.train.shape[1], "img_size": split.train.shape[2],
              "num_classes": split.num_classes, "width": model.body[0].out_channels}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # concurrent trials may race here
-    torch.save({"format": CLASSIFIER_FORMAT, "shape": shape, "accuracy": acc,
-                "state_dict": model.cpu().state_dict()}, tmp)
-    os.replace(tmp, path)
+    blob = {"format": CLASSIFIER_FORMAT, "shape": shape, "accuracy": acc,
+            "state_dict": model.cpu().state_dict()}
+    replace_with(path, lambda tmp: torch.save(blob, tmp))  # concurrent trials may race here
     return model.to(device).eval(), acc

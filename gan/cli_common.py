@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any, Iterable, NoReturn
 
+from gan.atomic import write_text
 from gan.config import GANConfig, field_type
 
 EXIT_BAD_INPUT = 2
@@ -83,7 +84,7 @@ def write_run_record(out_dir: Path, config: dict[str, Any], argv: list[str] | No
     project root, it starts the same run again.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / f"{name}_config.json").write_text(json.dumps(config, indent=2, sort_keys=True))
+    write_text(out_dir / f"{name}_config.json", json.dumps(config, indent=2, sort_keys=True))
     args = sys.argv[1:] if argv is None else argv
     command = shlex.join([Path(sys.executable).name, "-m", module, *args])
-    (out_dir / f"{name}_command.txt").write_text(command + "\n")
+    write_text(out_dir / f"{name}_command.txt", command + "\n")

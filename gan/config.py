@@ -14,6 +14,9 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from gan.losses import GP_WEIGHT, LOSSES
+from gan.metrics import NN_K
+
+MIN_EVAL_SAMPLES = NN_K + 1  # the fewest samples the quality metrics can score
 
 DATASETS = ("auto", "mnist", "embedded", "synthetic")
 PRECISIONS = ("fp32", "bf16")
@@ -146,6 +149,12 @@ class GANConfig:
             raise ValueError(f"n_cpu must be >= 0, got {self.n_cpu}")
         if self.eval_interval < 0:
             raise ValueError(f"eval_interval must be >= 0, got {self.eval_interval}")
+        if self.eval_interval > 0 and self.eval_samples < MIN_EVAL_SAMPLES:
+            # Density and coverage give each reference sample a ball to its k-th nearest
+            # neighbour: the reference (subsampled to eval_samples) needs more than k.
+            raise ValueError(f"eval_samples must be >= {MIN_EVAL_SAMPLES} (the quality "
+                             f"metrics' k + 1 = {NN_K} + 1 reference samples), got "
+                             f"{self.eval_samples}")
         for f in fields(self):
             choices = f.metadata.get("choices")
             if choices and getattr(self, f.name) not in choices:

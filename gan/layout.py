@@ -20,7 +20,10 @@ SNAPSHOTS_DIR = "generator_snapshots"  # epoch_<N>.pt: G's weights after epoch N
 
 # --- one study folder: ``results/<name>/`` ---
 RAY_DIR = "ray"  # Ray Tune's experiment folder of the search
-CONFIRM_RAY_DIR = "ray-confirm"  # ... of the confirmation and control runs
+CONFIRM_RAY_DIR = "ray-confirm"  # ... of the confirmation and control runs (older studies)
+RACE_RAY_PREFIX = "ray-race-"  # ray-race-<round>: each round of the race (round 1: controls too)
+RACE_ESTIMATE_RAY_DIR = "ray-race-estimate"  # the winner's held-out estimation runs
+RACE_FILE = "race.json"  # the race's contenders, rounds, drops, winner and estimate
 OPTUNA_DB = "optuna.db"
 RUN_CONFIG = "run_config.json"
 RUN_COMMAND = "run_command.txt"
@@ -56,13 +59,26 @@ def trial_id_of(folder: Path) -> str | None:
     return match.group(1) if match else None
 
 
+def race_round_dir(number: int) -> str:
+    """The Tune experiment folder of the race's round ``number`` (from 1)."""
+    return f"{RACE_RAY_PREFIX}{number}"
+
+
+def experiment_dirs(study_dir: Path) -> list[Path]:
+    """The study's Tune experiment folders that exist: the search's, then the confirmation
+    stage's (the race's rounds in order, its estimation runs last)."""
+    root = Path(study_dir)
+    rounds = sorted((p for p in root.glob(f"{RACE_RAY_PREFIX}*")
+                     if p.name.removeprefix(RACE_RAY_PREFIX).isdigit()),
+                    key=lambda p: int(p.name.removeprefix(RACE_RAY_PREFIX)))
+    named = [root / RAY_DIR, root / CONFIRM_RAY_DIR, *rounds, root / RACE_ESTIMATE_RAY_DIR]
+    return [p for p in named if p.is_dir()]
+
+
 def trial_dirs(study_dir: Path) -> dict[str, Path]:
-    """Every trial folder of a study (search and confirmation runs), by trial id."""
+    """Every trial folder of a study (search, race and control runs), by trial id."""
     found: dict[str, Path] = {}
-    for experiment in (RAY_DIR, CONFIRM_RAY_DIR):
-        root = Path(study_dir) / experiment
-        if not root.is_dir():
-            continue
+    for root in experiment_dirs(study_dir):
         for folder in sorted(root.iterdir()):
             trial_id = trial_id_of(folder)
             if trial_id is not None and folder.is_dir():

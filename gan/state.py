@@ -30,6 +30,9 @@ class TrainState:
     status: str = STATUS_OK
     stop_requested: bool = False
     history: list[dict[str, Any]] = field(default_factory=list)
+    # CUDA graphs of the training step captured by this process (gan.train.graphed; 0 when
+    # the step runs eagerly, on the CPU or after a failed capture). Not checkpointed.
+    graphs_captured: int = 0
 
     def request_stop(self) -> None:
         """Ask the loop to stop after the current callback round."""

@@ -28,35 +28,43 @@ from pathlib import Path
 import ray
 import torch
 
+from gan.atomic import write_text
 from gan.classifier import load_or_train_classifier
 from gan.cli_common import OneLineParser, add_config_flags, fail, setup_logging
 from gan.config import GANConfig
-from analysis.integrity import check_study_files
-from analysis.timing import breakdown_text, slot_name, time_breakdown
+from gan.integrity import check_study_files
+from gan.timing import breakdown_text, slot_name, time_breakdown
 from gan.data import DataError, load_data
-from gan.layout import RAY_DIR, TIMING_FILE
+from gan.layout import DESIGN_PHASES, RAY_DIR, TIMING_FILE
 from gan.losses import LOSSES
 from gan.runtime import resolve_device
 from study import cluster, outputs, runner
-from study.confirm import CONTROL_POINT, run_confirmations
+from study.race import run_confirmations
 from study.flag_checks import check_flags
 from study.faults import EXIT_STORAGE, StorageFaultTrap, fault_line, storage_errno
-from study.space import DESIGNS, OBJECTIVES, SPACES
+from study.space import CONTROL_POINT, DESIGNS, OBJECTIVES, SPACES
 from study.trainable import TrialInputs
 
 log = logging.getLogger("study.run")
 PROG = "python -m study.run"
 EXIT_INTERRUPTED = 130  # what a shell reports for SIGINT
+EXIT_ALL_ERRORED = 1  # every trial of the search or atlas raised an error
 DEFAULT_MAX_EPOCHS_CPU = 30  # the seed's 200 epochs are days of CPU time for 50 trials
 DEFAULT_MAX_EPOCHS_GPU = GANConfig().n_epochs
 GPU_SHARE_PER_TRIAL = 0.25  # this MLP uses a sliver of a GPU: four trials share one
 DEFAULT_PROBE_ITERATIONS = 2000
+DEFAULT_CONTENDERS = 4  # search configs in the race, beside the seed's defaults
+# Held-out seeds of the race's winner: 4 take the same two rounds of the default 2 slots as 3
+# (the race has ended, so every slot is free), and narrow the estimate's interval.
+DEFAULT_ESTIMATE_SEEDS = 4
 TUNE_SYNC_WARNING = "TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S"
 # --smoke-test: the whole path on synthetic data in about a minute.
 SMOKE = {"num_samples": 4, "max_epochs": 2, "dataset": "synthetic", "grace_period": 1,
          "eval_samples": 200, "log_interval": 5, "sample_interval": 10,
-         "probe_iterations": 200, "confirm_top": 1, "confirm_seeds": 1}
-SMOKE_CAPS = ("num_samples", "probe_iterations", "confirm_top", "confirm_seeds")  # lower flags win
+         "probe_iterations": 200, "confirm_top": 1, "confirm_seeds": 1, "estimate_seeds": 1,
+         "control_seeds": 1}
+SMOKE_CAPS = ("num_samples", "probe_iterations", "confirm_top", "confirm_seeds", "estimate_seeds",
+              "control_seeds")  # lower flags win
 GAN_FLAGS = ("dataset", "data_dir", "batch_size", "eval_samples", "log_interval",
              "sample_interval", "precision", "cuda_graphs")
 
@@ -113,10 +121,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="default: asha for the search, fifo for the atlas (which needs it)")
     p.add_argument("--grace-period", type=int, default=3, help="ASHA: epochs before a first cut")
     p.add_argument("--reduction-factor", type=float, default=3.0, help="ASHA: keep 1/this")
-    p.add_argument("--confirm-top", type=int, default=3,
-                   help="re-run this many of the best full-budget configs (and the seed's "
-                        "defaults) with --confirm-seeds more seeds; 0 skips")
-    p.add_argument("--confirm-seeds", type=int, default=2, help="extra seeds per confirmed config")
+    p.add_argument("--confirm-top", type=int, default=DEFAULT_CONTENDERS,
+                   help="contenders of the race: this many of the best full-budget search "
+                        "configs, plus the seed's defaults; 0 skips the race")
+    p.add_argument("--confirm-seeds", type=int, default=2,
+                   help="fresh seeds per contender in the race's first round; each survivor "
+                        "gets one more per later round")
+    p.add_argument("--race-budget", type=int, default=None,
+                   help="race runs in all rounds (default: round 1 plus one more seed for each "
+                        "search contender, (--confirm-top + 1) x --confirm-seeds + --confirm-top)")
+    p.add_argument("--estimate-seeds", type=int, default=DEFAULT_ESTIMATE_SEEDS,
+                   help="held-out seeds that estimate the race's winner (never used to choose it)")
     _add_run_flags(p)
     add_config_flags(p.add_argument_group("GAN settings shared by every trial"), GAN_FLAGS)
     p.add_argument("--no-report", action="store_true", help="skip the analysis report")
@@ -134,10 +149,11 @@ def _add_run_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--failure-stop", action=argparse.BooleanOptionalAction, default=None,
                    help="stop a search or control trial once its failure is conclusive "
                         "(diverged, vanished, D wins, frozen; the census's rules over "
-                        "analysis.failures.STOP_WINDOWS epochs); default: on for "
+                        "gan.failures.STOP_WINDOWS epochs); default: on for "
                         "--design search, off for --design atlas, which maps full budgets")
     p.add_argument("--control-lr", type=float, default=CONTROL_POINT["lr"],
                    help="learning rate of the minimax control run (higher: it vanishes sooner)")
+    p.add_argument("--control-seeds", type=int, default=2, help="seeds of the minimax control")
     p.add_argument("--no-controls", action="store_true",
                    help="skip the fixed minimax control run beside the search")
     p.add_argument("--cpus-per-trial", type=float, default=1.0)
@@ -167,6 +183,8 @@ def _apply_defaults(args: argparse.Namespace) -> None:
         # The atlas runs every loss, minimax included, at the full budget: no confirmation
         # or control runs on top.
         args.confirm_top, args.no_controls = 0, True
+    if args.race_budget is None:
+        args.race_budget = (args.confirm_top + 1) * args.confirm_seeds + args.confirm_top
     has_gpu = torch.cuda.is_available()
     if args.gpus_per_trial is None:
         args.gpus_per_trial = GPU_SHARE_PER_TRIAL if has_gpu else 0.0
@@ -205,6 +223,8 @@ def _study_config(args: argparse.Namespace, study_dir: Path):
         max_concurrent=args.max_concurrent, seed=args.seed,
         checkpoint_interval=args.checkpoint_interval, address=args.address,
         confirm_top=args.confirm_top, confirm_seeds=args.confirm_seeds,
+        race_budget=args.race_budget, estimate_seeds=args.estimate_seeds,
+        control_seeds=args.control_seeds,
         controls=not args.no_controls, design=args.design, storage=args.storage,
         failure_stop=args.failure_stop, control_lr=args.control_lr,
         losses=tuple(args.losses or ()), paired=args.paired)
@@ -219,7 +239,7 @@ def _report_time(study_dir: Path, history, study_seconds: float, report_seconds:
     # idle is idle.
     parts = time_breakdown(history, study_seconds, max(1, cluster.cluster_slots(*per_trial)),
                            report_seconds, slot_name(*per_trial))
-    (study_dir / TIMING_FILE).write_text(json.dumps(parts, indent=2))
+    write_text(study_dir / TIMING_FILE, json.dumps(parts, indent=2))
     log.info("time: %s", breakdown_text(parts))
 
 
@@ -257,6 +277,19 @@ def _run_guarded(args: argparse.Namespace, base: GANConfig, settings: runner.Stu
                     "written; continue it with: %s", resume)
         return EXIT_INTERRUPTED, history
     return 0, history
+
+
+def _all_errored(history, settings: runner.StudySettings) -> str:
+    """One line when every trial of the design errored (where the errors are, and the first),
+    else ""."""
+    if history is None or "trial_error" not in history or history.empty:
+        return ""
+    trials = history.groupby("trial_id").first()
+    own = trials[trials["phase"] == DESIGN_PHASES[settings.design]]
+    if own.empty or (own["trial_error"].fillna("") == "").any():
+        return ""
+    return (f"all {len(own)} trials errored, the first with: {own['trial_error'].iloc[0]}; "
+            f"each trial's traceback is in {settings.study_dir / RAY_DIR}/trial_*/error.txt")
 
 
 def _storage_fault(number: int, settings: runner.StudySettings, resume: str) -> int:
@@ -310,6 +343,10 @@ def main(argv: list[str] | None = None) -> int:
     code, history = _run_guarded(args, base, settings, inputs)
     if code:
         return code
+    errored = _all_errored(history, settings)
+    if errored:
+        sys.stderr.write(f"{PROG}: error: {errored}\n")
+        return EXIT_ALL_ERRORED
     study_seconds = time.monotonic() - started
     if not args.no_report:
         from analysis.report import build_report

@@ -2,7 +2,7 @@
 
 ASHA compares objectives; it cannot tell that a trial has failed. This stopper
 reads each trial's epoch records as Tune receives them and applies the census's
-own conclusive rules (``analysis.failures.conclusive_failure``: diverged,
+own conclusive rules (``gan.failures.conclusive_failure``: diverged,
 vanishing gradients, D wins, training frozen) over ``STOP_WINDOWS`` epochs (per
 rule; a collapse after a learned peak has no window: replayed on two atlases it
 was no verdict).
@@ -20,15 +20,14 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 from ray import tune
 
-from analysis import failures
-from gan import layout
+from gan import failures, layout
+from gan.atomic import write_text
 from study.trainable import RUN_KEY
 
 log = logging.getLogger(__name__)
@@ -57,9 +56,7 @@ def read_stops(path: Path) -> dict[str, dict[str, Any]]:
 
 def _write_json(path: Path, value: Any) -> None:
     """Write through a temporary file and a rename, so a kill never leaves half a record."""
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(value, indent=2, sort_keys=True))
-    os.replace(tmp, path)
+    write_text(path, json.dumps(value, indent=2, sort_keys=True))
 
 
 def _trial_params(result: dict[str, Any]) -> dict[str, Any]:
@@ -74,7 +71,7 @@ class FailureStopper(tune.Stopper):
         study_dir: the study folder (``failure_stops.json`` is written there).
         base_loss: the loss of trials whose parameters do not name one.
         window: epochs a rule must hold, one for all or per rule
-            (analysis.failures.STOP_WINDOWS).
+            (gan.failures.STOP_WINDOWS).
     """
 
     def __init__(self, study_dir: Path, base_loss: str,

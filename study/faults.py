@@ -26,6 +26,8 @@ from pathlib import Path
 
 from ray import tune
 
+from gan.atomic import replace_with
+
 EXIT_STORAGE = 74  # sysexits.h EX_IOERR: an input/output error on some file
 STORAGE_ERRNOS = {errno.ENOSPC: "no space left on device", errno.EDQUOT: "disk quota exceeded",
                   errno.EROFS: "read-only file system", errno.EIO: "input/output error"}
@@ -178,9 +180,7 @@ class TuneStateBackup(tune.Callback):
         try:
             backup.mkdir(exist_ok=True)
             for path in files:
-                tmp = backup / f".{path.name}.tmp"
-                shutil.copyfile(path, tmp)
-                os.replace(tmp, backup / path.name)
+                replace_with(backup / path.name, lambda tmp, src=path: shutil.copyfile(src, tmp))
         except OSError:  # a full disk: the previous backup stays as it was
             return
         self.seen = stamp

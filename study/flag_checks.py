@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from gan.config import GANConfig, paper_settings
 from gan.losses import LOSSES
@@ -11,12 +12,13 @@ from study.storage import check_storage
 POSITIVE = ("num_samples", "max_epochs", "grace_period", "checkpoint_interval",
             "connect_timeout")
 NON_NEGATIVE = ("cpus_per_trial", "gpus_per_trial", "max_concurrent", "probe_iterations",
-                "confirm_top", "confirm_seeds")
+                "confirm_top", "confirm_seeds", "race_budget", "estimate_seeds", "control_seeds")
 # Beyond these a value is a typo, not a plan (a million trials, a year of epochs).
 UPPER = {"num_samples": 100_000, "max_epochs": 100_000, "grace_period": 100_000,
          "checkpoint_interval": 100_000, "cpus_per_trial": 1024, "gpus_per_trial": 64,
          "max_concurrent": 100_000, "probe_iterations": 10_000_000, "confirm_top": 1000,
-         "confirm_seeds": 1000, "reduction_factor": 1000, "connect_timeout": 3600,
+         "confirm_seeds": 1000, "race_budget": 100_000, "estimate_seeds": 1000,
+         "control_seeds": 1000, "reduction_factor": 1000, "connect_timeout": 3600,
          "control_lr": 1.0}
 
 
@@ -40,6 +42,10 @@ def check_flags(args: argparse.Namespace) -> None:
                          "folder here and the URI as --storage")
     if args.storage is not None:
         check_storage(args.storage)
+    if args.name in ("", ".", "..") or Path(args.name).name != args.name \
+            or Path(args.name).is_absolute():
+        raise ValueError(f"--name {args.name!r} must be a plain folder name (no '/' or '..'): "
+                         "the study folder is <--results-dir>/<--name>")
     for path in (args.results_dir, args.results_dir / args.name):
         if path.exists() and not path.is_dir():
             raise ValueError(f"results path {str(path)!r} is a file, not a folder")
@@ -52,6 +58,7 @@ def check_flags(args: argparse.Namespace) -> None:
     if args.reduction_factor <= 1:
         raise ValueError(f"--reduction-factor must be > 1, got {args.reduction_factor}")
     _check_atlas_flags(args)
+    _check_race_flags(args)
     if args.design == "atlas":
         if args.scheduler != "fifo":
             raise ValueError(f"--design atlas runs every trial at the full budget; --scheduler "
@@ -81,3 +88,19 @@ def _check_atlas_flags(args: argparse.Namespace) -> None:
     if args.paired and args.num_samples % len(losses):
         raise ValueError(f"--paired --num-samples {args.num_samples} is not a whole number of "
                          f"points: it must be a multiple of the {len(losses)} losses")
+
+
+def _check_race_flags(args: argparse.Namespace) -> None:
+    """The race needs a seed per contender in its first round, within its budget."""
+    if args.confirm_top == 0:
+        return
+    if args.confirm_seeds < 1:
+        raise ValueError(f"--confirm-seeds {args.confirm_seeds}: the race gives each contender "
+                         "at least one seed (--confirm-top 0 skips the race)")
+    if args.estimate_seeds < 1:
+        raise ValueError(f"--estimate-seeds {args.estimate_seeds}: the race's winner needs at "
+                         "least one held-out seed (--confirm-top 0 skips the race)")
+    first = (args.confirm_top + 1) * args.confirm_seeds  # the top configs and the defaults
+    if args.race_budget < first:
+        raise ValueError(f"--race-budget {args.race_budget} cannot give {args.confirm_top + 1} "
+                         f"contenders {args.confirm_seeds} seeds each (needs {first})")

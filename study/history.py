@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from analysis.load import final_rows, plain
+from gan.records import final_rows, plain
 from gan.layout import DESIGN_PHASES, SEARCH_PARAMS
 from gan.state import STATUS_OK
 

@@ -10,11 +10,11 @@ from typing import Any
 
 import pandas as pd
 
-from analysis import load
-from analysis.confirmations import best_by_mean, seed_robust_table
-from analysis.load import history_from_trials, plain
-from gan import layout
+from gan import failures, layout
+from gan.atomic import replace_with, write_text
+from gan.records import history_from_trials, plain, trial_record
 from gan.config import GANConfig
+from study import race_rule, race_runs
 from study.history import summarize
 
 log = logging.getLogger(__name__)
@@ -30,30 +30,65 @@ def trial_errors(grid: Any) -> dict[str, str]:
     return errors
 
 
-def trial_record(study_dir: Path, trial_id: str) -> dict[str, Any]:
-    """A trial's ``trial.json``: its phase, parameters and the exact config it trained."""
-    return load.trial_record(layout.trial_dirs(study_dir)[trial_id])
+def _config_of(study_dir: Path, trial_id: str) -> dict[str, Any]:
+    """The exact GAN config a trial trained, from its ``trial.json``."""
+    return trial_record(layout.trial_dirs(study_dir)[trial_id])["config"]
+
+
+def fresh_runs(history: pd.DataFrame, trial_ids: list[str], max_epochs: int,
+               objective: str) -> list[dict[str, Any]]:
+    """One entry per run of ``trial_ids``: its seed, final ranking signal (``objective``),
+    final metric, diversity and census class (the census's own rules, gan.failures)."""
+    out = []
+    for trial_id in trial_ids:
+        trial = history[history["trial_id"] == trial_id].dropna(subset=["epoch"])
+        if trial.empty:
+            continue
+        last = trial.sort_values("epoch").iloc[-1]
+        cls, _ = failures.classify_trial(trial, full_budget=last["epoch"] >= max_epochs)
+        score = race_runs.run_score(last, max_epochs)
+        out.append({"trial_id": trial_id, "seed": plain(last.get("seed")), "objective": score,
+                    objective: plain(last.get(objective)), "diversity": plain(last.get("diversity")),
+                    "failure": cls, "failed": cls in failures.FAILURES})
+    return out
 
 
 def best_config(history: pd.DataFrame, search_best: dict[str, Any], settings: Any,
                 max_epochs: int) -> dict[str, Any]:
-    """best_config.json: the confirmed config with the best mean objective over its seeds,
-    with every seed's result; the single best search trial when nothing was confirmed."""
-    table = seed_robust_table(history, max_epochs)
-    top = best_by_mean(table, settings.mode)
-    if top is None:
+    """best_config.json: the race's winner, estimated on held-out seeds only (its search
+    draw and race runs beside the estimate, never in it); the single best search trial when
+    nothing was raced."""
+    path = settings.study_dir / layout.RACE_FILE
+    estimate_ids: list[str] = []
+    if path.is_file():
+        record = json.loads(path.read_text())
+        winner = next(c for c in record["contenders"] if c["key"] == record["winner"])
+        estimate_ids = [r["trial_id"] for r in winner["runs"]
+                        if r["stage"] == race_runs.STAGE_ESTIMATE]
+    if not estimate_ids:
         best = dict(search_best, selected_by="single search trial (not confirmed over seeds)")
         if "trial_id" in best:
-            best["gan_config"] = trial_record(settings.study_dir, best["trial_id"])["config"]
+            best["gan_config"] = _config_of(settings.study_dir, best["trial_id"])
         return best
-    per_seed = [{"trial_id": t, "seed": s, "objective": o, "diversity": d} for t, s, o, d in
-                zip(top["trial_ids"], top["seeds"], top["objectives"], top["diversities"])]
-    return {"selected_by": "mean objective over seeds", "objective": settings.objective,
-            "mode": settings.mode, "params": {p: plain(top[p]) for p in layout.SEARCH_PARAMS},
-            **{k: plain(top[k]) for k in table.columns
-               if k.startswith(("objective_", "diversity_"))},
-            "n_seeds": int(top["n_seeds"]), "per_seed": per_seed,
-            "gan_config": trial_record(settings.study_dir, top["trial_ids"][0])["config"],
+    per_seed = fresh_runs(history, estimate_ids, max_epochs, settings.objective)
+    raced = fresh_runs(history, [r["trial_id"] for r in winner["runs"]
+                                 if r["stage"] == race_runs.STAGE_RACE], max_epochs,
+                       settings.objective)
+    summary = race_rule.run_summary([r["objective"] for r in per_seed],
+                                    [r["failed"] for r in per_seed])
+    names = {c["key"]: c for c in record["contenders"]}
+    tied = [names[k]["params"] for k in record["survivors"] if k != winner["key"]]
+    return {"selected_by": "race over fresh seeds; estimated on held-out seeds only",
+            "objective": settings.objective, "mode": settings.mode, "params": winner["params"],
+            "label": winner["label"], "objective_mean": summary["mean"],
+            "objective_sd": summary["sd"], "objective_ci_low": summary["ci_low"],
+            "objective_ci_high": summary["ci_high"], "n_seeds": summary["n"],
+            "failure_share": summary["failure_share"], "failure_low": summary["failure_low"],
+            "failure_high": summary["failure_high"], "per_seed": per_seed,
+            "search_draw": winner["search_draw"], "race_runs": raced,
+            "race": {"reason": record["reason"], "rounds": len(record["rounds"]),
+                     "runs": record["runs_used"], "could_not_tell_from": tied},
+            "gan_config": _config_of(settings.study_dir, estimate_ids[0]),
             "search_best": search_best}
 
 
@@ -65,11 +100,11 @@ def write_outputs(settings: Any, base: GANConfig, errors: dict[str, str] | None 
     history = history_from_trials(out)
     history["trial_error"] = history["trial_id"].map(errors or {}).fillna("")
     history["partial"] = partial
-    history.to_parquet(out / layout.HISTORY_PARQUET, index=False)
-    history.to_csv(out / layout.HISTORY_CSV, index=False)
+    replace_with(out / layout.HISTORY_PARQUET, lambda tmp: history.to_parquet(tmp, index=False))
+    replace_with(out / layout.HISTORY_CSV, lambda tmp: history.to_csv(tmp, index=False))
     summary = summarize(history, settings.mode)
     best = {**best_config(history, summary["best"], settings, base.n_epochs), "partial": partial}
-    (out / layout.BEST_CONFIG).write_text(json.dumps(best, indent=2, sort_keys=True,
+    write_text(out / layout.BEST_CONFIG, json.dumps(best, indent=2, sort_keys=True,
                                                      default=str))
     log.info("trials per status: %s", summary["status_counts"])
     if summary["table"] is not None:

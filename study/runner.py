@@ -17,8 +17,8 @@ from ray import tune
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 from ray.tune.search import ConcurrencyLimiter
 
-from analysis.failures import STOP_COLUMN
-from analysis.load import final_rows
+from gan.failures import STOP_COLUMN
+from gan.records import final_rows
 from gan import layout
 from gan.cli_common import write_run_record
 from gan.config import GANConfig
@@ -28,7 +28,8 @@ from study.progress import TrialLines
 from study.failure_stop import FailureStopper, stamp_trials
 from study.faults import TuneStateBackup, repair_tune_state
 from study.search import BalancedSobolSampler, ResumableOptunaSearch
-from study.space import BALANCED_PARAM, atlas_space, optuna_space, seed_point
+from study.space import (BALANCED_PARAM, CONTROL_POINT, atlas_space, optuna_space,
+                         seed_point)
 from study.trainable import (OBJECTIVE_KEY, TrialInputs, TrialSettings, make_trainable,
                              trial_dirname_creator)
 
@@ -61,15 +62,20 @@ class StudySettings:
     seed: int
     checkpoint_interval: int
     address: str | None
+    # The race (study.race): contenders from the search, seeds per contender in its first round
+    # its budget of runs in all rounds, and the held-out seeds that estimate its winner.
     confirm_top: int = 0
     confirm_seeds: int = 0
+    race_budget: int = 0
+    estimate_seeds: int = 4
     controls: bool = False
+    control_seeds: int = 1
     design: str = "search"  # see study.space.DESIGNS
     storage: str | None = None  # a URI for Tune's experiments (study.storage); None: study_dir
     # Stop search and control trials once their failure is conclusive (study.failure_stop);
     # False in run records written before it existed.
     failure_stop: bool = False
-    control_lr: float = 2e-3  # the minimax control's learning rate (study.confirm.CONTROL_POINT)
+    control_lr: float = CONTROL_POINT["lr"]  # the minimax control's learning rate
     # The atlas's losses (empty: all of gan.losses.LOSSES), and whether it runs every Sobol
     # point under each of them from one seed (a paired atlas).
     losses: tuple[str, ...] = ()

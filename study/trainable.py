@@ -20,11 +20,13 @@ import ray
 import torch
 from ray import tune
 
+from gan.atomic import write_text
 from gan.checkpoint import load_checkpoint, save_checkpoint
 from gan.config import GANConfig
 from gan.classifier import DigitClassifier
 from gan.data import DataSplit, load_data
 from gan.quality import QualityEvaluator
+from gan.ranking import trailing_mean
 from gan.runtime import resolve_device
 from gan.layout import CHECKPOINT_FILE, PHASE_SEARCH, TRIAL_FILE, trial_checkpoints, trial_dirname
 from gan.state import STATUS_OK, Callback, TrainState
@@ -43,25 +45,36 @@ RUN_KEY = "run"  # confirmation runs arrive as {"run": {params...}} (a grid over
 PENALTY = {"min": 1e9, "max": -1e9}
 
 
-def objective_value(record: dict[str, Any], objective: str, mode: str) -> tuple[float, bool]:
-    """(finite objective for the searcher, whether it was penalised)."""
+def objective_value(record: dict[str, Any], objective: str, mode: str,
+                    earlier: list[dict[str, Any]] = ()) -> tuple[float, bool]:
+    """(finite objective for the searcher, whether it was penalised).
+
+    The objective is the ranking signal (:func:`gan.ranking.trailing_mean`): the mean of the
+    objective metric over this record and the ones before it, up to ``RANK_WINDOW``
+    evaluations. ``earlier``: the run's previous epoch records, oldest first.
+    """
     value = record.get(objective, math.nan)
     ok = record.get("status") == STATUS_OK and isinstance(value, (int, float)) \
         and math.isfinite(value)
-    return (float(value), False) if ok else (PENALTY[mode], True)
+    if not ok:
+        return PENALTY[mode], True
+    return trailing_mean([r.get(objective, math.nan) for r in earlier] + [value]), False
 
 
 class RecordTags(Callback):
-    """Adds ``objective``, ``objective_penalized`` and the Ray ``node_id`` to each epoch record
-    (runs first, so the file and Tune get the same record)."""
+    """Adds ``objective`` (the ranking signal), ``objective_penalized`` and the Ray
+    ``node_id`` to each epoch record (runs first, so the file and Tune get the same record)."""
 
     def __init__(self, objective: str, mode: str) -> None:
         self.objective, self.mode = objective, mode
         self.node_id = ray.get_runtime_context().get_node_id()
 
     def on_epoch_end(self, state: TrainState, record: dict[str, Any]) -> None:
+        # The loop appends the record to the history before the callbacks run.
+        earlier = state.history[:-1] if state.history and state.history[-1] is record \
+            else state.history
         record[OBJECTIVE_KEY], record["objective_penalized"] = objective_value(
-            record, self.objective, self.mode)
+            record, self.objective, self.mode, earlier)
         record["node_id"] = self.node_id
 
 
@@ -140,10 +153,11 @@ def write_trial_file(trial_dir: Path, trial_id: str, params: dict[str, Any],
     for a trial whose parameters do not name one (the design's own trials)."""
     search, meta = split_trial_params(params)
     record = {"trial_id": trial_id, "phase": meta.get("phase", phase),
-              "replicate": meta.get("replicate", 0), "params": search,
+              "replicate": meta.get("replicate", 0), "race_round": meta.get("race_round", 0),
+              "stage": meta.get("stage", ""), "params": search,
               "config": config.to_dict()}
     trial_dir.mkdir(parents=True, exist_ok=True)
-    (trial_dir / TRIAL_FILE).write_text(json.dumps(record, indent=2, sort_keys=True))
+    write_text(trial_dir / TRIAL_FILE, json.dumps(record, indent=2, sort_keys=True))
 
 
 # Settings that say where and how a run executes, not what it computes: a checkpoint of the

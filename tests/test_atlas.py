@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import atlas, atlas_plots, failures
+from analysis import atlas, atlas_plots
+from gan import failures
 from gan import layout
 from gan.losses import LOSSES
 from study.search import BalancedSobolSampler

@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from analysis import claims, failures, paired
+from analysis import claims, paired
+from gan import failures
 from gan.losses import LOSSES
 
 H, V, C = failures.HEALTHY, failures.VANISHING, failures.MODE_COLLAPSE

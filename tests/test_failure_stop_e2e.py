@@ -9,7 +9,7 @@ import sys
 import pandas as pd
 import pytest
 
-from analysis import failures
+from gan import failures
 from gan import layout
 
 pytestmark = pytest.mark.slow

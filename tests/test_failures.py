@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import failures
+from gan import failures
 from synthetic_study import histories, trial
 
 

@@ -44,6 +44,9 @@ def test_captured_step_equals_the_eager_step(synthetic, loss):
     base = tiny_config(device="cuda", n_epochs=2, loss=loss, log_interval=5, **extra)
     captured, eager = (train(c, data=synthetic) for c in _graphs(base))
     assert captured.status == eager.status == "ok" and captured.step >= 300
+    # the graphs really ran (a failed capture would fall back to eager and pass the rest)
+    assert captured.graphs_captured == (2 if loss == "wgan-gp" else 1)
+    assert eager.graphs_captured == 0
     for a, b in zip(captured.generator.parameters(), eager.generator.parameters()):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
     for a, b in zip(captured.discriminator.parameters(), eager.discriminator.parameters()):
@@ -57,6 +60,7 @@ def test_captured_resume_continues_exactly(synthetic):
     straight = train(config, data=synthetic)
     first = train(dataclasses.replace(config, n_epochs=1), data=synthetic)
     resumed = train(config, data=synthetic, checkpoint=checkpoint_dict(first))
+    assert straight.graphs_captured == resumed.graphs_captured == 1
     for a, b in zip(straight.generator.parameters(), resumed.generator.parameters()):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
     assert torch.equal(straight.rng.get_state(), resumed.rng.get_state())
@@ -68,4 +72,5 @@ def test_captured_run_that_diverges_is_stopped(synthetic):
     config = tiny_config(device="cuda", n_epochs=3, lr=1e4, log_interval=5)
     captured, eager = (train(c, data=synthetic) for c in _graphs(config))
     assert eager.status == "diverged" and captured.status == "diverged"
+    assert captured.graphs_captured == 1  # the flag of a replayed graph ended it
     assert captured.step <= eager.step + config.log_interval

@@ -71,13 +71,13 @@ def test_history_rebuilt_from_trial_folders_skipping_corrupt_ones(tmp_path, capl
 def test_findings_compare_generator_losses():
     import pandas as pd
 
-    from analysis.findings import loss_comparison
+    from analysis.findings import gradient_change_by_loss
     from synthetic_study import histories
 
     h = histories()
     history = pd.concat([h["healthy"].assign(loss="ns"),
                          h["vanishing_gradients"].assign(loss="minimax")], ignore_index=True)
-    facts = loss_comparison(history)
+    facts = gradient_change_by_loss(history)
     # b2's generator gradient fell from 1 to 1e-4: four orders of magnitude by epoch 8.
     assert "minimax trials changed generator gradient by +4.0 orders" in facts
     assert "ns trials changed generator gradient by +0.0 orders" in facts
@@ -86,7 +86,7 @@ def test_findings_compare_generator_losses():
 def test_findings_name_populations_and_intervals():
     import pandas as pd
 
-    from analysis.failures import classify_study
+    from gan.failures import classify_study
     from analysis.findings import census, landscape
     from synthetic_study import histories
 
@@ -116,7 +116,8 @@ def test_old_history_column_js_estimate_is_migrated(tmp_path):
 def test_no_vanishing_sentence_never_calls_a_zero_norm_above_the_threshold():
     """A zero gradient norm with D(G(z)) near 0.4 is not the vanishing rule: the sentence must
     say how low the norm went without claiming it stayed above the threshold."""
-    from analysis import failures, findings
+    from analysis import findings
+    from gan import failures
     from synthetic_study import histories
 
     history = histories()["healthy"].copy()
@@ -134,7 +135,8 @@ def test_no_vanishing_sentence_names_the_frozen_trials():
     went instead."""
     import pandas as pd
 
-    from analysis import failures, findings
+    from analysis import findings
+    from gan import failures
     from synthetic_study import histories
 
     h = histories()

@@ -13,6 +13,23 @@ def test_wilson_against_known_values():
     assert low == pytest.approx(0.2366, abs=1e-4) and high == pytest.approx(0.7634, abs=1e-4)
 
 
+def test_wilson_from_scipy_equals_the_score_formula_every_table_used():
+    """The interval now comes from scipy; every count the reports quote (n up to 100) gives
+    what Wilson's formula gave before, so no published interval moves."""
+    import math
+
+    z = 1.959963984540054
+    for n in range(1, 101):
+        for k in range(n + 1):
+            p = k / n
+            denom = 1 + z * z / n
+            centre = (p + z * z / (2 * n)) / denom
+            half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+            low, high = wilson_interval(successes=k, n=n)
+            assert low == pytest.approx(max(0.0, centre - half), abs=1e-9)
+            assert high == pytest.approx(min(1.0, centre + half), abs=1e-9)
+
+
 def test_wilson_rejects_bad_input():
     with pytest.raises(ValueError, match="n must be"):
         wilson_interval(successes=0, n=0)
@@ -29,7 +46,7 @@ def test_rate_text_and_differences():
 def test_time_breakdown_shares():
     import pandas as pd
 
-    from analysis.timing import breakdown_text, time_breakdown
+    from gan.timing import breakdown_text, time_breakdown
 
     history = pd.DataFrame({"epoch_seconds": [30.0, 30.0, None], "eval_seconds": [2.0, 2.0, 4.0]})
     parts = time_breakdown(history, wall_seconds=50.0, slots=2)
@@ -49,7 +66,7 @@ def test_time_breakdown_shares():
 def test_breakdown_of_gpu_trial_slots():
     import pandas as pd
 
-    from analysis.timing import breakdown_text, slot_name, time_breakdown
+    from gan.timing import breakdown_text, slot_name, time_breakdown
 
     assert slot_name(1) == "core" and slot_name(2) == "trial slot (2 CPU each)"
     # four trials that trained 40 s each in a 50-s study on one GPU shared four ways: 80%

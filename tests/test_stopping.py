@@ -10,7 +10,8 @@ import optuna
 import pandas as pd
 import pytest
 
-from analysis import failures, stopping
+from analysis import stopping
+from gan import failures
 from gan import layout
 from synthetic_study import EPOCHS, histories, trial
 

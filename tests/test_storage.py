@@ -61,7 +61,8 @@ def _study(results, remote, *extra):
         [sys.executable, "-m", "study.run", "--num-samples", "3", "--max-epochs", "2",
          "--dataset", "synthetic", "--grace-period", "1", "--eval-samples", "200",
          "--log-interval", "5", "--sample-interval", "10", "--confirm-top", "1",
-         "--confirm-seeds", "1", "--probe-iterations", "20", "--max-concurrent", "1",
+         "--confirm-seeds", "1", "--estimate-seeds", "1", "--control-seeds", "1",
+         "--probe-iterations", "20", "--max-concurrent", "1",
          "--name", "cloud", "--results-dir", str(results), "--storage",
          f"file://{remote}/studies", *extra],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -87,9 +88,9 @@ def test_study_with_storage_uri_resumes_keeps_trials_there_and_reports_here(tmp_
 
     # Tune's experiments, checkpoints included, are in the storage...
     stored_trials = layout.trial_dirs(stored)
-    # 3 searched; the best config and the seed's defaults (one config if they coincide) with
-    # one more seed each; 1 control
-    assert len(stored_trials) in (3 + 1 + 1, 3 + 2 + 1)
+    # 3 searched; the best config and the seed's defaults (one config if they coincide) raced
+    # on one fresh seed each; the winner estimated on one held-out seed; 1 control
+    assert len(stored_trials) in (3 + 1 + 1 + 1, 3 + 2 + 1 + 1)
     for trial_dir in stored_trials.values():
         assert layout.trial_checkpoints(trial_dir), trial_dir
         assert (trial_dir / layout.METRICS_FILE).is_file() and \

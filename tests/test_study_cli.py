@@ -29,9 +29,16 @@ BAD_FLAGS = [
     (["--probe-iterations", "-5"], "--probe-iterations must be >= 0"),
     (["--confirm-top", "-1"], "--confirm-top must be >= 0"),
     (["--confirm-seeds", "-2"], "--confirm-seeds must be >= 0"),
+    (["--confirm-seeds", "0"], "--confirm-seeds 0: the race gives each contender"),
+    (["--race-budget", "9"], "--race-budget 9 cannot give 5 contenders 2 seeds each (needs 10)"),
+    (["--estimate-seeds", "0"], "--estimate-seeds 0: the race's winner needs"),
+    (["--control-seeds", "-1"], "--control-seeds must be >= 0"),
     (["--batch-size", "1"], "batch_size must be >= 2"),
     (["--batch-size", "0"], "batch_size must be > 0"),
     (["--eval-samples", "0"], "eval_samples must be > 0"),
+    (["--eval-samples", "1"], "eval_samples must be >= 6 (the quality metrics' k + 1"),
+    (["--name", "../x"], "--name '../x' must be a plain folder name"),
+    (["--name", "a/b"], "--name 'a/b' must be a plain folder name"),
     (["--log-interval", "-1"], "log_interval must be > 0"),
     (["--sample-interval", "0"], "sample_interval must be > 0"),
     (["--objective", "density"], "invalid choice: 'density'"),
@@ -144,3 +151,23 @@ def test_search_limit_fills_every_slot_and_keeps_one_waiting(tmp_path, monkeypat
     assert runner.search_limit(settings(0, gpus_per_trial=0.25)) == 4 + 1
     assert runner.search_limit(settings(0)) == 16 + 1
     assert runner.search_limit(settings(3)) == 3  # --max-concurrent (or --reproducible's 1) wins
+
+
+def test_a_study_whose_every_trial_errored_says_so_in_one_line(tmp_path):
+    import pandas as pd
+
+    from study import cli, runner
+
+    settings = runner.StudySettings(
+        study_dir=tmp_path / "s", num_samples=2, objective="fcd", mode="min", space="default",
+        scheduler="asha", grace_period=1, reduction_factor=3.0, cpus_per_trial=1.0,
+        gpus_per_trial=0.0, max_concurrent=0, seed=0, checkpoint_interval=1, address=None)
+    history = pd.DataFrame({"trial_id": ["a", "a", "b", "c"], "epoch": [1, 2, None, 1],
+                            "phase": ["search", "search", "search", "control"],
+                            "trial_error": ["ValueError: boom", "ValueError: boom",
+                                            "ValueError: bang", ""]})
+    line = cli._all_errored(history, settings)
+    assert line.startswith("all 2 trials errored, the first with: ValueError: boom")
+    assert "ray/trial_*/error.txt" in line and "\n" not in line
+    history.loc[history["trial_id"] == "b", "trial_error"] = ""
+    assert cli._all_errored(history, settings) == ""  # one search trial was fine

@@ -43,7 +43,8 @@ def _finished_trials(study: Path, epochs: int = 2) -> int:
 def test_study_interrupted_resumes_and_reports(tmp_path):
     results = tmp_path / "results"
     study = results / "tiny"
-    proc = _study(results, "--confirm-top", "1", "--confirm-seeds", "1")
+    proc = _study(results, "--confirm-top", "1", "--confirm-seeds", "1", "--estimate-seeds", "1",
+                  "--control-seeds", "1")
     deadline = time.time() + 240
     while time.time() < deadline and proc.poll() is None and _finished_trials(study) < 1:
         time.sleep(0.5)
@@ -66,8 +67,9 @@ def test_study_interrupted_resumes_and_reports(tmp_path):
 
     history = pd.read_parquet(study / "history.parquet")
     phases = history.groupby("trial_id")["phase"].first().value_counts().to_dict()
-    # 4 searched; the best and the seed's defaults confirmed with 1 more seed; 1 control.
-    assert phases["search"] == 4 and phases["control"] == 1 and 1 <= phases["confirm"] <= 2
+    # 4 searched; the best and the seed's defaults raced on 1 fresh seed each, the winner
+    # estimated on 1 held-out seed; 1 control.
+    assert phases["search"] == 4 and phases["control"] == 1 and 2 <= phases["confirm"] <= 3
     for col in ("d_loss", "g_loss", "d_fake", "js_lower_bound", "g_grad_norm", "g_grad_fc0",
                 "d_grad_norm", "diversity", "fcd", "modes", "inception_score", "coverage",
                 "status", "lr", "b1", "b2", "latent_dim"):
@@ -93,10 +95,18 @@ def test_study_interrupted_resumes_and_reports(tmp_path):
     assert best["gan_config"]["dataset"] == "synthetic" and best["partial"] is False
     # every trial scored by the same classifier, on a recorded node
     assert history["classifier_id"].nunique() == 1 and history["node_id"].notna().all()
-    assert best["selected_by"] == "mean objective over seeds" and best["per_seed"]
+    assert best["selected_by"].startswith("race over fresh seeds") and best["per_seed"]
     assert isinstance(best["params"]["latent_dim"], int)
     assert best["objective_mean"] == pytest.approx(
         sum(s["objective"] for s in best["per_seed"]) / len(best["per_seed"]))
+    # the estimate counts held-out runs only: neither the search draw nor a race run
+    stages = history.groupby("trial_id")["stage"].first()
+    estimated = {s["trial_id"] for s in best["per_seed"]}
+    assert all(stages[t] == "estimate" for t in estimated)
+    assert best["search_draw"] is None or best["search_draw"]["trial_id"] not in estimated
+    assert not estimated & {r["trial_id"] for r in best["race_runs"]}
+    race = json.loads((study / "race.json").read_text())
+    assert race["winner"] and race["rounds"] and race["rule"]["budget"] >= 2
     assert (study / "run_config.json").is_file()
     command = (study / "run_command.txt").read_text().split()
     assert command[1:3] == ["-m", "study.run"] and "--confirm-top" in command

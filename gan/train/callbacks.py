@@ -12,6 +12,7 @@ import pandas as pd
 import torch
 from torchvision.utils import save_image
 
+from gan.atomic import replace_with
 from gan.checkpoint import save_checkpoint
 from gan.layout import CHECKPOINT_FILE, GRAD_LOG_FILE, IMAGES_DIR, METRICS_FILE, snapshot_path
 from gan.state import Callback, TrainState
@@ -20,9 +21,7 @@ log = logging.getLogger(__name__)
 
 
 def _write_csv_atomic(frame: pd.DataFrame, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    frame.to_csv(tmp, index=False)
-    os.replace(tmp, path)
+    replace_with(path, lambda tmp: frame.to_csv(tmp, index=False))
 
 
 def save_grid(images: torch.Tensor, path: Path) -> None:
@@ -83,6 +82,16 @@ class Checkpointer(Callback):
             save_checkpoint(state, self.path)
 
 
+PAPER_STAGES = (1, 10, 25)  # Arjovsky & Bottou froze DCGAN after 1, 10 and 25 epochs
+
+
+def stages_for(max_epochs: int) -> list[int]:
+    """The paper's stages (1, 10, 25) when the budget allows, else early/middle/last."""
+    if max_epochs >= max(PAPER_STAGES):
+        return list(PAPER_STAGES)
+    return sorted({1, max(1, max_epochs // 2), max_epochs})
+
+
 class GeneratorSnapshots(Callback):
     """G's weights (state dict, BatchNorm statistics included) after each of ``epochs``: what
     ``analysis.gradient_probe`` freezes, so that the report need not train the run again."""
@@ -94,10 +103,8 @@ class GeneratorSnapshots(Callback):
         if state.epoch not in self.epochs:
             return
         path = snapshot_path(self.out_dir, state.epoch)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")  # a kill mid-write leaves no torn snapshot
-        torch.save({k: v.detach().cpu() for k, v in state.generator.state_dict().items()}, tmp)
-        os.replace(tmp, path)
+        weights = {k: v.detach().cpu() for k, v in state.generator.state_dict().items()}
+        replace_with(path, lambda tmp: torch.save(weights, tmp))  # a kill leaves no torn file
 
 
 def _fmt(value: Any) -> str:

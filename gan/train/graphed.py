@@ -67,6 +67,11 @@ class GraphedSteps:
         self.pool = None  # both graphs share one memory pool, made at the first capture
         self.eager = False  # set when a capture failed: every step then runs eagerly
 
+    @property
+    def captured(self) -> int:
+        """How many graphs this run captured (0 until the first capture, or after a failure)."""
+        return len(self.graphs)
+
     def new_epoch(self, perm: torch.Tensor) -> None:
         """Load the epoch's shuffled indices (N,) and zero the counter, totals and flag."""
         self.batches.copy_(perm[:self.batches.numel()].view_as(self.batches))
@@ -110,15 +115,26 @@ class GraphedSteps:
         if self.pool is None:
             self.pool = torch.cuda.graph_pool_handle()
         graph = torch.cuda.CUDAGraph()
-        graph.register_generator_state(self.rng)
+        try:
+            # A torch whose graphs take generators otherwise (or not at all) must not stop
+            # the run: without the registration a replay would repeat the same noise.
+            graph.register_generator_state(self.rng)
+        except (AttributeError, RuntimeError, TypeError) as err:
+            return self._fall_back(g_step, "cannot register the run's generator with a graph",
+                                   err)
         try:
             with torch.cuda.graph(graph, pool=self.pool):
                 row = self._body(g_step)
         except RuntimeError as err:
-            first = str(err).splitlines()[0] if str(err) else type(err).__name__
-            log.warning("CUDA graph capture failed (%s); this run trains eagerly", first)
-            self.eager = True
-            return self._body(g_step)
+            return self._fall_back(g_step, "CUDA graph capture failed", err)
         self.graphs[g_step], self.rows[g_step] = graph, row
         graph.replay()  # capturing ran nothing: this is the step
         return row
+
+    def _fall_back(self, g_step: bool, why: str, err: Exception) -> torch.Tensor:
+        """Run this step, and every later one, eagerly; one log line says why."""
+        first = str(err).splitlines()[0] if str(err) else type(err).__name__
+        log.warning("%s (%s); this run trains eagerly", why, first)
+        self.eager = True
+        self.graphs.clear()
+        return self._body(g_step)

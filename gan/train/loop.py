@@ -198,6 +198,10 @@ class _Epochs:
             if not self._after_step(row):
                 break
         state.epoch += 1
+        if self.graphed is not None and self.graphed.captured != state.graphs_captured:
+            state.graphs_captured = self.graphed.captured
+            log.info("training step captured as %d CUDA graph(s), replayed on every batch",
+                     state.graphs_captured)
         counts = torch.where(self.g_columns, max(g_steps, 1), max(steps, 1)).to(totals)
         record = _epoch_record(state, self.names, (totals / counts).tolist(), self.checked)
         record["epoch_seconds"] = time.perf_counter() - started  # training only

@@ -1,0 +1,178 @@
+"""The race after the search, read from ``race.json``: its contenders, rounds and drops, the
+winner's held-out estimate beside its search draw, and how noisy one seed is.
+
+Nothing here re-decides the race: the study recorded every round as it ran it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from analysis.load import StudyLoadError
+from gan import layout
+from gan.ranking import RANK_WINDOW, trailing_mean
+
+RACE = "race"
+ESTIMATE = "estimate"
+SEARCH_DRAW = "search draw"
+
+
+def load_race(study_dir: Path) -> dict[str, Any] | None:
+    """The study's race record, or None when it ran no race.
+
+    Raises:
+        StudyLoadError: when the record is there but unreadable.
+    """
+    path = Path(study_dir) / layout.RACE_FILE
+    if not path.is_file():
+        return None
+    try:
+        record = json.loads(path.read_text())
+        record["contenders"], record["rounds"]  # noqa: B018 (the keys every reader needs)
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise StudyLoadError(f"{str(path)!r} is corrupt ({type(err).__name__}: {err})") from err
+    return record
+
+
+def contender_name(contender: dict[str, Any]) -> str:
+    """``#2 lr 0.0011 b1 0.1 b2 0.96 latent 32``, or the seed's defaults by name."""
+    p = contender["params"]
+    text = (f"lr {p['lr']:.3g} b1 {p['b1']:.2g} b2 {p['b2']:.3g} latent {p['latent_dim']}"
+            if {"lr", "b1", "b2", "latent_dim"} <= set(p) else json.dumps(p))
+    rank = f"#{contender['search_rank']}" if contender.get("search_rank") else "gan.py"
+    return f"{rank} {text}" if not contender.get("label") else f"{contender['label']}: {text}"
+
+
+def runs_frame(record: dict[str, Any], trials: pd.DataFrame) -> pd.DataFrame:
+    """One row per fresh run (race and estimate) and per search draw: contender, kind
+    (race, estimate, search draw), score (the ranking signal), final value and census class."""
+    by_id = trials.set_index("trial_id") if len(trials) else pd.DataFrame()
+    rows = []
+    for c in record["contenders"]:
+        name = contender_name(c)
+        draw = c.get("search_draw")
+        if draw:
+            rows.append({"contender": name, "kind": SEARCH_DRAW, "trial_id": draw["trial_id"],
+                         "score": draw["objective"], "final": draw.get("final", math.nan),
+                         "failure": _failure(by_id, draw["trial_id"])})
+        for run in c.get("runs", []):
+            rows.append({"contender": name, "kind": run["stage"], "trial_id": run["trial_id"],
+                         "round": run["round"], "score": run["score"],
+                         "final": _final(by_id, run["trial_id"]),
+                         "failure": _failure(by_id, run["trial_id"])})
+    return pd.DataFrame(rows)
+
+
+def _failure(by_id: pd.DataFrame, trial_id: str) -> str:
+    return str(by_id.loc[trial_id, "failure"]) if trial_id in by_id.index else ""
+
+
+def _final(by_id: pd.DataFrame, trial_id: str) -> float:
+    if trial_id in by_id.index and "fcd" in by_id:
+        return float(by_id.loc[trial_id, "fcd"])
+    return math.nan
+
+
+def contender_table(record: dict[str, Any], runs: pd.DataFrame,
+                    failures: tuple[str, ...]) -> pd.DataFrame:
+    """One row per contender: its search draw apart, its fresh race runs (n, mean, sd,
+    failures), the winner's held-out estimate, and how the race ended for it."""
+    dropped = record.get("dropped", {})
+    survivors = record.get("survivors", [])
+    rows = []
+    for c in record["contenders"]:
+        mine = runs[runs["contender"] == contender_name(c)] if len(runs) else runs
+        race = mine[mine["kind"] == RACE] if len(mine) else mine
+        draw = c.get("search_draw") or {}
+        if c["key"] == record.get("winner"):
+            verdict = f"winner ({record.get('reason', '')})"
+        elif c["key"] in dropped:
+            d = dropped[c["key"]]
+            verdict = f"dropped in round {d['round']} (p {d['p']:.2g})"
+        elif c["key"] in survivors:
+            verdict = "could not be told from the winner"
+        else:
+            verdict = ""
+        scores = race["score"].astype(float) if len(race) else pd.Series(dtype=float)
+        failed = race["failure"].isin(failures).sum() if len(race) else 0
+        rows.append({"contender": contender_name(c),
+                     "search draw": draw.get("objective", math.nan),
+                     "race n": len(race), "race mean": scores.mean(),
+                     "race sd": scores.std(ddof=1) if len(scores) > 1 else math.nan,
+                     "race failed": f"{failed} of {len(race)}", "verdict": verdict})
+    return pd.DataFrame(rows)
+
+
+def round_table(record: dict[str, Any]) -> pd.DataFrame:
+    """One row per round and test: the leader, the contender tested, n, p, the level and
+    whether it was dropped."""
+    names = {c["key"]: contender_name(c) for c in record["contenders"]}
+    rows = []
+    for r in record["rounds"]:
+        for key, p in r["p"].items():
+            rows.append({"round": r["round"], "leader": names[r["leader"]],
+                         "tested": names[key], "n (leader, tested)":
+                         f"{r['n'][r['leader']]}, {r['n'][key]}",
+                         "p": p, "level": r["level"], "dropped": key in r["dropped"]})
+    return pd.DataFrame(rows)
+
+
+def noise_split(runs: pd.DataFrame) -> dict[str, float]:
+    """How much of the spread among the raced search configs' fresh runs is seed noise.
+
+    A one-way random-effects split on the log scores (fcd's noise grows with its mean):
+    within-config variance (one config, many seeds) against the between-config component,
+    from the fresh runs of every search contender with 2+ scored runs. The seed's defaults
+    are left out: they are no top search trial.
+
+    Returns:
+        ``configs``, ``runs``, ``within``, ``between`` (variance components) and
+        ``noise_share`` = within / (within + between); NaN below 2 configs.
+    """
+    fresh = runs[runs["kind"].isin([RACE, ESTIMATE]) & ~runs["contender"].str.startswith(
+        "seed defaults")] if len(runs) else runs
+    fresh = fresh[np.isfinite(fresh["score"].astype(float))] if len(fresh) else fresh
+    groups = [np.log(g["score"].astype(float).to_numpy())
+              for _, g in fresh.groupby("contender") if len(g) >= 2] if len(fresh) else []
+    out = {"configs": len(groups), "runs": int(sum(len(g) for g in groups)),
+           "within": math.nan, "between": math.nan, "noise_share": math.nan}
+    if len(groups) < 2:
+        return out
+    n = np.array([len(g) for g in groups], float)
+    grand = np.concatenate(groups).mean()
+    msw = sum(((g - g.mean()) ** 2).sum() for g in groups) / (n.sum() - len(groups))
+    msb = sum(len(g) * (g.mean() - grand) ** 2 for g in groups) / (len(groups) - 1)
+    n0 = (n.sum() - (n ** 2).sum() / n.sum()) / (len(groups) - 1)
+    between = max(0.0, (msb - msw) / n0)
+    out.update(within=float(msw), between=float(between),
+               noise_share=float(msw / (msw + between)) if msw + between > 0 else math.nan)
+    return out
+
+
+def rank_agreement(runs: pd.DataFrame, history: pd.DataFrame) -> dict[str, Any]:
+    """How well each ranking signal of the search draw predicts a config's fresh-seed mean:
+    Spearman's rho over the raced search configs, for the final-epoch value and for the mean
+    over the last RANK_WINDOW evaluations (the study's signal), with n."""
+    draws = runs[runs["kind"] == SEARCH_DRAW] if len(runs) else runs
+    fresh = runs[runs["kind"].isin([RACE, ESTIMATE])] if len(runs) else runs
+    means = fresh.groupby("contender")["score"].mean() if len(fresh) else pd.Series(dtype=float)
+    rows = []
+    for _, d in draws.iterrows():
+        trial = history[history["trial_id"] == d["trial_id"]].sort_values("epoch")
+        if d["contender"] in means and len(trial) and "fcd" in trial:
+            rows.append({"final": float(trial["fcd"].iloc[-1]),
+                         "window": trailing_mean(trial["fcd"].tolist(), RANK_WINDOW),
+                         "fresh": float(means[d["contender"]])})
+    table = pd.DataFrame(rows)
+    out: dict[str, Any] = {"n": len(table), "window_size": RANK_WINDOW}
+    for signal in ("final", "window"):
+        out[signal] = (float(stats.spearmanr(table[signal], table["fresh"]).statistic)
+                       if len(table) >= 3 else math.nan)
+    return out

@@ -1,0 +1,37 @@
+"""The ranking signal: a trial's score averaged over its last evaluations.
+
+A GAN's sample quality swings from epoch to epoch: one full-budget search trial's last five
+fcd values read 135, 92, 100, 97 and 80, and ranking it on the final 80 ranks it on a lucky
+epoch. The study ranks trials (and tells Optuna and ASHA) on the mean of the last
+``RANK_WINDOW`` evaluations instead; docs/findings.md compares both signals on fresh seeds.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+RANK_WINDOW = 5  # evaluations averaged: the last five epochs at the default eval_interval 1
+
+
+def trailing_mean(values: Iterable[float], window: int = RANK_WINDOW) -> float:
+    """Mean of the last ``window`` finite values; NaN when there is none.
+
+    Before ``window`` evaluations exist (ASHA's first cut at epoch 3), it is the mean of
+    those there are: a running mean that becomes the final-window mean at the end.
+
+    Args:
+        values: a metric's per-evaluation values, oldest first (NaN: not evaluated).
+        window: how many of the newest finite values to average (>= 1).
+
+    Returns:
+        The mean, or NaN.
+
+    Raises:
+        ValueError: when ``window`` < 1.
+    """
+    if window < 1:
+        raise ValueError(f"window must be >= 1, got {window}")
+    finite = [float(v) for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
+    tail = finite[-window:]
+    return sum(tail) / len(tail) if tail else math.nan

@@ -1,0 +1,250 @@
+"""After the search: race the top configs on fresh seeds, estimate the winner on held-out
+seeds, and run a fixed minimax control.
+
+The contenders are the top ``confirm_top`` search configs that ran the full budget (ranked by
+the ranking signal, :mod:`gan.ranking`) and the seed's defaults as the reference. The race
+(:mod:`study.race_rule`) gives each ``confirm_seeds`` fresh seeds in its first round and each
+survivor ``RACE_LATER_SEEDS`` more per round, dropping a contender once the stated test says
+it is worse than the leader, until one stands apart or ``race_budget`` runs are spent. The
+winner then trains ``estimate_seeds`` more seeds that played no part in choosing it: its
+estimate. The search draw that put a config in the race never counts in either.
+
+Every round is a Tune experiment of its own (``ray-race-<n>``, the estimate's
+``ray-race-estimate``), FIFO at the full budget over every slot, never told to the search.
+Each round is decided from the trial folders alone, so an interrupted race resumes: a round
+whose experiment exists is restored, and the rounds after it are planned again from the same
+results. ``race.json`` records the contenders, every round's tests, the drops and the winner.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from typing import Any
+
+from ray import tune
+from ray.tune.search.basic_variant import BasicVariantGenerator
+
+from gan import layout
+from gan.atomic import write_text
+from gan.config import GANConfig
+from study import outputs, runner
+from study.race_runs import (STAGE_ESTIMATE, STAGE_RACE, config_key, race_runs, run_params,
+                             run_score)
+from gan.train.callbacks import stages_for
+from gan.records import final_rows, history_from_trials
+from study.failure_stop import stamp_trials
+from study.history import scored_rows
+from study.race_rule import RacePlan, RaceState, decide
+from study.space import CONTROL_POINT, seed_point
+from study.trainable import OBJECTIVE_KEY, RUN_KEY, TrialInputs, trial_dirname_creator
+
+log = logging.getLogger(__name__)
+
+RACE_LATER_SEEDS = 1  # seeds per survivor in every round after the first (irace's one)
+# Replicate numbers pick the runs' seeds (study.space.trial_config); the estimate's start
+# here, far above any race round's, so they never reuse a race seed.
+ESTIMATE_REPLICATE_BASE = 1000
+
+
+def contenders(history, settings: Any, max_epochs: int) -> list[dict[str, Any]]:
+    """The race's entrants, best search rank first: the top ``confirm_top`` distinct configs
+    among the search trials that ran all ``max_epochs`` epochs, ranked by their final
+    objective, then the seed's defaults. Each carries its search draw (the trial that put it
+    in the race), which the race never uses."""
+    found: list[dict[str, Any]] = []
+    if settings.confirm_top <= 0 or history.empty:
+        return found
+    search = history[history["phase"] == layout.PHASE_SEARCH]
+    last = scored_rows(final_rows(search))
+    full = last[last["epoch"] >= max_epochs].sort_values(
+        "objective", ascending=(settings.mode == "min"))
+    for _, row in full.iterrows():
+        params = run_params(settings.study_dir, row["trial_id"])
+        if config_key(params) in {c["key"] for c in found}:
+            continue
+        draw = {"trial_id": row["trial_id"], "objective": float(row["objective"]),
+                "final": float(row.get(settings.objective, math.nan))}
+        found.append({"key": config_key(params), "params": params, "search_draw": draw,
+                      "search_rank": len(found) + 1, "label": ""})
+        if len(found) == settings.confirm_top:
+            break
+    defaults = seed_point(settings.space)
+    if config_key(defaults) not in {c["key"] for c in found}:
+        found.append({"key": config_key(defaults), "params": defaults, "search_draw": None,
+                      "search_rank": None, "label": "seed defaults"})
+    else:
+        next(c for c in found if c["key"] == config_key(defaults))["label"] = "seed defaults"
+    return found
+
+
+def race_plan(entrants: list[dict[str, Any]], settings: Any) -> RacePlan:
+    budget = settings.race_budget or (len(entrants) * settings.confirm_seeds
+                                      + len(entrants) - 1)
+    return RacePlan(tuple(c["key"] for c in entrants), settings.mode, settings.confirm_seeds,
+                    RACE_LATER_SEEDS, budget)
+
+
+def round_scores(study_dir, history, entrants: list[dict[str, Any]], max_epochs: int
+                 ) -> list[dict[str, list[float]]]:
+    """Each round's scores per contender, from the trial folders."""
+    runs = race_runs(history, STAGE_RACE)
+    if runs.empty:
+        return []
+    keys = [config_key(run_params(study_dir, t)) for t in runs["trial_id"]]
+    runs = runs.assign(key=keys)
+    known = {c["key"] for c in entrants}
+    rounds = []
+    for number in sorted(int(n) for n in runs["race_round"].unique()):
+        group = runs[(runs["race_round"] == number) & runs["key"].isin(known)]
+        rounds.append({k: [run_score(r, max_epochs) for _, r in g.iterrows()]
+                       for k, g in group.groupby("key", sort=False)})
+    return rounds
+
+
+def round_points(entrants: list[dict[str, Any]], state: RaceState, number: int,
+                 plan: RacePlan, max_epochs: int) -> list[dict[str, Any]]:
+    """The Tune configs of round ``number``: ``state.next_seeds`` fresh seeds per survivor."""
+    first = 1 if number == 1 else plan.first_seeds + (number - 2) * plan.later_seeds + 1
+    by_key = {c["key"]: c for c in entrants}
+    points = [{**by_key[key]["params"], "phase": layout.PHASE_CONFIRM, "stage": STAGE_RACE,
+               "race_round": number, "replicate": first + i}
+              for key in state.survivors for i in range(state.next_seeds)]
+    if number == 1 and points and entrants[0]["search_rank"] == 1:
+        # The top contender's first run keeps G at the probe's stages: the report's gradient
+        # probe then freezes those instead of training the config again.
+        points[0]["snapshot_epochs"] = stages_for(max_epochs)
+    return points
+
+
+def estimate_points(entrant: dict[str, Any], seeds: int) -> list[dict[str, Any]]:
+    return [{**entrant["params"], "phase": layout.PHASE_CONFIRM, "stage": STAGE_ESTIMATE,
+             "replicate": ESTIMATE_REPLICATE_BASE + i} for i in range(1, seeds + 1)]
+
+
+def control_points(settings: Any) -> list[dict[str, Any]]:
+    control = {**CONTROL_POINT, "lr": settings.control_lr}
+    return [{**control, "phase": layout.PHASE_CONTROL, "replicate": r}
+            for r in range(1, max(1, settings.control_seeds) + 1)] if settings.controls else []
+
+
+def _experiment_trials(study_dir, experiment: str) -> set[str]:
+    root = study_dir / experiment
+    return {t for t, folder in layout.trial_dirs(study_dir).items() if folder.parent == root}
+
+
+def run_experiment(base: GANConfig, settings: Any, inputs: TrialInputs, experiment: str,
+                   points: list[dict[str, Any]], resume: bool) -> tuple[bool, dict[str, str]]:
+    """Run (or restore and finish) one round's experiment; (all its runs finished, errors)."""
+    if resume and runner.experiment_restorable(settings, experiment):
+        tuner = runner.restored_tuner(base, settings, inputs, experiment)
+    else:
+        tuner = tune.Tuner(
+            runner.build_trainable(base, settings, inputs, experiment),
+            tune_config=tune.TuneConfig(
+                metric=OBJECTIVE_KEY, mode=settings.mode,
+                search_alg=BasicVariantGenerator(max_concurrent=settings.max_concurrent),
+                trial_dirname_creator=trial_dirname_creator, reuse_actors=runner.REUSE_ACTORS),
+            # One trial per point: a grid over whole configs, unwrapped by the trainable.
+            param_space={RUN_KEY: tune.grid_search(points)},
+            run_config=runner.run_config(settings, experiment, len(points), base.loss))
+    grid = tuner.fit()
+    runner.mirror_trials(settings, experiment)
+    stamp_trials(settings.study_dir)
+    history = history_from_trials(settings.study_dir)
+    ours = history[history["trial_id"].isin(_experiment_trials(settings.study_dir, experiment))]
+    phases = (layout.PHASE_CONFIRM, layout.PHASE_CONTROL)
+    finished = runner.runs_finished(ours, base.n_epochs, phases) + grid.num_errors
+    return finished >= len(points), outputs.trial_errors(grid)
+
+
+def _log_round(state: RaceState, entrants: list[dict[str, Any]]) -> None:
+    names = {c["key"]: _name(c) for c in entrants}
+    last = state.rounds[-1]
+    tests = ", ".join(f"{names[k]} p={p:.2g}" for k, p in last["p"].items())
+    log.info("race round %d: leader %s; against it (drop below p %.2g): %s; dropped: %s",
+             last["round"], names[last["leader"]], last["level"], tests or "none",
+             ", ".join(names[k] for k in last["dropped"]) or "none")
+
+
+def _name(entrant: dict[str, Any]) -> str:
+    p = entrant["params"]
+    text = ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}"
+                     for k, v in p.items())
+    return f"{entrant['label']} ({text})" if entrant["label"] else f"#{entrant['search_rank']} ({text})"
+
+
+def run_confirmations(base: GANConfig, settings: Any, inputs: TrialInputs,
+                      resume: bool) -> tuple[bool, dict[str, str]]:
+    """Race, estimate and control (resuming what an interrupt left); (all finished, errors)."""
+    history = history_from_trials(settings.study_dir)
+    entrants = contenders(history, settings, base.n_epochs)
+    controls = control_points(settings)
+    errors: dict[str, str] = {}
+    if not entrants:
+        if controls:
+            return run_experiment(base, settings, inputs, layout.race_round_dir(1), controls,
+                                  resume)
+        return True, errors
+    plan = race_plan(entrants, settings)
+    log.info("race: %d contenders (%s), %d seeds each in round 1, %d per survivor after, at "
+             "most %d runs; a drop needs a one-sided Welch p below %.2g", len(entrants),
+             "; ".join(_name(c) for c in entrants), plan.first_seeds, plan.later_seeds,
+             plan.budget, plan.test_level)
+    number = 1
+    state = decide(plan, [])
+    while not state.finished:
+        points = round_points(entrants, state, number, plan, base.n_epochs)
+        done, more = run_experiment(base, settings, inputs, layout.race_round_dir(number),
+                                    points + (controls if number == 1 else []), resume)
+        errors.update(more)
+        if not done:
+            return False, errors
+        history = history_from_trials(settings.study_dir)
+        state = decide(plan, round_scores(settings.study_dir, history, entrants,
+                                          base.n_epochs)[:number])
+        _log_round(state, entrants)
+        number += 1
+    winner = next(c for c in entrants if c["key"] == state.winner)
+    log.info("race ended (%s) after %d runs: %s; estimating it on %d held-out seeds",
+             state.reason, state.runs_used, _name(winner), settings.estimate_seeds)
+    done, more = run_experiment(base, settings, inputs, layout.RACE_ESTIMATE_RAY_DIR,
+                                estimate_points(winner, settings.estimate_seeds), resume)
+    errors.update(more)
+    write_race_record(settings, plan, state, entrants, base.n_epochs)
+    return done, errors
+
+
+def _runs_of(settings: Any, entrants: list[dict[str, Any]], max_epochs: int
+             ) -> dict[str, list[dict[str, Any]]]:
+    """Every race and estimate run of each contender: trial id, stage, round and score."""
+    history = history_from_trials(settings.study_dir)
+    runs: dict[str, list[dict[str, Any]]] = {c["key"]: [] for c in entrants}
+    for stage in (STAGE_RACE, STAGE_ESTIMATE):
+        for _, row in race_runs(history, stage).iterrows():
+            key = config_key(run_params(settings.study_dir, row["trial_id"]))
+            if key in runs:
+                runs[key].append({"trial_id": row["trial_id"], "stage": stage,
+                                  "round": int(row["race_round"]),
+                                  "score": run_score(row, max_epochs)})
+    return runs
+
+
+def write_race_record(settings: Any, plan: RacePlan, state: RaceState,
+                      entrants: list[dict[str, Any]], max_epochs: int) -> None:
+    """``race.json``: what the report and best_config.json read of the race."""
+    runs = _runs_of(settings, entrants, max_epochs)
+    record = {"rule": {"test": "one-sided Welch t-test against the round's leader",
+                       "log_scale": bool(state.rounds and state.rounds[-1]["log_scale"]),
+                       "alpha": plan.alpha, "test_level": plan.test_level,
+                       "max_rounds": plan.max_rounds, "first_seeds": plan.first_seeds,
+                       "later_seeds": plan.later_seeds, "budget": plan.budget,
+                       "estimate_seeds": settings.estimate_seeds},
+              "contenders": [{**{k: c[k] for k in ("key", "params", "label", "search_rank",
+                                                  "search_draw")}, "runs": runs[c["key"]]}
+                             for c in entrants],
+              "rounds": state.rounds, "dropped": state.dropped, "survivors": state.survivors,
+              "winner": state.winner, "reason": state.reason, "runs_used": state.runs_used}
+    write_text(settings.study_dir / layout.RACE_FILE,
+               json.dumps(record, indent=2, default=str, allow_nan=True))

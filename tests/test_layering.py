@@ -1,0 +1,79 @@
+"""The packages' imports, read from the source: the core never reaches up, study/ reaches the
+analysis layer only to write the report, and no two modules import each other."""
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("gan", "study", "analysis")
+
+
+def _paths() -> dict[str, Path]:
+    paths = {}
+    for package in PACKAGES:
+        for path in (ROOT / package).rglob("*.py"):
+            module = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+            paths[module.removesuffix(".__init__")] = path
+    return paths
+
+
+def _imports() -> dict[str, set[str]]:
+    """module -> the project modules it imports (at any depth of the file); ``from pkg import
+    sub`` imports the submodule ``pkg.sub``, not the package's ``__init__``."""
+    known = set(_paths())
+    found: dict[str, set[str]] = {}
+    for package in PACKAGES:
+        for path in (ROOT / package).rglob("*.py"):
+            module = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+            module = module.removesuffix(".__init__")
+            names = set()
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                    subs = {f"{node.module}.{a.name}" for a in node.names}
+                    names.update(subs & known or {node.module})
+                    names.update(subs - known if not subs & known else set())
+                elif isinstance(node, ast.Import):
+                    names.update(a.name for a in node.names)
+            found[module] = {n for n in names if n.split(".")[0] in PACKAGES}
+    return found
+
+
+def _modules(names: set[str], known: set[str]) -> set[str]:
+    return {n for n in names if n in known}
+
+
+def test_gan_imports_neither_study_nor_analysis():
+    bad = {m: sorted(n for n in names if n.split(".")[0] != "gan")
+           for m, names in _imports().items() if m.startswith("gan")}
+    assert {m: v for m, v in bad.items() if v} == {}
+
+
+def test_study_uses_analysis_only_for_the_report():
+    uses = {m: sorted(n for n in names if n.startswith("analysis"))
+            for m, names in _imports().items() if m.startswith("study")}
+    assert {m: v for m, v in uses.items() if v} == {"study.cli": ["analysis.report",
+                                                                 "analysis.report.build_report"]}
+
+
+def test_no_import_circle():
+    graph = _imports()
+    known = set(graph)
+    edges = {m: _modules(names, known) - {m} for m, names in graph.items()}
+    seen: dict[str, int] = {}
+
+    def visit(module: str, path: list[str]) -> list[str] | None:
+        seen[module] = 1
+        for nxt in sorted(edges.get(module, ())):
+            if seen.get(nxt) == 1:
+                return path + [nxt]
+            if nxt not in seen:
+                cycle = visit(nxt, path + [nxt])
+                if cycle:
+                    return cycle
+        seen[module] = 2
+        return None
+
+    for module in sorted(edges):
+        if module not in seen:
+            cycle = visit(module, [module])
+            assert cycle is None, " -> ".join(cycle)

@@ -1,0 +1,74 @@
+"""The race as the report reads it from race.json: tables, the seed-noise split, the ranks."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis import race
+from gan import failures
+
+
+def _record():
+    def contender(key, rank, label, draw, runs):
+        return {"key": key, "params": {"lr": 1e-3 * (rank or 0.2), "b1": 0.1, "b2": 0.99,
+                                       "latent_dim": 32},
+                "label": label, "search_rank": rank,
+                "search_draw": None if draw is None else {"trial_id": f"s{key}",
+                                                          "objective": draw, "final": draw},
+                "runs": [{"trial_id": f"{key}{i}", "stage": stage, "round": rnd, "score": v}
+                         for i, (stage, rnd, v) in enumerate(runs)]}
+    return {"rule": {"log_scale": True, "test_level": 0.0042, "alpha": 0.05, "max_rounds": 3},
+            "contenders": [
+                contender("a", 1, "", 80.0, [("race", 1, 100.0), ("race", 1, 120.0),
+                                             ("estimate", 0, 110.0)]),
+                contender("b", 2, "", 90.0, [("race", 1, 200.0), ("race", 1, 220.0)]),
+                contender("d", None, "seed defaults", None, [("race", 1, 600.0),
+                                                             ("race", 1, 640.0)])],
+            "rounds": [{"round": 1, "leader": "a", "level": 0.0042, "log_scale": True,
+                        "p": {"b": 0.01, "d": 0.001}, "dropped": ["d"],
+                        "n": {"a": 2, "b": 2, "d": 2}}],
+            "dropped": {"d": {"round": 1, "p": 0.001, "leader": "a"}},
+            "survivors": ["a", "b"], "winner": "a", "reason": "seed budget spent",
+            "runs_used": 6}
+
+
+def test_tables_keep_the_search_draw_apart_and_name_each_verdict():
+    record = _record()
+    runs = race.runs_frame(record, pd.DataFrame(columns=["trial_id", "failure", "fcd"]))
+    assert (runs["kind"] == race.SEARCH_DRAW).sum() == 2  # the defaults were never drawn
+    table = race.contender_table(record, runs, failures.FAILURES).set_index("race n")
+    rows = race.contender_table(record, runs, failures.FAILURES)
+    assert list(rows["race mean"]) == [110.0, 210.0, 620.0]  # race runs only, no draw
+    assert rows["verdict"].tolist() == ["winner (seed budget spent)",
+                                        "could not be told from the winner",
+                                        "dropped in round 1 (p 0.001)"]
+    assert len(table) == 3
+    tests = race.round_table(record)
+    assert tests["dropped"].tolist() == [False, True]
+
+
+def test_noise_split_by_hand():
+    record = _record()
+    runs = race.runs_frame(record, pd.DataFrame(columns=["trial_id", "failure", "fcd"]))
+    out = race.noise_split(runs)
+    a, b = np.log([100.0, 120.0, 110.0]), np.log([200.0, 220.0])
+    msw = (((a - a.mean()) ** 2).sum() + ((b - b.mean()) ** 2).sum()) / (5 - 2)
+    grand = np.concatenate([a, b]).mean()
+    msb = 3 * (a.mean() - grand) ** 2 + 2 * (b.mean() - grand) ** 2
+    n0 = 5 - (9 + 4) / 5
+    between = (msb - msw) / n0
+    assert out["configs"] == 2 and out["runs"] == 5  # the defaults are no search config
+    assert out["within"] == pytest.approx(msw) and out["between"] == pytest.approx(between)
+    assert out["noise_share"] == pytest.approx(msw / (msw + between))
+    assert math.isnan(race.noise_split(runs[runs["contender"].str.startswith("#1")])["noise_share"])
+
+
+def test_rank_agreement_needs_three_configs():
+    record = _record()
+    runs = race.runs_frame(record, pd.DataFrame(columns=["trial_id", "failure", "fcd"]))
+    history = pd.DataFrame({"trial_id": ["sa"] * 2 + ["sb"] * 2, "epoch": [1, 2, 1, 2],
+                            "fcd": [300.0, 80.0, 95.0, 90.0]})
+    out = race.rank_agreement(runs, history)
+    assert out["n"] == 2 and math.isnan(out["window"]) and out["window_size"] == 5
