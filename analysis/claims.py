@@ -259,22 +259,58 @@ def claim_verdict(verdicts: list[str]) -> str:
     return SUPPORTED if verdicts and all(v == SUPPORTED for v in verdicts) else CANNOT_TELL
 
 
-def claims_tables(inputs: Inputs) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(one row per claim, one row per prediction), both with verdicts."""
+PAIRED_COMMAND = ("python -m study.run --design atlas --paired --num-samples 100 "
+                  "--dataset embedded")
+
+
+def untested_line(detail: pd.DataFrame) -> str:
+    """One line for the predictions this design cannot test (and the design that can), or ""."""
+    untested = detail[detail["measured"].astype(str).str.startswith("not tested")]
+    if untested.empty:
+        return ""
+    letters = "abcdefgh"
+    names = []
+    for claim, group in detail.groupby("claim", sort=False):
+        names += [f"{claim}{letters[i]}" for i, (idx, _) in enumerate(group.iterrows())
+                  if idx in untested.index]
+    return (f"Not tested by this design: prediction{'s' if len(names) > 1 else ''} "
+            f"{', '.join(names)}, which compare losses at the same points; a paired atlas "
+            f"tests them: `{PAIRED_COMMAND}`.")
+
+
+def _untested(p: Prediction) -> bool:
+    return str(p.measured).startswith("not tested")
+
+
+def claims_tables(inputs: Inputs, tested_only: bool = False
+                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(one row per claim, one row per prediction), both with verdicts.
+
+    ``tested_only``: leave out the predictions this design cannot test (``untested_line``
+    names them). A claim still takes the verdict of all its predictions (an untested one
+    counts as 'the data cannot tell'), says how many were tested here, and is left out when
+    none was.
+    """
     preds = decide(predictions(inputs))
+    shown = [p for p in preds if not (tested_only and _untested(p))]
     detail = pd.DataFrame([{"claim": p.claim, "prediction": p.text, "population": p.population,
                             "n": p.n, "measured": p.measured, "verdict": p.verdict}
-                           for p in preds])
+                           for p in shown])
     rows = []
+    letters = "abcdefgh"
     for claim, text in CLAIMS.items():
-        mine = [p for p in preds if p.claim == claim]
-        letters = "abcdefgh"
-        rows.append({
-            "claim": f"{claim}. {text}",
-            "predictions": " ".join(f"({letters[i]}) {p.text}" for i, p in enumerate(mine)),
-            "measured": " ".join(f"({letters[i]}) n={p.n}: {p.measured} [{p.verdict}]"
-                                 for i, p in enumerate(mine)),
-            "verdict": claim_verdict([p.verdict for p in mine])})
+        mine = [(letters[i], p) for i, p in enumerate(q for q in preds if q.claim == claim)]
+        visible = [(letter, p) for letter, p in mine if p in shown]
+        if not visible:
+            continue
+        row = {"claim": f"{claim}. {text}",
+               "predictions": " ".join(f"({letter}) {p.text}" for letter, p in visible),
+               "measured": " ".join(f"({letter}) n={p.n}: {p.measured} [{p.verdict}]"
+                                    for letter, p in visible),
+               "verdict": claim_verdict([p.verdict for _, p in mine])}
+        if tested_only:
+            row["tested here"] = f"{len(visible)} of {len(mine)}"
+        rows.append(row)
     return pd.DataFrame(rows), detail
 
 

@@ -216,6 +216,22 @@ def race_findings(record: dict[str, Any], best: dict[str, Any], objective: str) 
     return out
 
 
+def defaults_beside(record: dict[str, Any], runs: pd.DataFrame, objective: str) -> list[str]:
+    """gan.py's defaults on their fresh race seeds, to set the pick against."""
+    defaults = [c for c in record["contenders"] if c.get("label") == "seed defaults"]
+    if not defaults or runs.empty:
+        return []
+    mine = runs[(runs["contender"] == race.contender_name(defaults[0]))
+                & (runs["kind"] == race.RACE)]
+    scores = mine["score"].astype(float)
+    if not len(mine):
+        return []
+    failed = int(mine["failure"].isin(failures.FAILURES).sum())
+    return [f"gan.py's defaults (lr 2e-4, b1 0.5, latent 100) on {len(mine)} fresh seeds: "
+            f"{objective} {scores.mean():.4g} (runs {', '.join(f'{v:.4g}' for v in scores)}), "
+            f"failed {failed} of {len(mine)}."]
+
+
 def noise_findings(noise: dict[str, float], ranks: dict[str, Any]) -> list[str]:
     """How far one seed can be trusted: the seed-noise share of the spread among the raced
     search configs, and how well each ranking signal predicted the fresh-seed means."""

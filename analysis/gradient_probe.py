@@ -205,8 +205,17 @@ def stage_probe(config: GANConfig, data: DataSplit, stages: list[int], seeds: in
     return pd.concat(frames, ignore_index=True)
 
 
+PROBE_EXAMPLES = """examples:
+  python -m analysis.gradient_probe results/gan-train/checkpoint.pt
+      train a fresh D against the run's frozen G and chart G's gradient as D improves
+  python -m analysis.gradient_probe results/gan-train/checkpoint.pt --iterations 4000
+      Arjovsky & Bottou's 4,000 D iterations
+"""
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = OneLineParser(prog=PROG, description=__doc__)
+    p = OneLineParser(prog=PROG, description=__doc__, epilog=PROBE_EXAMPLES,
+                      formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("checkpoint", type=Path, help="a gan-study checkpoint.pt")
     p.add_argument("--iterations", type=int, default=2000)
     p.add_argument("--every", type=int, default=100)

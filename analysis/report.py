@@ -73,11 +73,23 @@ def _example_trials(trials: pd.DataFrame) -> dict[str, str]:
 
 
 def _failure_sections(rep: Report, data: StudyData, trials: pd.DataFrame) -> None:
-    rep.sections.append(("Vanishing gradients", [
+    if not (trials["failure"] == failures.VANISHING).any():
+        # Nothing to chart: the findings say why no trial vanished.
+        rep.sections.append(("Vanishing gradients", [], findings.vanishing(trials, data.history)))
+    else:
+        rep.sections.append(_vanishing_section(rep, data, trials))
+    _collapse_section(rep, data, trials)
+
+
+def _vanishing_section(rep: Report, data: StudyData, trials: pd.DataFrame) -> tuple:
+    return ("Vanishing gradients", [
         rep.save(plots.vanishing_trials(data.history, data.grad_logs, trials), "vanishing_trials"),
         rep.save(plots.vanishing_gradients(data.history, trials), "vanishing_gradients"),
         rep.save(plots.step_grad_norms(data.grad_logs, trials), "step_grad_norms", svg=False)],
-        findings.vanishing(trials, data.history)))
+        findings.vanishing(trials, data.history))
+
+
+def _collapse_section(rep: Report, data: StudyData, trials: pd.DataFrame) -> None:
     rep.sections.append(("Diversity collapse", [
         rep.save(plots.diversity_collapse(data.history, trials), "diversity_collapse")],
         ["Triangles mark collapse onsets; a collapse is only dated after the trial had "
@@ -179,8 +191,9 @@ def _probe_section(rep: Report, data: StudyData, trials: pd.DataFrame, iteration
 
 def _claims_section(rep: Report, data: StudyData, trials: pd.DataFrame,
                     probe: pd.DataFrame | None, paired_design: bool) -> None:
-    summary, detail = claims.claims_tables(claims.claim_inputs(trials, data.history, probe,
-                                                               paired_design))
+    inputs = claims.claim_inputs(trials, data.history, probe, paired_design)
+    rep.claims_note = claims.untested_line(claims.claims_tables(inputs)[1])
+    summary, detail = claims.claims_tables(inputs, tested_only=True)
     rep.claims += [("Claims of the seed's notes, tested", summary),
                    ("Each prediction, its population and its test", detail)]
 
@@ -189,6 +202,7 @@ def _atlas_section(rep: Report, trials: pd.DataFrame, paired_design: bool) -> No
     data = atlas.atlas_trials(trials)
     notes = atlas.loss_findings(data) + atlas.remedy_findings(data) + atlas.bn_eps_findings(data)
     rep.facts += notes
+    rep.summary += atlas.loss_findings(data) + atlas.remedy_findings(data)
     if paired_design:
         judged = findings.judged(data)
         try:
@@ -216,6 +230,12 @@ def _stopping_section(rep: Report, data: StudyData, trials: pd.DataFrame,
         return
     table, sweep, goal = stopping.replay_study(data.history, trials, max_epochs)
     windows = failures.windows_text()
+    if not table["stopped"].astype(int).any():
+        full = len(stopping.full_budget(trials, max_epochs))
+        rep.facts.append(f"Failure-aware stopping, replayed on the {full} full-budget trials "
+                         f"(windows: {windows}): no rule would have stopped any of them, so it "
+                         "would have saved no epochs and made no false stop.")
+        return
     rep.tables.append((f"Failure-aware stopping replayed (windows: {windows}; false "
                        "stops: count of the trials stopped, 95% Wilson interval)",
                        stopping.table_text(table)))
@@ -256,6 +276,23 @@ def _race_section(rep: Report, data: StudyData, trials: pd.DataFrame) -> None:
         rep.save(race_plots.search_vs_fresh(runs, objective), "race_search_vs_fresh")], notes))
 
 
+def _search_summary(rep: Report, data: StudyData, trials: pd.DataFrame, max_epochs: int) -> None:
+    """The answer first: the pick on held-out seeds, gan.py's defaults beside it, what failed
+    among the full-budget search trials, and where in (lr, b1) the failures live."""
+    record = race.load_race(data.study_dir)
+    objective = data.run_config.get("study", {}).get("objective", "objective")
+    best = _best_config(data.study_dir)
+    if record is not None:
+        rep.summary += findings.race_findings(record, best, objective)[:1]
+        rep.summary += findings.defaults_beside(record, race.runs_frame(record, trials),
+                                                objective)
+    else:
+        rep.summary.append("No race was run: the best config is one search draw, not an "
+                           "estimate (`best_config.json`).")
+    rep.summary += [f for f in findings.census(trials, max_epochs) if f.startswith("Of the ")][:1]
+    rep.summary_images.append("lr_b1.png")
+
+
 def _best_config(study_dir: Path) -> dict:
     path = study_dir / layout.BEST_CONFIG
     try:
@@ -284,8 +321,10 @@ def build_report(study_dir: str | Path, probe_iterations: int = 2000) -> list[Pa
     paired_design = is_paired(data.run_config)
     if design == "atlas":
         _atlas_section(rep, trials, paired_design)
+        rep.summary_images.append("atlas_phase_diagrams.png")
     else:
         _race_section(rep, data, trials)
+        _search_summary(rep, data, trials, max_epochs)
     rep.facts += findings.vanishing(trials, data.history) + findings.landscape(trials, design)
     if "loss" in trials and trials["loss"].nunique() > 1:
         rep.facts.append(findings.gradient_change_by_loss(data.history))

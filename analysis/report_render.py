@@ -23,7 +23,10 @@ class Report:
     facts: list[str] = field(default_factory=list)
     sections: list[tuple[str, list[str], list[str]]] = field(default_factory=list)
     tables: list[tuple[str, pd.DataFrame]] = field(default_factory=list)  # after the census
-    claims: list[tuple[str, pd.DataFrame]] = field(default_factory=list)  # first of all
+    claims: list[tuple[str, pd.DataFrame]] = field(default_factory=list)  # after the summary
+    claims_note: str = ""  # the predictions this design cannot test, in one line
+    summary: list[str] = field(default_factory=list)  # the answer, first of all
+    summary_images: list[str] = field(default_factory=list)
 
     def save(self, fig: Figure, name: str, svg: bool = True) -> str:
         fig.savefig(self.out / f"{name}.png", dpi=110)
@@ -32,8 +35,31 @@ class Report:
         return f"{name}.png"
 
 
-def _thresholds() -> str:
-    return ", ".join(f"{n}={getattr(failures, n)}" for n in failures.THRESHOLDS)
+# What each census threshold (gan.failures) means, in plain words.
+THRESHOLD_MEANINGS = {
+    "FINAL_WINDOW": "epochs at the end of a trial over which every rule must hold",
+    "STOP_WINDOWS": "epochs a conclusive rule must hold before failure-aware stopping ends a "
+                    "trial",
+    "VANISHING_GRAD_NORM": "G's gradient norm below this counts as vanished",
+    "VANISHING_D_FAKE": "... while D(G(z)) stays below this (D rejects every fake)",
+    "D_WINS_LOSS": "d_loss below this: D separates real from fake almost perfectly",
+    "FROZEN_GRAD_NORM": "G's and D's gradient norms both exactly this: training frozen",
+    "COLLAPSE_PEAK": "diversity a trial must first reach before it can collapse",
+    "COLLAPSE_COVERAGE": "coverage below this is narrow (real digits about 0.97)",
+    "COLLAPSE_MODES": "fewer digit classes than this with 5% of the samples is narrow",
+    "COLLAPSE_DROP": "diversity below this share of its peak is narrow",
+    "COLLAPSE_MIN_DENSITY": "density at least this: the samples look real",
+    "NONCONVERGED_DIVERSITY": "diversity still below this at the end: never learned",
+    "OSCILLATION_CV": "detrended swing of g_loss, relative to its size, above this: oscillation",
+    "OSCILLATION_SMOOTH": "logged steps averaged before the swing is measured",
+}
+
+
+def thresholds_table() -> pd.DataFrame:
+    """The census's thresholds: name, value and what each means."""
+    return pd.DataFrame([{"threshold": n, "value": str(getattr(failures, n)),
+                          "meaning": THRESHOLD_MEANINGS.get(n, "")}
+                         for n in failures.THRESHOLDS])
 
 
 def _design(data: StudyData) -> str:
@@ -57,17 +83,26 @@ def _design(data: StudyData) -> str:
 
 def _claims_markdown(rep: Report) -> list[str]:
     lines = []
-    for i, (title, frame) in enumerate(rep.claims):
+    for i, (title, frame) in enumerate((t, f) for t, f in rep.claims if len(f)):
         lines += [f"## {title}", ""] + ([f"Verdict rule: {claims.RULE}", ""] if i == 0 else [])
         lines += [frame.to_markdown(index=False), ""]
-    return lines
+    return lines + ([rep.claims_note, ""] if rep.claims_note else [])
+
+
+def _summary_markdown(rep: Report) -> list[str]:
+    if not rep.summary:
+        return []
+    return (["## Summary", ""] + [f"- {s}" for s in rep.summary] + [""]
+            + [f"![{img}]({img})" for img in rep.summary_images] + [""])
 
 
 def markdown(data: StudyData, rep: Report, census: pd.DataFrame, table: pd.DataFrame) -> str:
     lines = [f"# Failure modes of the vanilla GAN: {data.study_dir.name}", "", _design(data), "",
-             ] + _claims_markdown(rep) + ["## Findings", ""] + [f"- {f}" for f in rep.facts]
+             ] + _summary_markdown(rep) + _claims_markdown(rep) + ["## Findings", ""] \
+        + [f"- {f}" for f in rep.facts]
     lines += ["", "## Census (count, 95% Wilson interval)", "",
-              census.to_markdown(index=False), "", f"Failure thresholds: {_thresholds()}.", ""]
+              census.to_markdown(index=False), "", "Failure thresholds:", "",
+              thresholds_table().to_markdown(index=False), ""]
     for title, frame in rep.tables:
         lines += [f"## {title}", "", frame.to_markdown(index=False, floatfmt=".4g"), ""]
     for title, images, notes in rep.sections:
@@ -88,13 +123,16 @@ def html_page(data: StudyData, rep: Report, census: pd.DataFrame, table: pd.Data
     title = html.escape(data.study_dir.name)
     body = [f"<h1>Failure modes of the vanilla GAN: {title}</h1>",
             f"<p>{html.escape(_design(data))}</p>"]
-    for i, (name, frame) in enumerate(rep.claims):
+    if rep.summary:
+        body += ["<h2>Summary</h2>", bullets(rep.summary), *[img(i) for i in rep.summary_images]]
+    for i, (name, frame) in enumerate((t, f) for t, f in rep.claims if len(f)):
         body += [f"<h2>{html.escape(name)}</h2>"]
         body += [f"<p>Verdict rule: {html.escape(claims.RULE)}</p>"] if i == 0 else []
         body += [frame.to_html(index=False, border=0)]
+    body += [f"<p>{html.escape(rep.claims_note)}</p>"] if rep.claims_note else []
     body += ["<h2>Findings</h2>", bullets(rep.facts),
             "<h2>Census (count, 95% Wilson interval)</h2>", census.to_html(index=False, border=0),
-            f"<p><small>Failure thresholds: {html.escape(_thresholds())}</small></p>"]
+            "<p>Failure thresholds:</p>", thresholds_table().to_html(index=False, border=0)]
     for name, frame in rep.tables:
         body += [f"<h2>{html.escape(name)}</h2>",
                  frame.to_html(index=False, float_format=lambda v: f"{v:.4g}", na_rep="–",

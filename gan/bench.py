@@ -110,8 +110,17 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+EXAMPLES = """examples:
+  python -m gan.bench
+      the seed-style loop, the eager step and (on CUDA) the captured step, side by side
+  python -m gan.bench --quality-seeds 3 --quality-config results/gan-study/best_config.json
+      also what bf16 costs in fcd and diversity, for gan.py's defaults and a study's pick
+"""
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = OneLineParser(prog=PROG, description=__doc__)
+    parser = OneLineParser(prog=PROG, description=__doc__, epilog=EXAMPLES,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", type=Path, default=Path("data"),
                         help="full MNIST here is used when present; else the embedded digits")
     parser.add_argument("--device", default="auto")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -9,12 +11,17 @@ from typing import Any
 import torch
 
 from gan.atomic import replace_with
-from gan.config import GANConfig
+from gan.config import RESUMABLE_CHANGES, GANConfig
 from gan.models import Generator
 from gan.state import TrainState
 from gan.version import __version__
 
+log = logging.getLogger(__name__)
 CHECKPOINT_FORMAT = 1
+# What an ended study trial keeps of its newest checkpoint (study.footprint): enough for
+# gan.evaluate and a look at its generator, not to resume training (marked ``slim``).
+SLIM_KEYS = ("format", "package_version", "config", "epoch", "step", "status", "generator",
+             "fixed_noise", "history")
 
 
 def checkpoint_dict(state: TrainState) -> dict[str, Any]:
@@ -80,18 +87,52 @@ def _load_optimizer(optimizer: torch.optim.Optimizer, saved: dict[str, Any]) -> 
                                                          for group in saved["param_groups"]]})
 
 
+def config_conflicts(saved: GANConfig, config: GANConfig) -> list[str]:
+    """``name: saved -> config`` for each setting ``config`` changes that a resumed run must
+    keep (everything but RESUMABLE_CHANGES)."""
+    ours, theirs = saved.to_dict(), config.to_dict()
+    return [f"{k}: {ours[k]!r} -> {theirs[k]!r}" for k in ours
+            if k not in RESUMABLE_CHANGES and ours[k] != theirs.get(k)]
+
+
+def _resume_seed(config: GANConfig, step: int) -> int:
+    """A deterministic seed from the run's seed and step (the RNG state of another kind of
+    device does not carry over)."""
+    return int(hashlib.sha256(f"{config.seed}:{step}".encode()).hexdigest()[:15], 16)
+
+
+def _restore_rng(state: TrainState, saved: torch.Tensor, step: int) -> None:
+    live = state.rng.get_state()
+    if saved.numel() == live.numel():
+        state.rng.set_state(saved.to(torch.uint8).cpu())
+        return
+    # A CPU generator's state is a 5,056-byte Mersenne twister, a CUDA one's 16 bytes of
+    # Philox seed and offset: a checkpoint from the other kind of device cannot set it.
+    seed = _resume_seed(state.config, step)
+    state.rng.manual_seed(seed)
+    log.info("the checkpoint's random state is of another device kind (%d bytes, this %s "
+             "generator takes %d): batches and noise re-seeded from seed %d and step %d",
+             saved.numel(), state.device.type, live.numel(), state.config.seed, step)
+
+
 def restore_state(state: TrainState, ckpt: dict[str, Any]) -> None:
-    """Load ``ckpt`` into a freshly built ``state`` of a compatible config."""
-    saved = config_from_checkpoint(ckpt)
-    for name in ("latent_dim", "img_size", "channels", "bn_eps"):
-        if getattr(saved, name) != getattr(state.config, name):
-            raise ValueError(f"checkpoint has {name}={getattr(saved, name)}, "
-                             f"config has {getattr(state.config, name)}")
+    """Load ``ckpt`` into a freshly built ``state``, on any device.
+
+    Raises:
+        ValueError: when ``state``'s config differs from the checkpoint's in a setting a
+            resumed run must keep, naming each.
+    """
+    if ckpt.get("slim"):
+        raise ValueError("this checkpoint of an ended study trial keeps its generator only "
+                         "(study.footprint); it cannot resume training")
+    conflicts = config_conflicts(config_from_checkpoint(ckpt), state.config)
+    if conflicts:
+        raise ValueError(f"the config differs from the checkpoint's in {'; '.join(conflicts)}")
     state.generator.load_state_dict(ckpt["generator"])
     state.discriminator.load_state_dict(ckpt["discriminator"])
     _load_optimizer(state.opt_g, ckpt["opt_g"])
     _load_optimizer(state.opt_d, ckpt["opt_d"])
-    state.rng.set_state(ckpt["rng"].to(torch.uint8).cpu())
+    _restore_rng(state, ckpt["rng"], int(ckpt["step"]))
     torch.set_rng_state(ckpt["torch_rng"])
     state.fixed_noise = ckpt["fixed_noise"].to(state.device)
     state.epoch, state.step, state.status = ckpt["epoch"], ckpt["step"], ckpt["status"]

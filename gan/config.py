@@ -17,6 +17,10 @@ from gan.losses import GP_WEIGHT, LOSSES
 from gan.metrics import NN_K
 
 MIN_EVAL_SAMPLES = NN_K + 1  # the fewest samples the quality metrics can score
+# Settings that say where and how a run executes, not what it computes: a resumed run may
+# change them (and n_epochs, to train longer); every other setting comes from its checkpoint.
+EXECUTION_SETTINGS = ("device", "cuda_graphs")
+RESUMABLE_CHANGES = ("n_epochs", *EXECUTION_SETTINGS)
 
 DATASETS = ("auto", "mnist", "embedded", "synthetic")
 PRECISIONS = ("fp32", "bf16")

@@ -1,8 +1,4 @@
-"""``python -m gan.evaluate``: score saved samples or a trained generator, print JSON.
-
-    python -m gan.evaluate samples.pt             # (N, 1, 28, 28) in [-1, 1]
-    python -m gan.evaluate --checkpoint run/checkpoint.pt
-"""
+"""``python -m gan.evaluate``: score saved samples or a trained generator, print JSON."""
 
 from __future__ import annotations
 
@@ -22,10 +18,16 @@ from gan.quality import QualityEvaluator, reference_images
 from gan.runtime import resolve_device
 
 PROG = "python -m gan.evaluate"
+EXAMPLES = """examples:
+  python -m gan.evaluate samples.pt
+      score a torch-saved (N, 1, 28, 28) tensor in [-1, 1]
+  python -m gan.evaluate --checkpoint results/gan-train/checkpoint.pt
+      sample a run's generator and score it
+"""
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = OneLineParser(prog=PROG, description=__doc__,
+    parser = OneLineParser(prog=PROG, description=__doc__, epilog=EXAMPLES,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("samples", nargs="?", type=Path, help="a torch-saved image tensor")
     parser.add_argument("--checkpoint", type=Path, help="sample this run's generator instead")

@@ -108,6 +108,14 @@ def write_outputs(settings: Any, base: GANConfig, errors: dict[str, str] | None 
                                                      default=str))
     log.info("trials per status: %s", summary["status_counts"])
     if summary["table"] is not None:
-        log.info("best trials by %s (%s):\n%s", settings.objective, settings.mode,
+        log.info("best search trials by %s (%s), one seed each:\n%s", settings.objective,
+                 settings.mode,
                  summary["table"].to_string(index=False))
+    if best.get("n_seeds"):
+        draw = best.get("search_draw") or {}
+        log.info("the pick: %s; %s %.4g (95%% CI %.4g–%.4g) over %d held-out seeds, %d failed; "
+                 "its search draw %s (not in the estimate)", best["params"], settings.objective,
+                 best["objective_mean"], best["objective_ci_low"], best["objective_ci_high"],
+                 best["n_seeds"], sum(bool(r["failed"]) for r in best["per_seed"]),
+                 f"{draw['objective']:.4g}" if draw else "none (gan.py's defaults)")
     return history

@@ -29,7 +29,7 @@ from ray.tune.search.basic_variant import BasicVariantGenerator
 from gan import layout
 from gan.atomic import write_text
 from gan.config import GANConfig
-from study import outputs, runner
+from study import footprint, outputs, runner
 from study.race_runs import (STAGE_ESTIMATE, STAGE_RACE, config_key, race_runs, run_params,
                              run_score)
 from gan.train.callbacks import stages_for
@@ -156,7 +156,10 @@ def run_experiment(base: GANConfig, settings: Any, inputs: TrialInputs, experime
     ours = history[history["trial_id"].isin(_experiment_trials(settings.study_dir, experiment))]
     phases = (layout.PHASE_CONFIRM, layout.PHASE_CONTROL)
     finished = runner.runs_finished(ours, base.n_epochs, phases) + grid.num_errors
-    return finished >= len(points), outputs.trial_errors(grid)
+    errors = outputs.trial_errors(grid)
+    if finished >= len(points) and not settings.storage:
+        footprint.slim_experiment(settings.study_dir, experiment, set(errors))
+    return finished >= len(points), errors
 
 
 def _log_round(state: RaceState, entrants: list[dict[str, Any]]) -> None:

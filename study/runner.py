@@ -23,7 +23,7 @@ from gan import layout
 from gan.cli_common import write_run_record
 from gan.config import GANConfig
 from gan.state import STATUS_OK
-from study import cluster, outputs, storage
+from study import cluster, footprint, outputs, storage
 from study.progress import TrialLines
 from study.failure_stop import FailureStopper, stamp_trials
 from study.faults import TuneStateBackup, repair_tune_state
@@ -314,4 +314,7 @@ def run_search(base: GANConfig, settings: StudySettings, inputs: TrialInputs,
     grid = tuner.fit()
     mirror_trials(settings, layout.RAY_DIR)
     stamp_trials(settings.study_dir)
-    return search_finished(settings, grid), outputs.trial_errors(grid)
+    finished, errors = search_finished(settings, grid), outputs.trial_errors(grid)
+    if finished >= settings.num_samples and not settings.storage:
+        footprint.slim_experiment(settings.study_dir, layout.RAY_DIR, set(errors))
+    return finished, errors

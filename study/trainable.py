@@ -22,7 +22,7 @@ from ray import tune
 
 from gan.atomic import write_text
 from gan.checkpoint import load_checkpoint, save_checkpoint
-from gan.config import GANConfig
+from gan.config import EXECUTION_SETTINGS, GANConfig
 from gan.classifier import DigitClassifier
 from gan.data import DataSplit, load_data
 from gan.quality import QualityEvaluator
@@ -160,9 +160,6 @@ def write_trial_file(trial_dir: Path, trial_id: str, params: dict[str, Any],
     write_text(trial_dir / TRIAL_FILE, json.dumps(record, indent=2, sort_keys=True))
 
 
-# Settings that say where and how a run executes, not what it computes: a checkpoint of the
-# same run may differ in them (or, written before a setting existed, lack it).
-EXECUTION_SETTINGS = ("device", "cuda_graphs")
 
 
 def _same_run(ckpt: dict[str, Any], config: GANConfig) -> bool:

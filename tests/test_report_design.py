@@ -82,3 +82,23 @@ def test_lr_bins_are_positive_and_importances_carry_their_n(reports):
     labels = [t.get_text() for t in failure_rate_vs_lr(trials).axes[0].get_xticklabels()]
     assert labels and not any(label.startswith("-") for label in labels)
     assert labels[0].startswith("1e-05")
+
+
+def test_each_report_answers_first_and_folds_what_it_cannot_test(reports):
+    for design in ("search", "atlas"):
+        md, _ = reports[design]
+        sections = re.findall(r"^## (.*)$", md, flags=re.M)
+        assert sections[0] == "Summary", (design, sections[:3])
+    search, _ = reports["search"]
+    assert "not tested: this design" not in search  # no row of untested predictions
+    folded = [line for line in search.splitlines() if line.startswith("Not tested by this design")]
+    assert len(folded) == 1 and "--design atlas --paired" in folded[0]
+    assert "Of the 9 search trials that ran all" in search.split("## Claims")[0]
+    assert "![lr_b1.png](lr_b1.png)" in search.split("## Claims")[0]
+
+
+def test_no_empty_chart_and_thresholds_in_plain_words(reports):
+    search, trials = reports["search"]
+    if not (trials["failure"] == "vanishing_gradients").any():
+        assert "vanishing_trials.png" not in search
+    assert "| COLLAPSE_PEAK" in search and "diversity a trial must first reach" in search

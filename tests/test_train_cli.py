@@ -100,3 +100,57 @@ def test_flags_override_a_losss_paper_settings(tmp_path):
     # argparse accepts abbreviations; they count as given too
     args = parse_args(["--loss", "wgan-gp", "--n-crit", "2"])
     assert args.given == {"n_critic"} and args.n_critic == 2 and args.b2 == 0.999
+
+
+TINY = ["--dataset", "synthetic", "--batch-size", "32", "--latent-dim", "8", "--sample-interval",
+        "1000", "--log-interval", "5", "--eval-interval", "0", "--checkpoint-interval", "1"]
+
+
+def test_a_bare_resume_continues_the_checkpoints_run(tmp_path):
+    """A wgan-gp run resumed without --loss stays wgan-gp: its settings come from the
+    checkpoint, not from the command line's defaults."""
+    import json
+
+    out = tmp_path / "wgan"
+    assert main([*TINY, "--loss", "wgan-gp", "--n-epochs", "1", "--out-dir", str(out)]) == 0
+    assert main(["--out-dir", str(out), "--resume", "--n-epochs", "2"]) == 0
+    saved = json.loads((out / "gan.train_config.json").read_text())
+    assert saved["loss"] == "wgan-gp" and saved["n_critic"] == 5 and saved["b2"] == 0.9
+    assert saved["latent_dim"] == 8 and saved["n_epochs"] == 2
+    assert list(pd.read_csv(out / "metrics.csv")["epoch"]) == [1, 2]
+
+
+def test_a_flag_that_contradicts_the_checkpoint_is_refused(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main([*TINY, "--n-epochs", "1", "--out-dir", str(out)]) == 0
+    capsys.readouterr()
+    before = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
+    assert main(["--out-dir", str(out), "--resume", "--lr", "0.01"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--lr 0.01 contradicts the checkpoint's lr 0.0002" in err[0]
+    assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == before  # nothing written
+    # the same value, or a setting of where it runs, is no contradiction
+    assert main(["--out-dir", str(out), "--resume", "--lr", "0.0002", "--device", "cpu",
+                 "--n-epochs", "2"]) == 0
+
+
+def test_a_checkpoint_from_another_device_kind_resumes_reseeded(synthetic, caplog):
+    """A CUDA generator's state is 16 bytes, a CPU one's 5,056: a checkpoint written on the
+    other kind re-seeds batches and noise from the run's seed and step, deterministically."""
+    import torch
+
+    from conftest import tiny_config
+    from gan.checkpoint import checkpoint_dict
+    from gan.train.loop import train
+
+    config = tiny_config(n_epochs=1)
+    ckpt = checkpoint_dict(train(config, data=synthetic))
+    ckpt["rng"] = torch.zeros(16, dtype=torch.uint8)  # the shape of a CUDA generator's state
+    longer = tiny_config(n_epochs=2)
+    with caplog.at_level("INFO", logger="gan.checkpoint"):
+        first = train(longer, data=synthetic, checkpoint=ckpt)
+    assert any("another device kind" in r.getMessage() for r in caplog.records)
+    again = train(longer, data=synthetic, checkpoint=ckpt)
+    assert first.epoch == 2 and first.status == "ok"
+    for a, b in zip(first.generator.parameters(), again.generator.parameters()):
+        assert torch.equal(a, b)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 import sys
@@ -10,10 +11,10 @@ from pathlib import Path
 
 import torch
 
-from gan.checkpoint import load_checkpoint
+from gan.checkpoint import config_from_checkpoint, load_checkpoint
 from gan.cli_common import (OneLineParser, add_config_flags, config_overrides, fail,
                             setup_logging, write_run_record)
-from gan.config import LOSS_PAPER_SETTINGS, GANConfig, paper_settings
+from gan.config import LOSS_PAPER_SETTINGS, RESUMABLE_CHANGES, GANConfig, paper_settings
 from gan.data import DataError, load_data
 from gan.runtime import resolve_device
 from gan.layout import CHECKPOINT_FILE
@@ -29,6 +30,7 @@ STUDY_FLAGS = ("seed", "device", "dataset", "data_dir", "loss", "n_critic", "gp_
                "eval_seed")
 # Flags a loss's paper settings fill in when the command line leaves them out.
 PAPER_KEYS = tuple(sorted({key for keys in LOSS_PAPER_SETTINGS.values() for key in keys}))
+CONFIG_FLAGS = (*SEED_FLAGS, *STUDY_FLAGS)
 DEFAULT_OUT_DIR = Path("results/gan-train")
 DEFAULT_CHECKPOINT_INTERVAL = 5
 
@@ -60,31 +62,57 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     run.add_argument("--resume", action="store_true", help="continue from OUT_DIR/checkpoint.pt")
     run.add_argument("-v", "--verbose", action="store_true")
     # argparse fills a default only where the namespace lacks the name: a sentinel there tells
-    # which paper-settable flags the command line set, however spelled or abbreviated.
+    # which settings the command line set, however spelled or abbreviated (a loss's paper
+    # settings fill the others; a resumed run checks the given ones against its checkpoint).
     unset = object()
-    args = parser.parse_args(argv, argparse.Namespace(**{k: unset for k in PAPER_KEYS}))
-    args.given = {k for k in PAPER_KEYS if getattr(args, k) is not unset}
-    for key in set(PAPER_KEYS) - args.given:
+    args = parser.parse_args(argv, argparse.Namespace(**{k: unset for k in CONFIG_FLAGS}))
+    args.given = {k for k in CONFIG_FLAGS if getattr(args, k) is not unset}
+    for key in set(CONFIG_FLAGS) - args.given:
         setattr(args, key, parser.get_default(key))
     return args
+
+
+def resumed_config(ckpt: dict, args: argparse.Namespace) -> GANConfig:
+    """The checkpoint's config, with the settings a resumed run may change taken from the
+    flags that were given.
+
+    Raises:
+        ValueError: for a given flag that contradicts the checkpoint, naming it and both values.
+    """
+    saved = config_from_checkpoint(ckpt)
+    wanted = config_overrides(args)
+    for key in sorted(args.given - set(RESUMABLE_CHANGES)):
+        if wanted[key] != getattr(saved, key):
+            raise ValueError(f"--{key} {wanted[key]} contradicts the checkpoint's {key} "
+                             f"{getattr(saved, key)!r}: a resumed run keeps its settings (only "
+                             f"{', '.join('--' + k for k in RESUMABLE_CHANGES)} may change)")
+    return dataclasses.replace(saved, **{k: wanted[k] for k in args.given
+                                         if k in RESUMABLE_CHANGES})
+
+
+def _new_config(args: argparse.Namespace) -> GANConfig:
+    # A loss's paper settings (wgan-gp: betas (0, 0.9), 5 critic steps) unless flags say else.
+    defaults = paper_settings(args.loss, args.given)
+    if defaults:
+        log.info("%s uses its paper's %s", args.loss,
+                 ", ".join(f"{k}={v}" for k, v in defaults.items()))
+    return GANConfig.from_dict({**config_overrides(args), **defaults})
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     setup_logging(args.verbose)
     try:
-        # A loss's paper settings (wgan-gp: betas (0, 0.9), 5 critic steps) unless flags say else.
-        defaults = paper_settings(args.loss, args.given)
-        if defaults:
-            log.info("%s uses its paper's %s", args.loss,
-                     ", ".join(f"{k}={v}" for k, v in defaults.items()))
-        config = GANConfig.from_dict({**config_overrides(args), **defaults})
         if args.checkpoint_interval < 1:
             raise ValueError(f"checkpoint-interval must be >= 1, got {args.checkpoint_interval}")
-        device = resolve_device(config.device)
         checkpoint = None
         if args.resume:
+            # The run's settings are the checkpoint's, whatever the command line omits.
             checkpoint = load_checkpoint(args.out_dir / CHECKPOINT_FILE)
+            config = resumed_config(checkpoint, args)
+        else:
+            config = _new_config(args)
+        device = resolve_device(config.device)
         # Load data before anything is written: a bad data dir must leave no trace.
         data = load_data(config, device)
     except (ValueError, DataError) as err:

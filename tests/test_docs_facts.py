@@ -1,0 +1,53 @@
+"""Facts the docs quote that code can change under them: exit codes, defaults, file names and
+every CLI's examples."""
+
+import importlib
+import re
+from pathlib import Path
+
+import pytest
+
+from gan import layout
+
+ROOT = Path(__file__).resolve().parents[1]
+CLIS = ("study.cli", "gan.train.__main__", "gan.evaluate", "gan.bench", "gan.concurrency_bench",
+        "analysis.report", "analysis.stopping", "analysis.gradient_probe")
+
+
+@pytest.mark.parametrize("module", CLIS)
+def test_every_cli_help_ends_with_examples(module, capsys):
+    with pytest.raises(SystemExit):
+        importlib.import_module(module).parse_args(["--help"])
+    tail = capsys.readouterr().out.strip().splitlines()[-6:]
+    assert any(line.startswith(("examples:", "example:")) for line in tail), tail
+
+
+def test_exit_codes_in_the_reliability_table_are_the_codes():
+    from study import cli, faults
+
+    table = (ROOT / "docs" / "reliability.md").read_text()
+    codes = {int(c) for c in re.findall(r"^\| (\d+) \|", table, flags=re.M)}
+    assert codes == {0, cli.EXIT_ALL_ERRORED, 2, faults.EXIT_STORAGE, cli.EXIT_INTERRUPTED}
+
+
+def test_race_defaults_quoted_in_the_study_page():
+    from study.cli import _apply_defaults, parse_args
+
+    args = parse_args([])
+    _apply_defaults(args)
+    page = (ROOT / "docs" / "study.md").read_text()
+    for flag, value in (("confirm-top", args.confirm_top), ("confirm-seeds", args.confirm_seeds),
+                        ("estimate-seeds", args.estimate_seeds),
+                        ("control-seeds", args.control_seeds)):
+        assert f"`--{flag}` ({value})" in page, flag
+    assert f"default: round 1 plus one seed per search contender, {args.race_budget} runs" in page
+
+
+def test_results_readme_names_every_study_file():
+    readme = (ROOT / "results" / "README.md").read_text()
+    for name in (layout.RAY_DIR, layout.RACE_ESTIMATE_RAY_DIR, layout.RACE_FILE, layout.OPTUNA_DB,
+                 layout.RUN_CONFIG, layout.RUN_COMMAND, layout.HISTORY_PARQUET, layout.BEST_CONFIG,
+                 layout.FAILURE_STOPS, layout.TIMING_FILE, layout.METRICS_FILE,
+                 layout.GRAD_LOG_FILE, layout.TRIAL_FILE, layout.SNAPSHOTS_DIR,
+                 layout.CHECKPOINT_FILE, layout.race_round_dir(1).removesuffix("1")):
+        assert f"`{name}" in readme, name
