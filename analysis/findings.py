@@ -218,7 +218,7 @@ def race_findings(record: dict[str, Any], best: dict[str, Any], objective: str) 
 
 def defaults_beside(record: dict[str, Any], runs: pd.DataFrame, objective: str) -> list[str]:
     """gan.py's defaults on their fresh race seeds, to set the pick against."""
-    defaults = [c for c in record["contenders"] if c.get("label") == "seed defaults"]
+    defaults = [c for c in record["contenders"] if c.get("label")]  # the reference
     if not defaults or runs.empty:
         return []
     mine = runs[(runs["contender"] == race.contender_name(defaults[0]))

@@ -46,8 +46,9 @@ def contender_name(contender: dict[str, Any]) -> str:
     p = contender["params"]
     text = (f"lr {p['lr']:.3g} b1 {p['b1']:.2g} b2 {p['b2']:.3g} latent {p['latent_dim']}"
             if {"lr", "b1", "b2", "latent_dim"} <= set(p) else json.dumps(p))
-    rank = f"#{contender['search_rank']}" if contender.get("search_rank") else "gan.py"
-    return f"{rank} {text}" if not contender.get("label") else f"{contender['label']}: {text}"
+    if contender.get("label"):  # the reference: gan.py's own settings
+        return f"{layout.DEFAULTS_LABEL}: {text}"
+    return f"#{contender['search_rank']} {text}"
 
 
 def runs_frame(record: dict[str, Any], trials: pd.DataFrame) -> pd.DataFrame:
@@ -137,7 +138,7 @@ def noise_split(runs: pd.DataFrame) -> dict[str, float]:
         ``noise_share`` = within / (within + between); NaN below 2 configs.
     """
     fresh = runs[runs["kind"].isin([RACE, ESTIMATE]) & ~runs["contender"].str.startswith(
-        "seed defaults")] if len(runs) else runs
+        layout.DEFAULTS_LABEL)] if len(runs) else runs
     fresh = fresh[np.isfinite(fresh["score"].astype(float))] if len(fresh) else fresh
     groups = [np.log(g["score"].astype(float).to_numpy())
               for _, g in fresh.groupby("contender") if len(g) >= 2] if len(fresh) else []

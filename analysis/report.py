@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import shutil
 import sys
 import time
@@ -130,13 +131,13 @@ def _samples_section(rep: Report, data: StudyData, trials: pd.DataFrame) -> None
         images.append(rep.save(plots.loss_curves(data.history, {
             t: f"{label}: {t}" for t, label in picks.items()}), "loss_curves"))
     seed = _seed_default_trial(data, trials)
-    shown = {**picks, **({seed: "seed defaults"} if seed and seed not in picks else {})}
+    shown = {**picks, **({seed: layout.DEFAULTS_LABEL} if seed and seed not in picks else {})}
     grids = {}
     for trial_id, label in shown.items():
         files = layout.image_grids(data.trial_dirs[trial_id]) \
             if trial_id in data.trial_dirs else []
         if files:
-            shutil.copyfile(files[-1], rep.out / f"samples_{label.replace(' ', '_')}.png")
+            shutil.copyfile(files[-1], rep.out / f"samples_{re.sub(r'[^a-z0-9]+', '_', label)}.png")
             row = trials.set_index("trial_id").loc[trial_id]
             fcd = f", fcd {row['fcd']:.0f}" if pd.notna(row.get("fcd")) else ""
             grids[f"{label}: {trial_id} ({failures.class_label(row['failure'])}{fcd})"] = \
@@ -194,7 +195,7 @@ def _claims_section(rep: Report, data: StudyData, trials: pd.DataFrame,
     inputs = claims.claim_inputs(trials, data.history, probe, paired_design)
     rep.claims_note = claims.untested_line(claims.claims_tables(inputs)[1])
     summary, detail = claims.claims_tables(inputs, tested_only=True)
-    rep.claims += [("Claims of the seed's notes, tested", summary),
+    rep.claims += [("Claims about the vanilla GAN, tested", summary),
                    ("Each prediction, its population and its test", detail)]
 
 

@@ -143,7 +143,8 @@ def html_page(data: StudyData, rep: Report, census: pd.DataFrame, table: pd.Data
     body += ["<h2>Trials</h2>", table.to_html(index=False, float_format=lambda v: f"{v:.4g}",
                                               na_rep="NaN", border=0)]
     style = ("body{font-family:sans-serif;max-width:1200px;margin:auto;padding:1em}"
-             "img{max-width:100%;margin:.5em 0}table{border-collapse:collapse;font-size:12px}"
+             "img{max-width:100%;margin:.5em 0}table{border-collapse:collapse;font-size:12px;"
+             "display:block;overflow-x:auto;max-width:100%}"
              "td,th{padding:2px 6px;border-bottom:1px solid #ddd}")
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title>"
             f"<style>{style}</style></head><body>{''.join(body)}</body></html>")

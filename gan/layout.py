@@ -24,6 +24,9 @@ CONFIRM_RAY_DIR = "ray-confirm"  # ... of the confirmation and control runs (old
 RACE_RAY_PREFIX = "ray-race-"  # ray-race-<round>: each round of the race (round 1: controls too)
 RACE_ESTIMATE_RAY_DIR = "ray-race-estimate"  # the winner's held-out estimation runs
 RACE_FILE = "race.json"  # the race's contenders, rounds, drops, winner and estimate
+# The race's reference contender: the only one race.json gives a label (studies before this
+# name called it "seed defaults").
+DEFAULTS_LABEL = "gan.py defaults"
 OPTUNA_DB = "optuna.db"
 RUN_CONFIG = "run_config.json"
 RUN_COMMAND = "run_command.txt"

@@ -73,9 +73,9 @@ def contenders(history, settings: Any, max_epochs: int) -> list[dict[str, Any]]:
     defaults = seed_point(settings.space)
     if config_key(defaults) not in {c["key"] for c in found}:
         found.append({"key": config_key(defaults), "params": defaults, "search_draw": None,
-                      "search_rank": None, "label": "seed defaults"})
+                      "search_rank": None, "label": layout.DEFAULTS_LABEL})
     else:
-        next(c for c in found if c["key"] == config_key(defaults))["label"] = "seed defaults"
+        next(c for c in found if c["key"] == config_key(defaults))["label"] = layout.DEFAULTS_LABEL
     return found
 
 

@@ -152,8 +152,8 @@ def test_tiny_paired_atlas_runs_every_loss_at_each_point_and_reports_claims(tmp_
     report = (study / layout.REPORT_DIR / "report.md").read_text()
     assert "Design: atlas (paired" in report and "atlas_phase_diagrams.png" in report
     # The claims table comes first, and its paired rows are tested on the two points.
-    assert report.index("## Claims of the seed's notes") < report.index("## Findings")
-    claims_part = report.split("## Claims of the seed's notes")[1].split("## Findings")[0]
+    assert report.index("## Claims about the vanilla GAN") < report.index("## Findings")
+    claims_part = report.split("## Claims about the vanilla GAN")[1].split("## Findings")[0]
     assert "McNemar exact" in claims_part and "not tested" not in claims_part
     assert (study / layout.REPORT_DIR / "atlas_phase_diagrams.png").is_file()
     table = report.split("## Failure rates per loss")[1].split("\n## ")[0]

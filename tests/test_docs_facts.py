@@ -18,8 +18,10 @@ CLIS = ("study.cli", "gan.train.__main__", "gan.evaluate", "gan.bench", "gan.con
 def test_every_cli_help_ends_with_examples(module, capsys):
     with pytest.raises(SystemExit):
         importlib.import_module(module).parse_args(["--help"])
-    tail = capsys.readouterr().out.strip().splitlines()[-6:]
-    assert any(line.startswith(("examples:", "example:")) for line in tail), tail
+    lines = capsys.readouterr().out.strip().splitlines()
+    examples = [i for i, line in enumerate(lines) if line.startswith(("examples:", "example:"))]
+    options = [i for i, line in enumerate(lines) if line.startswith("  -")]
+    assert examples and examples[-1] > options[-1], lines[-8:]  # the examples come last
 
 
 def test_exit_codes_in_the_reliability_table_are_the_codes():

@@ -24,7 +24,7 @@ def _record():
                 contender("a", 1, "", 80.0, [("race", 1, 100.0), ("race", 1, 120.0),
                                              ("estimate", 0, 110.0)]),
                 contender("b", 2, "", 90.0, [("race", 1, 200.0), ("race", 1, 220.0)]),
-                contender("d", None, "seed defaults", None, [("race", 1, 600.0),
+                contender("d", None, "gan.py defaults", None, [("race", 1, 600.0),
                                                              ("race", 1, 640.0)])],
             "rounds": [{"round": 1, "leader": "a", "level": 0.0042, "log_scale": True,
                         "p": {"b": 0.01, "d": 0.001}, "dropped": ["d"],

@@ -66,6 +66,9 @@ def test_atlas_report_has_no_search_vocabulary(reports):
 def test_search_report_has_no_atlas_vocabulary(reports):
     md, trials = reports["search"]
     assert set(trials["phase"]) == {layout.PHASE_SEARCH}
+    # The one line that names the design which tests what a search cannot may say "atlas".
+    md = "\n".join(line for line in md.splitlines()
+                   if not line.startswith("Not tested by this design"))
     for pattern in ATLAS_ONLY:
         assert not re.search(pattern, md), pattern
     assert POOLED in md and "TPE chose" in md  # the sampler that made the groups uneven
