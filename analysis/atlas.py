@@ -17,7 +17,7 @@ from analysis.findings import design_trials
 from analysis.stats import count_cell, rate_text, rates_differ, wilson_interval
 from gan.losses import LOSSES
 
-BASELINES = ("ns", "minimax")  # the seed's two costs; the other losses are the remedies
+BASELINES = ("ns", "minimax")  # gan.py's two costs; the other losses are the remedies
 
 
 def losses_in(trials: pd.DataFrame) -> list[str]:
@@ -124,7 +124,7 @@ BALANCED_SHARE = 0.4  # each eps value holds at least this share of every loss's
 
 
 def bn_eps_findings(trials: pd.DataFrame) -> list[str]:
-    """Any-failure rate per BatchNorm eps within each loss (the seed's 0.8 quirk measured), and
+    """Any-failure rate per BatchNorm eps within each loss (gan.py's 0.8 quirk measured), and
     the pooled rates with each stratum's size. The Sobol sweep balances the losses, not eps
     within each loss: a pooled verdict is given only when every loss splits its trials between
     both values (each at least BALANCED_SHARE); otherwise the pooled difference mixes the eps

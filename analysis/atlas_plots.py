@@ -13,7 +13,7 @@ from gan.failures import FAILURES, class_label
 from analysis.plots import PALETTE, class_strip, empty_panel
 
 PANEL = 3.4  # inches per loss panel
-BN_MARKERS = {0.8: "o", 1e-5: "s"}  # the seed's eps quirk vs PyTorch's default
+BN_MARKERS = {0.8: "o", 1e-5: "s"}  # gan.py's eps quirk vs PyTorch's default
 
 
 def phase_diagrams(trials: pd.DataFrame) -> Figure:

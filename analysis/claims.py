@@ -1,4 +1,4 @@
-"""The seed's three claims about the vanilla GAN, each tested on the study's own data.
+"""gan.py's three claims about the vanilla GAN, each tested on the study's own data.
 
 1. Vanishing gradients: with the saturating (minimax) loss, G's gradient vanishes once D
    gets good.

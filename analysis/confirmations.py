@@ -1,4 +1,4 @@
-"""Which trials trained the seed script's own settings (gan.py's defaults)."""
+"""Which trials trained gan.py's own settings (gan.py's defaults)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from gan.config import GANConfig
 
 
 def is_seed_default(row: pd.Series) -> bool:
-    """Whether a trial trained the seed script's own settings (GANConfig's defaults)."""
+    """Whether a trial trained gan.py's own settings (GANConfig's defaults)."""
     seed = GANConfig()
     same = all(plain(row.get(p)) == getattr(seed, p)
                for p in ("lr", "b1", "b2", "latent_dim", "loss", "bn_eps"))

@@ -322,9 +322,9 @@ def probe_findings(probe: pd.DataFrame) -> list[str]:
         gap = max(float(np.nanmax(np.abs(frame[c] - frame[f"{c}_logits"])
                                   / frame[f"{c}_logits"].abs().clip(lower=1e-30)))
                   for c in ("minimax", "ns"))
-        numerics = (f"the seed's Sigmoid + BCE numerics and the exact logit costs agree (largest "
+        numerics = (f"gan.py's Sigmoid + BCE numerics and the exact logit costs agree (largest "
                     f"relative difference {gap:.1g})" if gap < 0.01 else
-                    f"the seed's Sigmoid + BCE numerics differ from the exact logit costs by up "
+                    f"gan.py's Sigmoid + BCE numerics differ from the exact logit costs by up "
                     f"to {gap:.0%} (BCELoss's backward floor)")
         parts.append(numerics)
         out.append(f"Probe, G frozen after epoch {int(stage)}, "

@@ -3,11 +3,11 @@
 Freeze a generator, train a fresh discriminator against it, and track the
 generator's gradient norm under the minimax cost log(1 - D(G(z))) and the
 non-saturating cost -log D(G(z)) as D gets better. Each cost is measured twice:
-through the seed's Sigmoid + BCELoss numerics (whose backward floors p(1 - p)
+through gan.py's Sigmoid + BCELoss numerics (whose backward floors p(1 - p)
 at 1e-12, so past a logit of about -27.6 even the non-saturating gradient is
 cut off) and exactly on D's logits (``softplus(-a)`` and ``-softplus(a)``).
 
-The fresh D trains on its logits with the seed's Adam settings: the same
+The fresh D trains on its logits with gan.py's Adam settings: the same
 objective, computed stably. Through Sigmoid + BCELoss a confident D saturates to
 p = 0 exactly, its gradient becomes 0, and it never approaches optimality, which
 is the regime the probe is about.
@@ -62,7 +62,7 @@ def _grad_norms(generator: Generator, discriminator: Discriminator, config: GANC
     z = torch.randn(PROBE_BATCH, config.latent_dim, generator=g, device=device)
     params = list(generator.parameters())
     logits = discriminator.logits(generator(z))
-    probs = torch.sigmoid(logits)  # what discriminator(fake) computes: the seed's numerics
+    probs = torch.sigmoid(logits)  # what discriminator(fake) computes: gan.py's numerics
     losses = {"minimax": generator_loss(probs, "minimax"), "ns": generator_loss(probs, "ns"),
               "minimax_logits": _logit_cost(logits, "minimax"),
               "ns_logits": _logit_cost(logits, "ns")}
@@ -90,7 +90,7 @@ def probe_generator(generator: Generator, config: GANConfig, data: DataSplit,
     g = torch.Generator(device=device).manual_seed(seed)
     bs, rows = config.batch_size, []
     # Real then fake in one batch: D has no batch statistics, and with equal halves the mean
-    # BCE is the seed's (real + fake) / 2.
+    # BCE is gan.py's (real + fake) / 2.
     target = torch.cat([torch.ones(bs, 1, device=device), torch.zeros(bs, 1, device=device)])
     for it in range(iterations + 1):
         if it % every == 0:

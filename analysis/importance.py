@@ -81,8 +81,8 @@ def param_importances(trials: pd.DataFrame, target: str, study_dir: Path | None 
 
 def _covering(recorded: BaseDistribution | None, name: str, values: pd.Series
               ) -> BaseDistribution:
-    """The recorded distribution if it holds every value (confirmation runs can add the
-    seed's defaults), else one inferred from the values."""
+    """The recorded distribution if it holds every value (race runs can add gan.py's
+    defaults), else one inferred from the values."""
     if isinstance(recorded, CategoricalDistribution):
         holds = all(_native(v, recorded) in recorded.choices for v in values)
     elif isinstance(recorded, FloatDistribution):

@@ -243,7 +243,7 @@ def gradient_probe(probe: pd.DataFrame) -> Figure:
         long = frame.melt(id_vars="d_iteration", value_vars=costs, var_name="series",
                           value_name="grad_norm")
         long = long[long["grad_norm"] > 0]
-        # Same colour per cost; dashed: computed on D's logits (drawn over the seed's numerics).
+        # Same colour per cost; dashed: computed on D's logits (drawn over gan.py's numerics).
         long["cost"] = long["series"].str.removesuffix("_logits")
         long["numerics"] = np.where(long["series"].str.endswith("_logits"), "logits",
                                     "sigmoid + BCE")

@@ -42,7 +42,7 @@ def load_race(study_dir: Path) -> dict[str, Any] | None:
 
 
 def contender_name(contender: dict[str, Any]) -> str:
-    """``#2 lr 0.0011 b1 0.1 b2 0.96 latent 32``, or the seed's defaults by name."""
+    """``#2 lr 0.0011 b1 0.1 b2 0.96 latent 32``, or gan.py's defaults by name."""
     p = contender["params"]
     text = (f"lr {p['lr']:.3g} b1 {p['b1']:.2g} b2 {p['b2']:.3g} latent {p['latent_dim']}"
             if {"lr", "b1", "b2", "latent_dim"} <= set(p) else json.dumps(p))
@@ -130,7 +130,7 @@ def noise_split(runs: pd.DataFrame) -> dict[str, float]:
 
     A one-way random-effects split on the log scores (fcd's noise grows with its mean):
     within-config variance (one config, many seeds) against the between-config component,
-    from the fresh runs of every search contender with 2+ scored runs. The seed's defaults
+    from the fresh runs of every search contender with 2+ scored runs. gan.py's defaults
     are left out: they are no top search trial.
 
     Returns:

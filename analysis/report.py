@@ -44,10 +44,10 @@ PROBE_SEEDS = 2
 PAIRED_TITLE = ("Each loss against ns at the same points (paired: loss minus ns, median paired "
                 "difference or rate difference, 95% bootstrap interval over the points, "
                 "two-sided McNemar exact or Wilcoxon signed-rank p; onset: pairs that both failed)")
-PROBE_WHY = ("The probe's fresh D trains on its logits (the same objective as the seed's "
+PROBE_WHY = ("The probe's fresh D trains on its logits (the same objective as gan.py's "
              "Sigmoid + BCELoss, computed stably): through the sigmoid a confident D saturates "
              "to p = 0 exactly and stops learning, so it would never approach the optimal D the "
-             "probe is about. G's gradients are measured both through the seed's numerics and "
+             "probe is about. G's gradients are measured both through gan.py's numerics and "
              "exactly on the logits.")
 
 
@@ -117,7 +117,7 @@ def _landscape_section(rep: Report, data: StudyData, trials: pd.DataFrame, desig
 
 
 def _seed_default_trial(data: StudyData, trials: pd.DataFrame) -> str | None:
-    """A full-budget run of the seed script's own settings (a confirmation or the search's
+    """A full-budget run of gan.py's own settings (a confirmation or the search's
     first trial), for the samples beside the winners."""
     runs = trials[trials.apply(is_seed_default, axis=1)] if len(trials) else trials
     runs = runs[runs["epochs"] >= int(trials["epochs"].max())] if len(runs) else runs
