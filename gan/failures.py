@@ -299,6 +299,12 @@ def classify_trial(trial: pd.DataFrame, full_budget: bool = True,
     return HEALTHY, math.nan
 
 
+def ended_before_budget(epochs: float, max_epochs: int, status: str) -> bool:
+    """A run that ended before its budget without diverging: stopped early, by the scheduler
+    or by failure-aware stopping. The live searcher and the census both ask it."""
+    return status != STATUS_DIVERGED and epochs < max_epochs
+
+
 STOP_COLUMN = "failure_stop"  # history: the class failure-aware stopping ended the trial for
 
 
@@ -327,8 +333,9 @@ def classify_study(history: pd.DataFrame, max_epochs: int | None = None,
                                         steps=grad_logs.get(trial_id))
         last = trial.sort_values("epoch").iloc[-1].to_dict()
         for_failure = bool(stopped_for(trial)) and epochs < max_epochs
+        early = ended_before_budget(epochs, max_epochs, last.get("status", "")) \
+            and failure != DIVERGED
         rows.append({**last, "trial_id": trial_id, "failure": failure, "onset_epoch": onset,
                      "epochs": epochs, "stopped_for_failure": for_failure,
-                     "stopped_early": failure != DIVERGED and epochs < max_epochs
-                     and not for_failure})
+                     "stopped_early": early and not for_failure})
     return pd.DataFrame(rows)

@@ -30,6 +30,7 @@ from typing import Any
 import optuna
 from ray.tune.search.optuna import OptunaSearch
 
+from gan.failures import ended_before_budget
 from gan.state import STATUS_OK
 from study.failure_stop import read_stops
 
@@ -58,8 +59,8 @@ class ResumableOptunaSearch(OptunaSearch):
     def _stopped_early(self, result: dict[str, Any] | None, error: bool) -> bool:
         if error or not result or self.max_epochs is None:
             return False
-        return result.get("status") == STATUS_OK and \
-            int(result.get("epoch", self.max_epochs)) < self.max_epochs
+        return ended_before_budget(int(result.get("epoch", self.max_epochs)), self.max_epochs,
+                                   str(result.get("status", STATUS_OK)))
 
     def on_trial_complete(self, trial_id: str, result: dict[str, Any] | None = None,
                           error: bool = False) -> None:

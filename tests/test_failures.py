@@ -158,3 +158,9 @@ def test_a_d_that_rejects_everything_is_vanishing_not_frozen():
 def test_histories_without_d_gradients_are_never_frozen():
     old = _frozen().drop(columns="d_grad_norm")
     assert failures.classify_trial(old)[0] != failures.FROZEN
+
+
+def test_ended_before_budget_is_one_rule_for_the_searcher_and_the_census():
+    assert failures.ended_before_budget(3, 30, "ok")
+    assert not failures.ended_before_budget(30, 30, "ok")
+    assert not failures.ended_before_budget(3, 30, failures.DIVERGED)  # a divergence, not a cut
