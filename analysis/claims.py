@@ -291,11 +291,25 @@ def claims_tables(inputs: Inputs, tested_only: bool = False
     counts as 'the data cannot tell'), says how many were tested here, and is left out when
     none was.
     """
+    return _tables(decide(predictions(inputs)), tested_only)
+
+
+def report_tables(inputs: Inputs) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+    """What a report shows: the tables of the predictions this design tests, and the line
+    that names the others (the tests run once)."""
     preds = decide(predictions(inputs))
+    return (*_tables(preds, tested_only=True), untested_line(_detail(preds)))
+
+
+def _detail(preds: list[Prediction]) -> pd.DataFrame:
+    return pd.DataFrame([{"claim": p.claim, "prediction": p.text, "population": p.population,
+                          "n": p.n, "measured": p.measured, "verdict": p.verdict}
+                         for p in preds])
+
+
+def _tables(preds: list[Prediction], tested_only: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
     shown = [p for p in preds if not (tested_only and _untested(p))]
-    detail = pd.DataFrame([{"claim": p.claim, "prediction": p.text, "population": p.population,
-                            "n": p.n, "measured": p.measured, "verdict": p.verdict}
-                           for p in shown])
+    detail = _detail(shown)
     rows = []
     letters = "abcdefgh"
     for claim, text in CLAIMS.items():

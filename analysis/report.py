@@ -8,7 +8,6 @@ only assembles: the numbers come from failures, findings and confirmations.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import re
 import shutil
@@ -19,8 +18,7 @@ from pathlib import Path
 import pandas as pd
 from matplotlib import image as plt_image
 
-from analysis import (atlas, atlas_plots, claims, findings, paired, plots, race, race_plots,
-                      stopping)
+from analysis import atlas, atlas_plots, claims, findings, paired, plots, report_race, stopping
 from gan import failures
 from analysis.confirmations import is_seed_default
 from analysis.gradient_probe import stage_probe, stages_for
@@ -192,9 +190,8 @@ def _probe_section(rep: Report, data: StudyData, trials: pd.DataFrame, iteration
 
 def _claims_section(rep: Report, data: StudyData, trials: pd.DataFrame,
                     probe: pd.DataFrame | None, paired_design: bool) -> None:
-    inputs = claims.claim_inputs(trials, data.history, probe, paired_design)
-    rep.claims_note = claims.untested_line(claims.claims_tables(inputs)[1])
-    summary, detail = claims.claims_tables(inputs, tested_only=True)
+    summary, detail, rep.claims_note = claims.report_tables(
+        claims.claim_inputs(trials, data.history, probe, paired_design))
     rep.claims += [("Claims about the vanilla GAN, tested", summary),
                    ("Each prediction, its population and its test", detail)]
 
@@ -246,62 +243,6 @@ def _stopping_section(rep: Report, data: StudyData, trials: pd.DataFrame,
          "within the healthy trials' range. `python -m analysis.stopping` writes these tables."]))
 
 
-def _race_section(rep: Report, data: StudyData, trials: pd.DataFrame) -> None:
-    """The race: the winner's held-out estimate beside its search draw, every round's tests,
-    and how noisy one seed is."""
-    record = race.load_race(data.study_dir)
-    objective = data.run_config.get("study", {}).get("objective", "objective")
-    if record is None:
-        rep.facts.append("No race was run (--confirm-top 0): the best config is one search "
-                         "draw, not an estimate.")
-        return
-    runs = race.runs_frame(record, trials)
-    best = _best_config(data.study_dir)
-    rep.facts += findings.race_findings(record, best, objective)
-    noise = race.noise_split(runs)
-    ranks = race.rank_agreement(runs, data.history)
-    notes = findings.noise_findings(noise, ranks)
-    rep.facts += notes
-    rule = record["rule"]
-    rep.tables.append((
-        f"The race's contenders ({objective}, the mean of the last {ranks['window_size']} "
-        "evaluations; the search draw is shown apart and counts in nothing)",
-        race.contender_table(record, runs, failures.FAILURES)))
-    if any(r["p"] for r in record["rounds"]):
-        rep.tables.append((
-            f"The race's tests: one-sided Welch t-test of each contender against the round's "
-            f"leader{' on log scores' if rule['log_scale'] else ''}; dropped when p < "
-            f"{rule['test_level']:.2g} (alpha {rule['alpha']:g} over (contenders - 1) x "
-            f"{rule['max_rounds']} possible rounds, Bonferroni)", race.round_table(record)))
-    rep.sections.append(("The race: one seed against fresh seeds", [
-        rep.save(race_plots.search_vs_fresh(runs, objective), "race_search_vs_fresh")], notes))
-
-
-def _search_summary(rep: Report, data: StudyData, trials: pd.DataFrame, max_epochs: int) -> None:
-    """The answer first: the pick on held-out seeds, gan.py's defaults beside it, what failed
-    among the full-budget search trials, and where in (lr, b1) the failures live."""
-    record = race.load_race(data.study_dir)
-    objective = data.run_config.get("study", {}).get("objective", "objective")
-    best = _best_config(data.study_dir)
-    if record is not None:
-        rep.summary += findings.race_findings(record, best, objective)[:1]
-        rep.summary += findings.defaults_beside(record, race.runs_frame(record, trials),
-                                                objective)
-    else:
-        rep.summary.append("No race was run: the best config is one search draw, not an "
-                           "estimate (`best_config.json`).")
-    rep.summary += [f for f in findings.census(trials, max_epochs) if f.startswith("Of the ")][:1]
-    rep.summary_images.append("lr_b1.png")
-
-
-def _best_config(study_dir: Path) -> dict:
-    path = study_dir / layout.BEST_CONFIG
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-
-
 def build_report(study_dir: str | Path, probe_iterations: int = 2000) -> list[Path]:
     """Write the report; return [report.html, report.md].
 
@@ -318,14 +259,14 @@ def build_report(study_dir: str | Path, probe_iterations: int = 2000) -> list[Pa
     trials = failures.classify_study(data.history, max_epochs, data.grad_logs)
     trials.to_csv(rep.out / "trials.csv", index=False)
     design = design_of(data.run_config)
-    rep.facts += findings.census(trials, max_epochs, design)
+    census_facts = findings.census(trials, max_epochs, design)
+    rep.facts += census_facts
     paired_design = is_paired(data.run_config)
     if design == "atlas":
         _atlas_section(rep, trials, paired_design)
         rep.summary_images.append("atlas_phase_diagrams.png")
     else:
-        _race_section(rep, data, trials)
-        _search_summary(rep, data, trials, max_epochs)
+        report_race.race_sections(rep, data, trials, census_facts)
     rep.facts += findings.vanishing(trials, data.history) + findings.landscape(trials, design)
     if "loss" in trials and trials["loss"].nunique() > 1:
         rep.facts.append(findings.gradient_change_by_loss(data.history))

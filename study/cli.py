@@ -35,11 +35,11 @@ from gan.config import GANConfig
 from gan.integrity import check_study_files
 from gan.timing import breakdown_text, slot_name, time_breakdown
 from gan.data import DataError, load_data
-from gan.layout import DESIGN_PHASES, RAY_DIR, TIMING_FILE
+from gan.layout import RAY_DIR, TIMING_FILE
 from gan.losses import LOSSES
 from gan.runtime import resolve_device
 from study import cluster, outputs, runner
-from study.race import run_confirmations
+from study.race import default_budget, run_confirmations
 from study.flag_checks import check_flags
 from study.faults import EXIT_STORAGE, StorageFaultTrap, fault_line, storage_errno
 from study.space import CONTROL_POINT, DESIGNS, OBJECTIVES, SPACES
@@ -184,7 +184,7 @@ def _apply_defaults(args: argparse.Namespace) -> None:
         # or control runs on top.
         args.confirm_top, args.no_controls = 0, True
     if args.race_budget is None:
-        args.race_budget = (args.confirm_top + 1) * args.confirm_seeds + args.confirm_top
+        args.race_budget = default_budget(args.confirm_top + 1, args.confirm_seeds)
     has_gpu = torch.cuda.is_available()
     if args.gpus_per_trial is None:
         args.gpus_per_trial = GPU_SHARE_PER_TRIAL if has_gpu else 0.0
@@ -279,19 +279,6 @@ def _run_guarded(args: argparse.Namespace, base: GANConfig, settings: runner.Stu
     return 0, history
 
 
-def _all_errored(history, settings: runner.StudySettings) -> str:
-    """One line when every trial of the design errored (where the errors are, and the first),
-    else ""."""
-    if history is None or "trial_error" not in history or history.empty:
-        return ""
-    trials = history.groupby("trial_id").first()
-    own = trials[trials["phase"] == DESIGN_PHASES[settings.design]]
-    if own.empty or (own["trial_error"].fillna("") == "").any():
-        return ""
-    return (f"all {len(own)} trials errored, the first with: {own['trial_error'].iloc[0]}; "
-            f"each trial's traceback is in {settings.study_dir / RAY_DIR}/trial_*/error.txt")
-
-
 def _storage_fault(number: int, settings: runner.StudySettings, resume: str) -> int:
     """One line for a write error under the study folder or the storage; exit EXIT_STORAGE.
     What could still be written (history and best config, marked partial) was written."""
@@ -343,7 +330,7 @@ def main(argv: list[str] | None = None) -> int:
     code, history = _run_guarded(args, base, settings, inputs)
     if code:
         return code
-    errored = _all_errored(history, settings)
+    errored = outputs.all_errored_line(history, settings)
     if errored:
         sys.stderr.write(f"{PROG}: error: {errored}\n")
         return EXIT_ALL_ERRORED

@@ -92,6 +92,19 @@ def best_config(history: pd.DataFrame, search_best: dict[str, Any], settings: An
             "search_best": search_best}
 
 
+def all_errored_line(history: pd.DataFrame | None, settings: Any) -> str:
+    """One line when every trial of the design errored (where the errors are, and the first),
+    else ""."""
+    if history is None or "trial_error" not in history or history.empty:
+        return ""
+    trials = history.groupby("trial_id").first()
+    own = trials[trials["phase"] == layout.DESIGN_PHASES[settings.design]]
+    if own.empty or (own["trial_error"].fillna("") == "").any():
+        return ""
+    return (f"all {len(own)} trials errored, the first with: {own['trial_error'].iloc[0]}; "
+            f"each trial's traceback is in {settings.study_dir / layout.RAY_DIR}/trial_*/error.txt")
+
+
 def write_outputs(settings: Any, base: GANConfig, errors: dict[str, str] | None = None,
                   partial: bool = False) -> pd.DataFrame:
     """history.parquet/.csv from the trial folders, and best_config.json (``partial`` marks an

@@ -79,28 +79,42 @@ def contenders(history, settings: Any, max_epochs: int) -> list[dict[str, Any]]:
     return found
 
 
+def default_budget(contenders: int, first_seeds: int) -> int:
+    """Race runs when --race-budget is not given: round 1, then one more seed for each
+    contender but the reference (gan.py's defaults)."""
+    return contenders * first_seeds + contenders - 1
+
+
 def race_plan(entrants: list[dict[str, Any]], settings: Any) -> RacePlan:
-    budget = settings.race_budget or (len(entrants) * settings.confirm_seeds
-                                      + len(entrants) - 1)
+    # A run record without a budget (written before the race) gets the default for the
+    # contenders there are.
+    budget = settings.race_budget or default_budget(len(entrants), settings.confirm_seeds)
     return RacePlan(tuple(c["key"] for c in entrants), settings.mode, settings.confirm_seeds,
                     RACE_LATER_SEEDS, budget)
 
 
-def round_scores(study_dir, history, entrants: list[dict[str, Any]], max_epochs: int
+def contender_runs(study_dir, history, entrants: list[dict[str, Any]], max_epochs: int
+                   ) -> dict[str, list[dict[str, Any]]]:
+    """Every race and estimate run of each contender, from the trial folders: trial id,
+    stage, round and score."""
+    runs: dict[str, list[dict[str, Any]]] = {c["key"]: [] for c in entrants}
+    for stage in (STAGE_RACE, STAGE_ESTIMATE):
+        for _, row in race_runs(history, stage).iterrows():
+            key = config_key(run_params(study_dir, row["trial_id"]))
+            if key in runs:
+                runs[key].append({"trial_id": row["trial_id"], "stage": stage,
+                                  "round": int(row["race_round"]),
+                                  "score": run_score(row, max_epochs)})
+    return runs
+
+
+def round_scores(runs: dict[str, list[dict[str, Any]]], rounds: int
                  ) -> list[dict[str, list[float]]]:
-    """Each round's scores per contender, from the trial folders."""
-    runs = race_runs(history, STAGE_RACE)
-    if runs.empty:
-        return []
-    keys = [config_key(run_params(study_dir, t)) for t in runs["trial_id"]]
-    runs = runs.assign(key=keys)
-    known = {c["key"] for c in entrants}
-    rounds = []
-    for number in sorted(int(n) for n in runs["race_round"].unique()):
-        group = runs[(runs["race_round"] == number) & runs["key"].isin(known)]
-        rounds.append({k: [run_score(r, max_epochs) for _, r in g.iterrows()]
-                       for k, g in group.groupby("key", sort=False)})
-    return rounds
+    """The scores of rounds 1..``rounds`` per contender, from :func:`contender_runs`."""
+    return [{key: [r["score"] for r in mine if r["stage"] == STAGE_RACE and r["round"] == n]
+             for key, mine in runs.items()
+             if any(r["stage"] == STAGE_RACE and r["round"] == n for r in mine)}
+            for n in range(1, rounds + 1)]
 
 
 def round_points(entrants: list[dict[str, Any]], state: RaceState, number: int,
@@ -135,8 +149,9 @@ def _experiment_trials(study_dir, experiment: str) -> set[str]:
 
 
 def run_experiment(base: GANConfig, settings: Any, inputs: TrialInputs, experiment: str,
-                   points: list[dict[str, Any]], resume: bool) -> tuple[bool, dict[str, str]]:
-    """Run (or restore and finish) one round's experiment; (all its runs finished, errors)."""
+                   points: list[dict[str, Any]], resume: bool):
+    """Run (or restore and finish) one round's experiment; (all its runs finished, errors,
+    the study's history after it)."""
     if resume and runner.experiment_restorable(settings, experiment):
         tuner = runner.restored_tuner(base, settings, inputs, experiment)
     else:
@@ -159,7 +174,7 @@ def run_experiment(base: GANConfig, settings: Any, inputs: TrialInputs, experime
     errors = outputs.trial_errors(grid)
     if finished >= len(points) and not settings.storage:
         footprint.slim_experiment(settings.study_dir, experiment, set(errors))
-    return finished >= len(points), errors
+    return finished >= len(points), errors, history
 
 
 def _log_round(state: RaceState, entrants: list[dict[str, Any]]) -> None:
@@ -188,7 +203,7 @@ def run_confirmations(base: GANConfig, settings: Any, inputs: TrialInputs,
     if not entrants:
         if controls:
             return run_experiment(base, settings, inputs, layout.race_round_dir(1), controls,
-                                  resume)
+                                  resume)[:2]
         return True, errors
     plan = race_plan(entrants, settings)
     log.info("race: %d contenders (%s), %d seeds each in round 1, %d per survivor after, at "
@@ -199,45 +214,33 @@ def run_confirmations(base: GANConfig, settings: Any, inputs: TrialInputs,
     state = decide(plan, [])
     while not state.finished:
         points = round_points(entrants, state, number, plan, base.n_epochs)
-        done, more = run_experiment(base, settings, inputs, layout.race_round_dir(number),
-                                    points + (controls if number == 1 else []), resume)
+        done, more, history = run_experiment(base, settings, inputs,
+                                             layout.race_round_dir(number),
+                                             points + (controls if number == 1 else []), resume)
         errors.update(more)
         if not done:
             return False, errors
-        history = history_from_trials(settings.study_dir)
-        state = decide(plan, round_scores(settings.study_dir, history, entrants,
-                                          base.n_epochs)[:number])
+        runs = contender_runs(settings.study_dir, history, entrants, base.n_epochs)
+        state = decide(plan, round_scores(runs, number))
         _log_round(state, entrants)
         number += 1
     winner = next(c for c in entrants if c["key"] == state.winner)
     log.info("race ended (%s) after %d runs: %s; estimating it on %d held-out seeds",
              state.reason, state.runs_used, _name(winner), settings.estimate_seeds)
-    done, more = run_experiment(base, settings, inputs, layout.RACE_ESTIMATE_RAY_DIR,
-                                estimate_points(winner, settings.estimate_seeds), resume)
+    done, more, history = run_experiment(base, settings, inputs, layout.RACE_ESTIMATE_RAY_DIR,
+                                         estimate_points(winner, settings.estimate_seeds),
+                                         resume)
     errors.update(more)
-    write_race_record(settings, plan, state, entrants, base.n_epochs)
+    write_race_record(settings, plan, state, entrants,
+                      contender_runs(settings.study_dir, history, entrants, base.n_epochs))
     return done, errors
 
 
-def _runs_of(settings: Any, entrants: list[dict[str, Any]], max_epochs: int
-             ) -> dict[str, list[dict[str, Any]]]:
-    """Every race and estimate run of each contender: trial id, stage, round and score."""
-    history = history_from_trials(settings.study_dir)
-    runs: dict[str, list[dict[str, Any]]] = {c["key"]: [] for c in entrants}
-    for stage in (STAGE_RACE, STAGE_ESTIMATE):
-        for _, row in race_runs(history, stage).iterrows():
-            key = config_key(run_params(settings.study_dir, row["trial_id"]))
-            if key in runs:
-                runs[key].append({"trial_id": row["trial_id"], "stage": stage,
-                                  "round": int(row["race_round"]),
-                                  "score": run_score(row, max_epochs)})
-    return runs
-
-
 def write_race_record(settings: Any, plan: RacePlan, state: RaceState,
-                      entrants: list[dict[str, Any]], max_epochs: int) -> None:
-    """``race.json``: what the report and best_config.json read of the race."""
-    runs = _runs_of(settings, entrants, max_epochs)
+                      entrants: list[dict[str, Any]], runs: dict[str, list[dict[str, Any]]]
+                      ) -> None:
+    """``race.json``: what the report and best_config.json read of the race; ``runs``:
+    :func:`contender_runs`."""
     record = {"rule": {"test": "one-sided Welch t-test against the round's leader",
                        "log_scale": bool(state.rounds and state.rounds[-1]["log_scale"]),
                        "alpha": plan.alpha, "test_level": plan.test_level,

@@ -156,7 +156,7 @@ def test_search_limit_fills_every_slot_and_keeps_one_waiting(tmp_path, monkeypat
 def test_a_study_whose_every_trial_errored_says_so_in_one_line(tmp_path):
     import pandas as pd
 
-    from study import cli, runner
+    from study import outputs, runner
 
     settings = runner.StudySettings(
         study_dir=tmp_path / "s", num_samples=2, objective="fcd", mode="min", space="default",
@@ -166,8 +166,8 @@ def test_a_study_whose_every_trial_errored_says_so_in_one_line(tmp_path):
                             "phase": ["search", "search", "search", "control"],
                             "trial_error": ["ValueError: boom", "ValueError: boom",
                                             "ValueError: bang", ""]})
-    line = cli._all_errored(history, settings)
+    line = outputs.all_errored_line(history, settings)
     assert line.startswith("all 2 trials errored, the first with: ValueError: boom")
     assert "ray/trial_*/error.txt" in line and "\n" not in line
     history.loc[history["trial_id"] == "b", "trial_error"] = ""
-    assert cli._all_errored(history, settings) == ""  # one search trial was fine
+    assert outputs.all_errored_line(history, settings) == ""  # one search trial was fine

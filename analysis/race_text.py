@@ -1,0 +1,81 @@
+"""The race in sentences: the pick's held-out estimate beside its search draw, gan.py's
+defaults beside the pick, how the race ended, and how far one seed can be trusted."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from analysis import race
+from gan import failures
+
+
+def _interval(low: float, high: float) -> str:
+    return f"95% CI {low:.4g}–{high:.4g}" if math.isfinite(low) else "no interval below 2 runs"
+
+
+def race_findings(record: dict[str, Any], best: dict[str, Any], objective: str) -> list[str]:
+    """The pick's held-out estimate (n, interval, failure share), its search draw apart, and
+    how the race ended."""
+    names = {c["key"]: race.contender_name(c) for c in record["contenders"]}
+    out = []
+    if best.get("n_seeds"):
+        draw = best.get("search_draw") or {}
+        drawn = (f"; its search draw, the run that selected it, read {draw['objective']:.4g} and "
+                 "counts in no estimate" if draw else "")
+        raced = [r["objective"] for r in best.get("race_runs", []) if math.isfinite(r["objective"])]
+        race_text = (f"; over its {len(raced)} race seeds (which chose it) {np.mean(raced):.4g}"
+                     if raced else "")
+        failed = sum(bool(r.get("failed")) for r in best.get("per_seed", []))
+        out.append(f"The pick, {names[record['winner']]}: {objective} "
+                   f"{best['objective_mean']:.4g} "
+                   f"({_interval(best['objective_ci_low'], best['objective_ci_high'])}) over "
+                   f"{best['n_seeds']} held-out seeds, failed {failed} of {best['n_seeds']} "
+                   f"(95% CI {best['failure_low']:.0%}–{best['failure_high']:.0%}){drawn}"
+                   f"{race_text}.")
+    tied = [names[k] for k in record["survivors"] if k != record["winner"]]
+    dropped = [f"{names[k]} (round {d['round']}, p {d['p']:.2g})"
+               for k, d in record["dropped"].items()]
+    out.append(f"The race ran {len(record['rounds'])} round(s) and {record['runs_used']} runs "
+               f"({record['reason']}); dropped: {', '.join(dropped) or 'none'}; the winner could "
+               f"not be told from: {', '.join(tied) or 'none'}.")
+    return out
+
+
+def defaults_beside(record: dict[str, Any], runs: pd.DataFrame, objective: str) -> list[str]:
+    """gan.py's defaults on their fresh race seeds, to set the pick against."""
+    defaults = [c for c in record["contenders"] if c.get("label")]  # the reference
+    if not defaults or runs.empty:
+        return []
+    mine = runs[(runs["contender"] == race.contender_name(defaults[0]))
+                & (runs["kind"] == race.RACE)]
+    scores = mine["score"].astype(float)
+    if not len(mine):
+        return []
+    failed = int(mine["failure"].isin(failures.FAILURES).sum())
+    return [f"gan.py's defaults (lr 2e-4, b1 0.5, latent 100) on {len(mine)} fresh seeds: "
+            f"{objective} {scores.mean():.4g} (runs {', '.join(f'{v:.4g}' for v in scores)}), "
+            f"failed {failed} of {len(mine)}."]
+
+
+def noise_findings(noise: dict[str, float], ranks: dict[str, Any]) -> list[str]:
+    """How far one seed can be trusted: the seed-noise share of the spread among the raced
+    search configs, and how well each ranking signal predicted the fresh-seed means."""
+    if math.isfinite(noise["noise_share"]):
+        share = (f"Seed noise is {noise['noise_share']:.0%} of the spread among the top search "
+                 f"configs' fresh runs ({noise['configs']} configs, {noise['runs']} runs; "
+                 f"within-config variance {noise['within']:.2g} against between-config "
+                 f"{noise['between']:.2g} on the log scale)")
+    else:
+        share = (f"Too few raced configs with 2+ fresh runs ({noise['configs']}) to split the "
+                 "spread into seed noise and config differences")
+    if ranks["n"] >= 3:
+        rank = (f"; the search draw's rank predicted the fresh-seed means with Spearman rho "
+                f"{ranks['window']:.2f} for the mean of the last {ranks['window_size']} "
+                f"evaluations and {ranks['final']:.2f} for the final epoch ({ranks['n']} configs)")
+    else:
+        rank = f"; {ranks['n']} raced configs are too few for a rank correlation"
+    return [share + rank + "."]
