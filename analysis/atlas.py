@@ -15,15 +15,15 @@ import pandas as pd
 from gan import failures
 from analysis.findings import design_trials
 from analysis.stats import count_cell, rate_text, rates_differ, wilson_interval
-from gan.losses import LOSSES
+from gan.losses import ARMS
 
 BASELINES = ("ns", "minimax")  # gan.py's two costs; the other losses are the remedies
 
 
 def losses_in(trials: pd.DataFrame) -> list[str]:
-    """The study's losses, in gan.losses order (unknown names last)."""
+    """The study's arms (losses and recipe arms), in gan.losses order (unknown names last)."""
     present = list(dict.fromkeys(trials["loss"].astype(str)))
-    return [x for x in LOSSES if x in present] + [x for x in present if x not in LOSSES]
+    return [x for x in ARMS if x in present] + [x for x in present if x not in ARMS]
 
 
 def loss_table(trials: pd.DataFrame) -> pd.DataFrame:
@@ -37,6 +37,7 @@ def loss_table(trials: pd.DataFrame) -> pd.DataFrame:
         for cls in failures.CLASSES:
             if cls != failures.UNDETERMINED or (group["failure"] == cls).any():
                 row[cls] = count_cell(int((group["failure"] == cls).sum()), n)
+        row[ANY_FAILURE] = count_cell(_hits(group, ANY_FAILURE), n)
         for cls in failures.FAILURES:
             onsets = group.loc[group["failure"] == cls, "onset_epoch"].dropna()
             row[f"onset {failures.class_label(cls)}"] = \
@@ -72,7 +73,7 @@ def loss_findings(trials: pd.DataFrame) -> list[str]:
         group = trials[trials["loss"].astype(str) == loss]
         n = len(group)
         seen = [c for c in failures.FAILURES if (group["failure"] == c).any()]
-        failed = int(group["failure"].isin(failures.FAILURES).sum())
+        failed = _hits(group, ANY_FAILURE)
         if seen:
             body = "; ".join(_class_sentence(group, c) for c in seen)
         else:
@@ -80,22 +81,26 @@ def loss_findings(trials: pd.DataFrame) -> list[str]:
         fcd = group["fcd"].dropna() if "fcd" in group else pd.Series(dtype=float)
         quality = (f"; best fcd {fcd.min():.4g}, median {fcd.median():.4g} (n={len(fcd)})"
                    if len(fcd) else "")
-        out.append(f"{loss}: {body}; any failure {rate_text(failed, n)}{quality}.")
+        out.append(f"{loss}: {body}; {ANY_FAILURE} {rate_text(failed, n)}{quality}.")
     return out
 
 
-ANY_FAILURE = "any failure"
+ANY_FAILURE = "failed by its samples"  # one outcome for every loss (gan.failures.sample_outcome)
 
 
 def _hits(group: pd.DataFrame, cls: str) -> int:
     if cls == ANY_FAILURE:
+        if "outcome" in group:
+            return int(group["outcome"].isin(failures.FAILED_OUTCOMES).sum())
         return int(group["failure"].isin(failures.FAILURES).sum())
     return int((group["failure"] == cls).sum())
 
 
 def remedy_findings(trials: pd.DataFrame) -> list[str]:
-    """For each failure class a baseline cost shows (and for any failure), whether each other
-    loss has it less often: stated only where the 95% intervals separate."""
+    """For each failure class a baseline cost shows (and for failure by the samples, one
+    outcome for every loss), whether each other loss has it less often: stated only where the
+    95% intervals separate, and for a class only among losses that share its definition
+    (:func:`gan.failures.rule_family`)."""
     out = []
     losses = losses_in(trials)
     for base in [b for b in BASELINES if b in losses]:
@@ -105,12 +110,16 @@ def remedy_findings(trials: pd.DataFrame) -> list[str]:
             if k == 0:
                 continue
             fewer, unclear = [], []
-            for other in [x for x in losses if x != base]:
+            family = failures.rule_family(cls, base) if cls != ANY_FAILURE else None
+            for other in [x for x in losses if x != base and (
+                    cls == ANY_FAILURE or failures.rule_family(cls, x) == family)]:
                 rival = trials[trials["loss"].astype(str) == other]
                 pair = (_hits(rival, cls), len(rival))
                 separate = rates_differ((k, len(group)), pair) and pair[0] / pair[1] < k / len(group)
                 (fewer if separate else unclear).append(f"{other} {pair[0]}/{pair[1]}")
             text = f"{failures.class_label(cls)} under {base} ({k}/{len(group)}): "
+            if not fewer and not unclear:
+                continue  # no loss shares this class's definition
             text += (f"less often under {', '.join(fewer)} (95% intervals separate)"
                      if fewer else "no other loss has it measurably less often")
             if unclear:
@@ -151,7 +160,7 @@ def bn_eps_findings(trials: pd.DataFrame) -> list[str]:
         verdict = "the pooled rates differ (95% intervals separate; every loss splits evenly)"
     else:
         verdict = "the pooled rates cannot be told apart (intervals overlap)"
-    return [f"Any failure by the generator's BatchNorm eps {values[0]:g} vs {values[1]:g}, "
+    return [f"Failure by the samples, by the generator's BatchNorm eps {values[0]:g} vs {values[1]:g}, "
             f"within each loss: {'; '.join(strata)}. Pooled over the losses: "
             f"{rate_text(*pooled[0])} vs {rate_text(*pooled[1])}; {verdict}."]
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -23,7 +24,8 @@ from scipy import stats
 
 from analysis import findings
 from gan import failures
-from analysis.paired import PairedTest, PairingError, pairs, rate_test, shift_test
+from analysis.paired import (PairedTest, PairingError, pairs, rate_test, shift_test,
+                             two_sided)
 from analysis.stats import rate_text, wilson_interval
 
 SUPPORTED, CONTRADICTED, CANNOT_TELL = "supported", "contradicted", "the data cannot tell"
@@ -42,18 +44,26 @@ CLAIMS = {
     3: "A fresh G's samples barely overlap the data, D separates them almost perfectly and "
        "JS gives G nothing to follow; Wasserstein removes the problem.",
 }
-RULE = (f"Each prediction is a one-sided test in its predicted direction and in the opposite "
-        f"one; the smaller p is Holm-adjusted over every test of the table. Supported: "
-        f"adjusted p < {ALPHA} in the predicted direction; contradicted: adjusted p < {ALPHA} "
-        f"in the opposite direction; otherwise the data cannot tell. A 'no lower' prediction "
-        f"is supported when the 95% interval of the paired difference stays above "
-        f"-{MARGIN:.2f} and contradicted when the difference is significantly negative. A "
-        f"share is supported (contradicted) when its 95% Wilson interval lies above (below) "
-        f"one half. The probe's prediction is supported when minimax's gradient fell by at "
+RULE = (f"Each p-value prediction is tested two-sided (twice the smaller one-sided p), and "
+        f"every p-value of the table is Holm-adjusted together, so that the chance of any "
+        f"wrong verdict among them is at most {ALPHA:.0%}. Supported: adjusted p < {ALPHA} "
+        f"with the effect in the predicted direction; contradicted: adjusted p < {ALPHA} "
+        f"against it; otherwise the data cannot tell. A test below the evidence it needs "
+        f"(six discordant pairs for McNemar, six non-zero differences for Wilcoxon) cannot "
+        f"tell. A 'no less' prediction is a non-inferiority test against a margin of "
+        f"{MARGIN:.2f}: supported when the exact test of H0 'less by {MARGIN:.2f} or more' has "
+        f"adjusted p < {ALPHA} (its p-value joins the Holm family), contradicted when the "
+        f"difference is significantly negative. A share is supported (contradicted) when its "
+        f"95% Wilson interval lies above (below) one half: a one-sided error of at most about "
+        f"2.5% at a true share of one half. The probes' predictions are rules on effect "
+        f"sizes, not tests: the gradient probe is supported when minimax's gradient fell by at "
         f"least {PROBE_VANISHED:g} orders of magnitude and ns's by less than {PROBE_STEADY:g}, "
-        f"contradicted when minimax's fell by less than {PROBE_STEADY:g}. A claim is "
-        f"contradicted when any of its predictions is, supported when all are, and otherwise "
-        f"the data cannot tell.")
+        f"contradicted when minimax's fell by less than {PROBE_STEADY:g}; the separation "
+        f"probe is supported when every fresh D, trained to convergence against a G frozen at "
+        f"initialisation or within the first {EARLY_EPOCHS} epochs, reaches a JS lower bound "
+        f"of at least {SEPARATED_JS:.3f}, contradicted when none does. A claim is "
+        f"contradicted when any of its counted predictions is, supported when all are, and "
+        f"otherwise the data cannot tell; a secondary row (marked) is shown, not counted.")
 PAIRED_ONLY = "not tested: this design does not train each loss at the same points"
 
 
@@ -69,6 +79,7 @@ class Prediction:
     verdict: str = CANNOT_TELL
     test: PairedTest | None = None  # a test whose p-value joins the Holm adjustment
     expect: str = "greater"  # the predicted direction of A - B: greater, less, or not_less
+    secondary: bool = False  # shown beside the claim's evidence, not counted in its verdict
 
 
 @dataclass(frozen=True)
@@ -113,10 +124,18 @@ def _paired(inputs: Inputs, claim: int, text: str, population: str, trials: pd.D
 
 
 def _paired_rate(inputs: Inputs, claim: int, text: str, a: str, b: str,
-                 hit: Callable[[pd.Series], pd.Series], label: str, expect: str) -> Prediction:
-    trials = findings.judged(inputs.trials).assign(hit=lambda t: hit(t["failure"]))
-    return _paired(inputs, claim, text, f"points where {a} and {b} both have a class ({label})",
-                   trials, "hit", a, b, rate_test, expect, f"no such points (no {a} or {b} trials)")
+                 hit: Callable[[pd.Series], pd.Series], label: str, expect: str,
+                 column: str = "failure") -> Prediction:
+    """A paired rate of ``hit(column)``: the census class (``failure``), or for a comparison
+    across losses whose classes differ, the samples' outcome (``outcome``)."""
+    own = findings.design_trials(inputs.trials)
+    if column not in own:
+        return Prediction(claim, text, f"{a} vs {b}", 0, f"not tested: no {column} column")
+    trials = own[own[column] != failures.UNDETERMINED].assign(hit=lambda t: hit(t[column]))
+    test = partial(rate_test, margin=MARGIN) if expect == "not_less" else rate_test
+    judged = "an outcome" if column == "outcome" else "a class"
+    return _paired(inputs, claim, text, f"points where {a} and {b} both have {judged} ({label})",
+                   trials, "hit", a, b, test, expect, f"no such points (no {a} or {b} trials)")
 
 
 def _paired_shift(inputs: Inputs, claim: int, text: str, column: str, expect: str
@@ -131,20 +150,58 @@ def _paired_shift(inputs: Inputs, claim: int, text: str, column: str, expect: st
 def _probe(inputs: Inputs) -> Prediction:
     text = ("Probe: as a fresh D trains against a frozen G, minimax's gradient falls by orders "
             "of magnitude and ns's does not.")
-    if inputs.probe is None or not len(inputs.probe):
+    trained = None if inputs.probe is None else inputs.probe[inputs.probe["stage_epoch"] > 0]
+    if trained is None or not len(trained):
         return Prediction(1, text, "gradient probe", 0, "not measured (the probe was skipped)")
-    minimax, ns = (findings.probe_orders(inputs.probe, cost) for cost in ("minimax", "ns"))
+    minimax, ns = (findings.probe_orders(trained, cost) for cost in ("minimax", "ns"))
     mm, nn = float(minimax.median()), float(ns.median())
     verdict = (SUPPORTED if mm >= PROBE_VANISHED and nn < PROBE_STEADY else
                CONTRADICTED if mm < PROBE_STEADY else CANNOT_TELL)
     per_stage = "; ".join(
         f"after epoch {int(stage)}: minimax {minimax[stage].median():+.1f}, ns "
         f"{ns[stage].median():+.1f}" for stage in sorted(minimax.index.unique("stage_epoch")))
-    stages = ", ".join(str(int(s)) for s in sorted(inputs.probe["stage_epoch"].unique()))
+    stages = ", ".join(str(int(s)) for s in sorted(trained["stage_epoch"].unique()))
     return Prediction(1, text, f"probes of G frozen after epochs {stages}", len(minimax),
                       f"median fall: minimax {mm:+.1f} [{minimax.min():+.1f}, {minimax.max():+.1f}]"
                       f", ns {nn:+.1f} [{ns.min():+.1f}, {ns.max():+.1f}] orders of magnitude "
                       f"(negative: it grew); per stage, {per_stage}", verdict)
+
+
+def fresh_separation(probe: pd.DataFrame) -> pd.DataFrame:
+    """Per probe of a G frozen at initialisation or within the first :data:`EARLY_EPOCHS`
+    epochs: the converged fresh D's last measurement (JS lower bound, D(x), D(G(z)))."""
+    early = probe[probe["stage_epoch"] <= EARLY_EPOCHS]
+    last = early.sort_values("d_iteration").groupby(["stage_epoch", "probe_seed"]).tail(1)
+    return last[["stage_epoch", "probe_seed", "d_iteration", "js_lower_bound", "d_real",
+                 "d_fake"]].sort_values(["stage_epoch", "probe_seed"])
+
+
+def _converged_separation(inputs: Inputs) -> Prediction:
+    text = (f"A fresh D trained to convergence against G as initialised and within the first "
+            f"{EARLY_EPOCHS} epochs separates data from samples almost perfectly (JS lower "
+            f"bound >= {SEPARATED_JS:.3f}, log 2 = 0.693).")
+    probe = inputs.probe
+    if probe is None or "js_lower_bound" not in probe or not len(probe):
+        return Prediction(3, text, "gradient probe", 0, "not measured (the probe was skipped)")
+    last = fresh_separation(probe)
+    if not len(last):
+        return Prediction(3, text, "gradient probe", 0, "no probe of an early G")
+    separated = last["js_lower_bound"] >= SEPARATED_JS
+    verdict = SUPPORTED if separated.all() else CONTRADICTED if not separated.any() \
+        else CANNOT_TELL
+    parts = "; ".join(
+        f"{'as initialised' if stage == 0 else f'after epoch {int(stage)}'}: JS bound "
+        f"{_span(g['js_lower_bound'])}, D(x) {_span(g['d_real'])}, D(G(z)) {_span(g['d_fake'])}"
+        for stage, g in last.groupby("stage_epoch"))
+    seeds = last["probe_seed"].nunique()
+    return Prediction(3, text, f"fresh D after {int(last['d_iteration'].max())} iterations, "
+                      f"{seeds} D seeds per stage", len(last),
+                      f"{int(separated.sum())} of {len(last)} probes separated; {parts}", verdict)
+
+
+def _span(values: pd.Series) -> str:
+    low, high = f"{values.min():.3f}", f"{values.max():.3f}"
+    return low if low == high else f"{low}–{high}"
 
 
 def early_separation(history: pd.DataFrame, trials: pd.DataFrame) -> pd.Series:
@@ -159,16 +216,19 @@ def early_separation(history: pd.DataFrame, trials: pd.DataFrame) -> pd.Series:
 
 
 def _separation(inputs: Inputs) -> list[Prediction]:
-    texts = (f"In the first {EARLY_EPOCHS} epochs D separates real from fake almost perfectly "
-             f"(JS lower bound >= {SEPARATED_JS:.3f}, log 2 = 0.693).",
-             "ns and minimax trials whose D separated early fail more often than the others.")
+    texts = (f"Secondary (the training D, not a converged one): in the first {EARLY_EPOCHS} "
+             f"epochs the online D's epoch-mean JS lower bound reaches {SEPARATED_JS:.3f}.",
+             "Secondary (the training D): ns and minimax trials whose online D separated early "
+             "fail more often than the others.")
     separated = early_separation(inputs.history, inputs.trials)
     n, k = len(separated), int(separated.sum())
     if not n:
-        return [Prediction(3, t, "ns and minimax trials", 0, "no such trials") for t in texts]
+        return [Prediction(3, t, "ns and minimax trials", 0, "no such trials", secondary=True)
+                for t in texts]
     low, high = wilson_interval(k, n)
     share = Prediction(3, texts[0], "ns and minimax trials", n, rate_text(k, n),
-                       SUPPORTED if low > 0.5 else CONTRADICTED if high < 0.5 else CANNOT_TELL)
+                       SUPPORTED if low > 0.5 else CONTRADICTED if high < 0.5 else CANNOT_TELL,
+                       secondary=True)
     judged = findings.judged(inputs.trials).set_index("trial_id")
     judged = judged.loc[judged.index.intersection(separated.index)]
     failed = judged["failure"] != failures.HEALTHY
@@ -177,9 +237,10 @@ def _separation(inputs: Inputs) -> list[Prediction]:
     population = "ns and minimax trials with a class, separated early or not"
     if min(n for _, n in groups) == 0:
         return [share, Prediction(3, texts[1], population, len(judged),
-                                  f"no contrast: {groups[0][1]} separated, {groups[1][1]} not")]
+                                  f"no contrast: {groups[0][1]} separated, {groups[1][1]} not",
+                                  secondary=True)]
     return [share, Prediction(3, texts[1], population, len(judged), "",
-                              test=fisher_test(groups[0], groups[1]))]
+                              test=fisher_test(groups[0], groups[1]), secondary=True)]
 
 
 def fisher_test(a: tuple[int, int], b: tuple[int, int]) -> PairedTest:
@@ -188,17 +249,21 @@ def fisher_test(a: tuple[int, int], b: tuple[int, int]) -> PairedTest:
     table = [[ka, na - ka], [kb, nb - kb]]
     p_greater = stats.fisher_exact(table, alternative="greater").pvalue
     p_less = stats.fisher_exact(table, alternative="less").pvalue
+    short = "" if 0 < ka + kb < na + nb else "no contrast in the outcome (all alike)"
     return PairedTest(na + nb, ka / na - kb / nb, math.nan, math.nan, float(p_greater),
                       float(p_less), "Fisher exact",
-                      f"separated {rate_text(ka, na)}; not {rate_text(kb, nb)}")
+                      f"separated {rate_text(ka, na)}; not {rate_text(kb, nb)}", short)
 
 
 def _is(cls: str) -> Callable[[pd.Series], pd.Series]:
     return lambda failure: failure == cls
 
 
-def _failed(failure: pd.Series) -> pd.Series:
-    return failure != failures.HEALTHY
+def _failed(outcome: pd.Series) -> pd.Series:
+    return outcome.isin(failures.FAILED_OUTCOMES)
+
+
+FAILED_LABEL = "failed by its samples: collapsed, not learned or diverged"
 
 
 def predictions(inputs: Inputs) -> list[Prediction]:
@@ -216,39 +281,61 @@ def predictions(inputs: Inputs) -> list[Prediction]:
                       "same points.", "coverage", "less"),
         _paired_rate(inputs, 2, "ns collapses no less often than minimax at the same points.",
                      "ns", "minimax", _is(failures.MODE_COLLAPSE), collapse, "not_less"),
+        _converged_separation(inputs),
         *_separation(inputs),
         _paired_rate(inputs, 3, "wgan-gp fails less often than ns at the same points.",
-                     "wgan-gp", "ns", _failed, "any failure", "less"),
+                     "wgan-gp", "ns", _failed, FAILED_LABEL, "less", "outcome"),
         _paired_rate(inputs, 3, "wgan-gp fails less often than minimax at the same points.",
-                     "wgan-gp", "minimax", _failed, "any failure", "less"),
+                     "wgan-gp", "minimax", _failed, FAILED_LABEL, "less", "outcome"),
     ]
 
 
-def _test_text(test: PairedTest, p_for: float, adjusted: float) -> str:
+def _test_text(test: PairedTest, adjusted: float, noninferior: float | None) -> str:
     interval = "" if math.isnan(test.low) else f" (95% CI {test.low:+.2f} to {test.high:+.2f})"
     detail = f"; {test.detail}" if test.detail else ""
-    return (f"difference {test.effect:+.2f}{interval}{detail}; {test.test}, one-sided p "
-            f"{p_for:.2g}, Holm-adjusted {adjusted:.2g}")
+    text = (f"difference {test.effect:+.2f}{interval}{detail}; {test.test}, two-sided p "
+            f"{two_sided(test):.2g}, Holm-adjusted {adjusted:.2g}")
+    if noninferior is not None:
+        text += (f"; non-inferiority at -{MARGIN:.2f}: exact p {test.p_noninferior:.2g}, "
+                 f"Holm-adjusted {noninferior:.2g}")
+    return text + (f"; too little evidence: {test.short}" if test.short else "")
+
+
+def family(preds: list[Prediction]) -> list[tuple[int, str, float]]:
+    """Every p-value of the table as (prediction index, role, p): each tested prediction's
+    two-sided p ("direction"), and a 'no less' prediction's non-inferiority p beside it."""
+    out = []
+    for i, pred in enumerate(preds):
+        if pred.test is None:
+            continue
+        out.append((i, "direction", two_sided(pred.test)))
+        if pred.expect == "not_less":
+            out.append((i, "noninferior", pred.test.p_noninferior))
+    return out
+
+
+def _verdict(pred: Prediction, direction: float, noninferior: float | None) -> str:
+    test = pred.test
+    seen = "greater" if test.p_greater < test.p_less else "less"
+    significant = direction < ALPHA and not test.short
+    if pred.expect == "not_less":
+        if significant and seen == "less":
+            return CONTRADICTED
+        return SUPPORTED if noninferior is not None and noninferior < ALPHA else CANNOT_TELL
+    if not significant:
+        return CANNOT_TELL
+    return SUPPORTED if seen == pred.expect else CONTRADICTED
 
 
 def decide(preds: list[Prediction]) -> list[Prediction]:
-    """Verdicts for the tested predictions, by :data:`RULE` (Holm over all tests)."""
-    tested = [i for i, p in enumerate(preds) if p.test is not None]
-    decisive = [min(preds[i].test.p_greater, preds[i].test.p_less) for i in tested]
-    adjusted = dict(zip(tested, holm(decisive)))
+    """Verdicts for the tested predictions, by :data:`RULE` (Holm over every p-value)."""
+    tests = family(preds)
+    adjusted = {(i, role): p for (i, role, _), p in zip(tests, holm([p for *_, p in tests]))}
     out = list(preds)
-    for i in tested:
-        pred, test = preds[i], preds[i].test
-        p_for, p_against = ((test.p_less, test.p_greater) if pred.expect in ("less",)
-                            else (test.p_greater, test.p_less))
-        significant = adjusted[i] < ALPHA
-        if pred.expect == "not_less":
-            verdict = (CONTRADICTED if significant and p_against < p_for else
-                       SUPPORTED if test.low > -MARGIN else CANNOT_TELL)
-        else:
-            verdict = (CANNOT_TELL if not significant else
-                       SUPPORTED if p_for < p_against else CONTRADICTED)
-        out[i] = replace(pred, verdict=verdict, measured=_test_text(test, p_for, adjusted[i]))
+    for i in {i for i, _, _ in tests}:
+        direction, noninferior = adjusted[(i, "direction")], adjusted.get((i, "noninferior"))
+        out[i] = replace(preds[i], verdict=_verdict(preds[i], direction, noninferior),
+                         measured=_test_text(preds[i].test, direction, noninferior))
     return out
 
 
@@ -259,7 +346,7 @@ def claim_verdict(verdicts: list[str]) -> str:
     return SUPPORTED if verdicts and all(v == SUPPORTED for v in verdicts) else CANNOT_TELL
 
 
-PAIRED_COMMAND = ("python -m study.run --design atlas --paired --num-samples 100 "
+PAIRED_COMMAND = ("python -m study.run --design atlas --paired --num-samples 120 "
                   "--dataset embedded")
 
 
@@ -321,7 +408,7 @@ def _tables(preds: list[Prediction], tested_only: bool) -> tuple[pd.DataFrame, p
                "predictions": " ".join(f"({letter}) {p.text}" for letter, p in visible),
                "measured": " ".join(f"({letter}) n={p.n}: {p.measured} [{p.verdict}]"
                                     for letter, p in visible),
-               "verdict": claim_verdict([p.verdict for _, p in mine])}
+               "verdict": claim_verdict([p.verdict for _, p in mine if not p.secondary])}
         if tested_only:
             row["tested here"] = f"{len(visible)} of {len(mine)}"
         rows.append(row)

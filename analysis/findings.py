@@ -257,7 +257,8 @@ def probe_findings(probe: pd.DataFrame) -> list[str]:
                     f"gan.py's Sigmoid + BCE numerics differ from the exact logit costs by up "
                     f"to {gap:.0%} (BCELoss's backward floor)")
         parts.append(numerics)
-        out.append(f"Probe, G frozen after epoch {int(stage)}, "
+        when = "as initialised" if stage == 0 else f"after epoch {int(stage)}"
+        out.append(f"Probe, G frozen {when}, "
                    f"{int(frame['d_iteration'].max())} fresh-D iterations, "
                    f"{frame['probe_seed'].nunique()} D seeds: G's gradient norm fell by "
                    f"(orders of magnitude, median [min, max]; negative: it grew) "

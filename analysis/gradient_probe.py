@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
+import math
 import multiprocessing
 import os
 import sys
@@ -37,7 +38,7 @@ from gan.losses import generator_loss
 from gan.models import Discriminator, Generator
 from gan.runtime import make_adam, resolve_device
 from gan.state import Callback, TrainState
-from gan.train import train
+from gan.train import build_state, train
 from gan.train.callbacks import PAPER_STAGES, stages_for  # noqa: F401 (the probe's stages)
 
 log = logging.getLogger("analysis.gradient_probe")
@@ -74,9 +75,23 @@ def _grad_norms(generator: Generator, discriminator: Discriminator, config: GANC
     return out
 
 
+def _separation(generator: Generator, discriminator: Discriminator, real_all: torch.Tensor,
+                config: GANConfig, g: torch.Generator, device: torch.device) -> dict[str, float]:
+    """How well the fresh D separates data from G's samples, on one batch of each: mean D(x),
+    mean D(G(z)), and the JS lower bound log 2 - BCE (the JS divergence when D is optimal)."""
+    idx = torch.randint(0, len(real_all), (PROBE_BATCH,), generator=g, device=device)
+    z = torch.randn(PROBE_BATCH, config.latent_dim, generator=g, device=device)
+    with torch.no_grad():
+        real, fake = discriminator.logits(real_all[idx]), discriminator.logits(generator(z))
+        bce = (F.softplus(-real).mean() + F.softplus(fake).mean()) / 2  # stable on logits
+    return {"d_real": float(torch.sigmoid(real).mean()), "d_fake": float(torch.sigmoid(fake).mean()),
+            "js_lower_bound": math.log(2) - float(bce)}
+
+
 def probe_generator(generator: Generator, config: GANConfig, data: DataSplit,
                     iterations: int = 2000, every: int = 100, seed: int = 0) -> pd.DataFrame:
-    """Columns d_iteration, d_loss and one gradient norm per cost in :data:`COSTS`.
+    """Columns d_iteration, d_loss, one gradient norm per cost in :data:`COSTS`, and the fresh
+    D's separation of data from G's samples (:func:`_separation`).
 
     ``generator`` is frozen (never stepped) and kept in train mode, as in training.
     """
@@ -94,8 +109,9 @@ def probe_generator(generator: Generator, config: GANConfig, data: DataSplit,
     target = torch.cat([torch.ones(bs, 1, device=device), torch.zeros(bs, 1, device=device)])
     for it in range(iterations + 1):
         if it % every == 0:
-            rows.append({"d_iteration": it, **_grad_norms(generator, discriminator, config, g,
-                                                          device)})
+            rows.append({"d_iteration": it,
+                         **_grad_norms(generator, discriminator, config, g, device),
+                         **_separation(generator, discriminator, real_all, config, g, device)})
         if it == iterations:
             break
         idx = torch.randint(0, len(real_all), (bs,), generator=g, device=device)
@@ -132,18 +148,29 @@ class _Snapshots(Callback):
                                         state.generator.state_dict().items()}
 
 
+INIT_STAGE = 0  # "after epoch 0": G as its run's seed initialised it, before any step
+
+
 def stage_weights(config: GANConfig, data: DataSplit, stages: list[int],
                   snapshots: dict[int, Path] | None = None) -> dict[int, dict[str, torch.Tensor]]:
-    """G's weights after each stage: the run's saved snapshots when it kept every stage,
-    else trained again from ``config`` (same seed: the same generator its run trained)."""
-    if snapshots and set(stages) <= set(snapshots):
-        return {epoch: torch.load(snapshots[epoch], map_location="cpu", weights_only=True)
-                for epoch in stages}
+    """G's weights after each stage: built again from the seed at :data:`INIT_STAGE`; the
+    run's saved snapshots when it kept every trained stage, else trained again from
+    ``config`` (same seed: the same generator its run trained)."""
+    out = {}
+    if INIT_STAGE in stages:
+        out[INIT_STAGE] = build_state(dataclasses.replace(config, device="cpu"),
+                                      torch.device("cpu")).generator.state_dict()
+    trained = [s for s in stages if s != INIT_STAGE]
+    if not trained:
+        return out
+    if snapshots and set(trained) <= set(snapshots):
+        return {**out, **{epoch: torch.load(snapshots[epoch], map_location="cpu",
+                                            weights_only=True) for epoch in trained}}
     log.info("gradient probe: training the config again to epoch %d (no snapshots kept)",
-             max(stages))
-    snap = _Snapshots(set(stages))
-    train(dataclasses.replace(config, n_epochs=max(stages), eval_interval=0), [snap], data=data)
-    return snap.states
+             max(trained))
+    snap = _Snapshots(set(trained))
+    train(dataclasses.replace(config, n_epochs=max(trained), eval_interval=0), [snap], data=data)
+    return {**out, **snap.states}
 
 
 _WORKER: dict[str, Any] = {}  # a probe worker process's config and data, sent once

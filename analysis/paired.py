@@ -7,6 +7,11 @@ point, which removes the spread between points (lr, b1, latent size, eps) from
 it. Rates are compared with McNemar's exact test (the binomial test on the
 discordant pairs), values with the Wilcoxon signed-rank test; each effect comes
 with a seeded bootstrap 95% interval over the points.
+
+Each test states the least evidence that can decide anything: below it the test reports
+why (``PairedTest.short``) and the claims table says the data cannot tell. An exact
+two-sided test at 5% needs at least six informative pairs (2 x 0.5^6 = 0.031; five give
+0.0625 at best): discordant pairs for McNemar, non-zero differences for Wilcoxon.
 """
 
 from __future__ import annotations
@@ -18,12 +23,16 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from analysis.noninferiority import noninferiority_p
+from gan.losses import RECIPE_ARMS, arm_loss
+
 POINT_KEY = "seed"  # a paired atlas's trial seed leaves the loss out (study.space.trial_config)
-# What a point is: the parameters every loss at it shares (b2 is not one: wgan-gp keeps its
-# paper's b2 where the space does not search it).
+# What a point is: the parameters every arm at it shares (b2 is not one: the wgan-gp recipe
+# arm keeps its paper's b2 where the space does not search it).
 POINT_PARAMS = ("lr", "b1", "latent_dim", "bn_eps")
 BOOTSTRAP_RESAMPLES = 2000
 BOOTSTRAP_SEED = 0
+MIN_INFORMATIVE = 6  # informative pairs an exact two-sided test at 5% needs to decide at all
 
 
 class PairingError(ValueError):
@@ -47,6 +56,8 @@ class PairedTest:
     p_less: float
     test: str  # the test's name, as the report quotes it
     detail: str = ""  # e.g. the discordant counts
+    short: str = ""  # why the evidence is below what the test needs to decide; "" when enough
+    p_noninferior: float = math.nan  # rates only: p of H0 A - B <= -margin (see noninferiority)
 
 
 def pairs(trials: pd.DataFrame, column: str, a: str, b: str) -> pd.DataFrame:
@@ -84,24 +95,35 @@ def check_points(trials: pd.DataFrame) -> None:
 
 
 def _bootstrap(diffs: np.ndarray, statistic) -> tuple[float, float]:
-    """Percentile 95% interval of ``statistic`` over the points, resampled with a fixed seed."""
+    """Percentile 95% interval of ``statistic`` over the points, resampled with a fixed seed;
+    NaN with fewer than two points or no spread, where every resample is alike and the
+    zero-width interval would claim a certainty the points do not give."""
     if len(diffs) < 2 or np.ptp(diffs) == 0:
-        value = float(statistic(diffs)) if len(diffs) else math.nan
-        return value, value  # every resample gives the same value
+        return math.nan, math.nan
     res = stats.bootstrap((diffs,), statistic, n_resamples=BOOTSTRAP_RESAMPLES,
                           method="percentile", rng=np.random.default_rng(BOOTSTRAP_SEED))
     return float(res.confidence_interval.low), float(res.confidence_interval.high)
 
 
 def _empty(test: str) -> PairedTest:
-    return PairedTest(0, math.nan, math.nan, math.nan, math.nan, math.nan, test)
+    return PairedTest(0, math.nan, math.nan, math.nan, math.nan, math.nan, test,
+                      short="no pairs")
 
 
-def rate_test(a: np.ndarray, b: np.ndarray) -> PairedTest:
+def _short(informative: int, what: str) -> str:
+    return "" if informative >= MIN_INFORMATIVE else \
+        f"{informative} {what}; the test needs {MIN_INFORMATIVE} to decide"
+
+
+def rate_test(a: np.ndarray, b: np.ndarray, margin: float | None = None,
+              interval: bool = True) -> PairedTest:
     """McNemar's exact test of paired yes/no outcomes (A's rate against B's).
 
     Args:
         a, b: booleans, one per point, equal length.
+        margin: also test non-inferiority, H0 rate(A) - rate(B) <= -margin
+            (:func:`analysis.noninferiority.noninferiority_p`).
+        interval: compute the bootstrap interval (a simulation of the p-values skips it).
 
     Returns:
         effect = rate(A) - rate(B) with its bootstrap interval; p-values from the exact
@@ -119,12 +141,15 @@ def rate_test(a: np.ndarray, b: np.ndarray) -> PairedTest:
         p_less = stats.binomtest(only_a, discordant, 0.5, alternative="less").pvalue
     else:
         p_greater = p_less = 1.0
-    low, high = _bootstrap(a.astype(float) - b.astype(float), np.mean)
+    low, high = _bootstrap(a.astype(float) - b.astype(float), np.mean) if interval else \
+        (math.nan, math.nan)
+    p_ni = math.nan if margin is None else noninferiority_p(only_a, only_b, len(a), margin)
     return PairedTest(len(a), float(a.mean() - b.mean()), low, high, float(p_greater),
-                      float(p_less), "McNemar exact", f"{only_a} vs {only_b} discordant")
+                      float(p_less), "McNemar exact", f"{only_a} vs {only_b} discordant",
+                      _short(discordant, "discordant pairs"), p_ni)
 
 
-def shift_test(a: np.ndarray, b: np.ndarray) -> PairedTest:
+def shift_test(a: np.ndarray, b: np.ndarray, interval: bool = True) -> PairedTest:
     """Wilcoxon signed-rank test of paired values (A against B).
 
     Returns:
@@ -144,9 +169,10 @@ def shift_test(a: np.ndarray, b: np.ndarray) -> PairedTest:
     else:
         p_greater = stats.wilcoxon(a, b, alternative="greater").pvalue
         p_less = stats.wilcoxon(a, b, alternative="less").pvalue
-    low, high = _bootstrap(diffs, np.median)
+    low, high = _bootstrap(diffs, np.median) if interval else (math.nan, math.nan)
     return PairedTest(len(a), float(np.median(diffs)), low, high, float(p_greater),
-                      float(p_less), "Wilcoxon signed-rank")
+                      float(p_less), "Wilcoxon signed-rank",
+                      short=_short(int(np.count_nonzero(diffs)), "non-zero differences"))
 
 
 def two_sided(test: PairedTest) -> float:
@@ -158,8 +184,9 @@ def cell(test: PairedTest, fmt: str = "+.2f") -> str:
     """``effect (95% CI low to high), p`` for a table; ``–`` without pairs."""
     if not test.n:
         return "–"
-    return (f"{test.effect:{fmt}} ({test.low:{fmt}} to {test.high:{fmt}}), "
-            f"p {two_sided(test):.2g}, n {test.n}")
+    interval = "no interval: no spread" if math.isnan(test.low) else \
+        f"{test.low:{fmt}} to {test.high:{fmt}}"
+    return f"{test.effect:{fmt}} ({interval}), p {two_sided(test):.2g}, n {test.n}"
 
 
 COMPARED = ("fcd", "density", "coverage")
@@ -167,20 +194,25 @@ COMPARED = ("fcd", "density", "coverage")
 
 def loss_comparison(trials: pd.DataFrame, failed: pd.Series, reference: str = "ns"
                     ) -> pd.DataFrame:
-    """Each loss against ``reference`` at the same points: the failure rate (McNemar), the
-    final fcd, density and coverage (Wilcoxon, trials that did not diverge), and the onset
-    epoch of the pairs that both failed. Effects are loss minus reference.
+    """Each loss against ``reference`` at the same points (the loss effect), and each recipe
+    arm against its own loss (the recipe effect): the failure rate (McNemar), the final fcd,
+    density and coverage (Wilcoxon, trials that did not diverge), and the onset epoch of the
+    pairs that both failed. Effects are the arm minus the one it is compared with.
 
     Args:
-        trials: one row per trial with ``loss``, the point's seed, :data:`COMPARED` columns
-            and ``onset_epoch``.
-        failed: per row of ``trials``, whether it ended in a failure (judged trials only).
+        trials: one row per trial with ``loss`` (the arm), the point's seed, :data:`COMPARED`
+            columns and ``onset_epoch``.
+        failed: per row of ``trials``, whether it failed (judged trials only), by an outcome
+            defined the same way for every loss.
     """
     trials = trials.assign(failed=failed.astype(float))
+    arms = list(trials["loss"].unique())
+    compared = [(arm, reference) for arm in arms if arm != reference and arm not in RECIPE_ARMS]
+    compared += [(arm, arm_loss(arm)) for arm in arms if arm in RECIPE_ARMS and arm_loss(arm) in arms]
     rows = []
-    for loss in [loss for loss in trials["loss"].unique() if loss != reference]:
+    for loss, reference in compared:
         rate = pairs(trials, "failed", loss, reference)
-        row = {"loss": loss, "points": len(rate),
+        row = {"loss": loss, "against": reference, "points": len(rate),
                "failure rate": cell(rate_test(rate[loss].astype(bool),
                                               rate[reference].astype(bool)))}
         for column in COMPARED + ("onset_epoch",):

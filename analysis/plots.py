@@ -252,7 +252,8 @@ def gradient_probe(probe: pd.DataFrame) -> Figure:
         ax.set_yscale("log")
         ax.set_xlabel("discriminator iterations")
         ax.set_ylabel("generator gradient norm")
-        ax.set_title("frozen G" + ("" if stage is None else f" after epoch {int(stage)}"))
+        ax.set_title("frozen G" + ("" if stage is None else " as initialised" if stage == 0
+                                   else f" after epoch {int(stage)}"))
     fig.tight_layout()
     return fig
 

@@ -21,7 +21,7 @@ from matplotlib import image as plt_image
 from analysis import atlas, atlas_plots, claims, findings, paired, plots, report_race, stopping
 from gan import failures
 from analysis.confirmations import is_seed_default
-from analysis.gradient_probe import stage_probe, stages_for
+from analysis.gradient_probe import INIT_STAGE, stage_probe, stages_for
 from analysis.importance import param_importances
 from gan.integrity import check_study_files
 from analysis.load import (StudyData, StudyLoadError, design_of, is_paired, load_study,
@@ -39,9 +39,11 @@ TABLE_COLUMNS = ("trial_id", "phase", "failure", "onset_epoch", "epochs", "stopp
                  *layout.SEARCH_PARAMS, "fcd", "diversity", "coverage", "density", "modes",
                  "g_grad_norm", "d_loss", "status")
 PROBE_SEEDS = 2
-PAIRED_TITLE = ("Each loss against ns at the same points (paired: loss minus ns, median paired "
-                "difference or rate difference, 95% bootstrap interval over the points, "
-                "two-sided McNemar exact or Wilcoxon signed-rank p; onset: pairs that both failed)")
+PAIRED_TITLE = ("The loss effect (each loss against ns) and the recipe effect (wgan-gp-recipe "
+                "against wgan-gp) at the same points (paired: arm minus the one it is compared "
+                "with, median paired difference or rate difference, 95% bootstrap interval over "
+                "the points, two-sided McNemar exact or Wilcoxon signed-rank p; failure: by the "
+                "samples, collapsed, not learned or diverged; onset: pairs that both failed)")
 PROBE_WHY = ("The probe's fresh D trains on its logits (the same objective as gan.py's "
              "Sigmoid + BCELoss, computed stably): through the sigmoid a confident D saturates "
              "to p = 0 exactly and stops learning, so it would never approach the optimal D the "
@@ -172,10 +174,11 @@ def _probe_section(rep: Report, data: StudyData, trials: pd.DataFrame, iteration
     log.info("gradient probe: trial %s's G after epochs %s, %d D iterations", run, stages,
              iterations)
     started = time.monotonic()
-    probe = stage_probe(config, load_data(config), stages, PROBE_SEEDS, iterations,
+    # The stages, and G as initialised: the separation premise of claim 3 is about a fresh G.
+    probe = stage_probe(config, load_data(config), [INIT_STAGE, *stages], PROBE_SEEDS, iterations,
                         every=max(1, iterations // 20), snapshots=snapshots)
     log.info("gradient probe: %d probes in %.0f s (--probe-iterations 0 skips them)",
-             len(stages) * PROBE_SEEDS, time.monotonic() - started)
+             (len(stages) + 1) * PROBE_SEEDS, time.monotonic() - started)
     probe.to_csv(rep.out / "gradient_probe.csv", index=False)
     facts = findings.probe_findings(probe)
     rep.facts += facts
@@ -204,8 +207,9 @@ def _atlas_section(rep: Report, trials: pd.DataFrame, paired_design: bool) -> No
     if paired_design:
         judged = findings.judged(data)
         try:
+            judged = data[data["outcome"] != failures.UNDETERMINED]
             rep.tables.append((PAIRED_TITLE, paired.loss_comparison(
-                judged, judged["failure"] != failures.HEALTHY)))
+                judged, judged["outcome"].isin(failures.FAILED_OUTCOMES))))
         except paired.PairingError as err:
             log.warning("no paired loss comparison: %s", err)
     rep.tables.append(("Failure rates per loss (count, 95% Wilson interval; onset: median "

@@ -66,7 +66,7 @@ def _design(data: StudyData) -> str:
     study = data.run_config.get("study", {})
     if not study:
         return "Design: unknown (no run_config.json)."
-    losses = ", ".join(study.get("losses") or ()) or "the five losses"
+    losses = ", ".join(study.get("losses") or ()) or "every arm (the five losses and the wgan-gp recipe)"
     if design_of(data.run_config) != "atlas":
         how = "TPE proposals"
     elif is_paired(data.run_config):

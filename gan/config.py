@@ -13,7 +13,7 @@ import typing
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from gan.losses import GP_WEIGHT, LOSSES
+from gan.losses import GP_WEIGHT, LOSSES, RECIPE_ARMS, arm_loss
 from gan.metrics import NN_K
 
 MIN_EVAL_SAMPLES = NN_K + 1  # the fewest samples the quality metrics can score
@@ -170,8 +170,18 @@ class GANConfig:
 
 def paper_settings(loss: str, given: set[str] | frozenset[str] = frozenset()) -> dict[str, Any]:
     """The settings ``loss``'s paper uses (e.g. wgan-gp's betas and n_critic), except those in
-    ``given`` (set by the user or searched)."""
+    ``given`` (set by the user or searched). A single ``gan.train`` run takes them; a study's
+    arms take them only under a recipe arm's name (:func:`arm_settings`)."""
     return {k: v for k, v in LOSS_PAPER_SETTINGS.get(loss, {}).items() if k not in given}
+
+
+def arm_settings(arm: str, given: set[str] | frozenset[str] = frozenset()) -> dict[str, Any]:
+    """What a study arm sets besides its point: its loss, and for a recipe arm
+    (:data:`gan.losses.RECIPE_ARMS`) its paper's settings, except those in ``given`` (the
+    point's own axes: in the atlas b1 is one, so the recipe arm keeps the point's b1)."""
+    loss = arm_loss(arm)
+    recipe = paper_settings(loss, given) if arm in RECIPE_ARMS else {}
+    return {"loss": loss, **recipe}
 
 
 def _hints() -> dict[str, Any]:

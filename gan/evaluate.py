@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from pathlib import Path
 
@@ -16,6 +17,8 @@ from gan.config import DATASETS, GANConfig
 from gan.data import DataError, load_data
 from gan.quality import QualityEvaluator, reference_images
 from gan.runtime import resolve_device
+
+log = logging.getLogger("gan.evaluate")
 
 PROG = "python -m gan.evaluate"
 EXAMPLES = """examples:
@@ -80,12 +83,17 @@ def main(argv: list[str] | None = None) -> int:
     classifier, _ = load_or_train_classifier(split, device)
     evaluator = QualityEvaluator(classifier, reference_images(split, args.num_samples if images
                                                                 is None else len(images)))
+    scored = len(evaluator.ref_features)  # M = N: no more samples than reference images
     if images is None:
         generator, _ = load_generator(ckpt, device)
         g = torch.Generator(device=device).manual_seed(args.seed)
         with torch.no_grad():
-            z = torch.randn(args.num_samples, config.latent_dim, generator=g, device=device)
+            z = torch.randn(scored, config.latent_dim, generator=g, device=device)
             images = generator(z)
+    elif len(images) > scored:
+        log.info("scoring the first %d of %d samples: the %s reference holds %d images "
+                 "(coverage needs M = N)", scored, len(images), split.name, scored)
+        images = images[:scored]
     result = {"source": str(args.samples or args.checkpoint), "num_samples": len(images),
               "dataset": split.name, **evaluator.score(images.to(device))}
     print(json.dumps(result, indent=2))

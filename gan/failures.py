@@ -27,7 +27,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from gan.losses import D_LOSS_FLOORED, G_LOSS_ONE_SIDED, PROBABILITY_LOSSES
+from gan.losses import D_LOSS_FLOORED, G_LOSS_ONE_SIDED, PROBABILITY_LOSSES, arm_loss
 from gan.state import STATUS_DIVERGED
 
 HEALTHY = "healthy"
@@ -40,6 +40,12 @@ DIVERGED = STATUS_DIVERGED
 UNDETERMINED = "undetermined"  # stopped early, before its failure (if any) was conclusive
 CLASSES = (HEALTHY, MODE_COLLAPSE, VANISHING, D_WINS, FROZEN, OSCILLATION, DIVERGED, UNDETERMINED)
 FAILURES = (MODE_COLLAPSE, VANISHING, D_WINS, FROZEN, OSCILLATION, DIVERGED)
+# Outcomes read from the samples alone (and a NaN), defined the same way for every loss: what
+# a comparison across losses counts. The classes above read losses' own scales, and some exist
+# only for some losses (D wins needs a loss floored at 0, oscillation a one-sided g_loss).
+COLLAPSED, NOT_LEARNED = "collapsed", "not_learned"
+OUTCOMES = (HEALTHY, COLLAPSED, NOT_LEARNED, DIVERGED, UNDETERMINED)
+FAILED_OUTCOMES = (COLLAPSED, NOT_LEARNED, DIVERGED)
 
 FINAL_WINDOW = 3  # epochs at the end of a trial over which every rule must hold
 VANISHING_GRAD_NORM = 1e-2  # G's total gradient norm below this is "vanished" (healthy: 0.1-10)
@@ -158,10 +164,11 @@ def _window_g_loss(trial: pd.DataFrame, steps: pd.DataFrame | None) -> np.ndarra
 
 
 def _loss_of(trial: pd.DataFrame) -> str:
-    """The trial's GAN loss (the seed's ``ns`` for histories written before losses varied)."""
+    """The trial's GAN loss (the seed's ``ns`` for histories written before losses varied;
+    a recipe arm's loss for the arm)."""
     if "loss" not in trial or trial["loss"].isna().all():
         return "ns"
-    return str(trial["loss"].dropna().iloc[0])
+    return arm_loss(str(trial["loss"].dropna().iloc[0]))
 
 
 # The failures an early stop may already read: each is final once its rule has held (a
@@ -299,6 +306,36 @@ def classify_trial(trial: pd.DataFrame, full_budget: bool = True,
     return HEALTHY, math.nan
 
 
+def sample_outcome(trial: pd.DataFrame, full_budget: bool = True) -> str:
+    """What a trial's final samples show, by the same rule for every loss: diverged (a NaN),
+    collapsed (realistic but narrow over the final window), not learned (diversity below
+    NONCONVERGED_DIVERSITY over it), else healthy; ``undetermined`` for a trial stopped before
+    its budget whose samples had not failed."""
+    trial = trial.sort_values("epoch")
+    masks = conclusive_masks(trial)
+    if masks[DIVERGED].any():
+        return DIVERGED
+    if _holds_at_end(narrow_and_real(trial)):
+        return COLLAPSED
+    diversity = _column(trial, "diversity", math.nan)[-FINAL_WINDOW:]
+    if len(diversity) and np.nanmax(np.append(diversity, -1.0)) < NONCONVERGED_DIVERSITY:
+        return NOT_LEARNED
+    return HEALTHY if full_budget else UNDETERMINED
+
+
+def rule_family(cls: str, loss: str) -> str | None:
+    """The definition of ``cls`` a loss's trials are judged by; two losses compare on a class
+    only when they share one. None: the class does not exist for the loss."""
+    loss = arm_loss(loss)
+    if cls == VANISHING:
+        return "G's gradient and D(G(z))" if loss in PROBABILITY_LOSSES else "G's gradient"
+    if cls == D_WINS:
+        return "d_loss" if loss in D_LOSS_FLOORED else None
+    if cls == OSCILLATION:
+        return "g_loss swing or never diverse" if loss in G_LOSS_ONE_SIDED else "never diverse"
+    return "samples or NaN" if cls in (MODE_COLLAPSE, DIVERGED) else "gradients"
+
+
 def ended_before_budget(epochs: float, max_epochs: int, status: str) -> bool:
     """A run that ended before its budget without diverging: stopped early, by the scheduler
     or by failure-aware stopping. The live searcher and the census both ask it."""
@@ -319,7 +356,8 @@ def stopped_for(trial: pd.DataFrame) -> str:
 
 def classify_study(history: pd.DataFrame, max_epochs: int | None = None,
                    grad_logs: dict[str, pd.DataFrame] | None = None) -> pd.DataFrame:
-    """One row per trial: final metrics, parameters, failure class, onset epoch, and the two
+    """One row per trial: final metrics, parameters, failure class, onset epoch, the samples'
+    outcome (:func:`sample_outcome`, for comparisons across losses), and the two
     kinds of early stop, which are different populations: ``stopped_for_failure`` (ended by
     failure-aware stopping, its failure conclusive) and ``stopped_early`` (stopped by the
     scheduler before ``max_epochs`` for its objective; neither diverged nor stopped for
@@ -335,7 +373,9 @@ def classify_study(history: pd.DataFrame, max_epochs: int | None = None,
         for_failure = bool(stopped_for(trial)) and epochs < max_epochs
         early = ended_before_budget(epochs, max_epochs, last.get("status", "")) \
             and failure != DIVERGED
-        rows.append({**last, "trial_id": trial_id, "failure": failure, "onset_epoch": onset,
+        outcome = sample_outcome(trial, full_budget=epochs >= max_epochs)
+        rows.append({**last, "trial_id": trial_id, "failure": failure, "outcome": outcome,
+                     "onset_epoch": onset,
                      "epochs": epochs, "stopped_for_failure": for_failure,
                      "stopped_early": early and not for_failure})
     return pd.DataFrame(rows)

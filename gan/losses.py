@@ -60,6 +60,16 @@ D_LOSS_FLOORED = ("ns", "minimax", "lsgan", "hinge")
 # (hinge and wgan-gp have g_loss = -E[D(G(z))], which drifts freely around 0).
 G_LOSS_ONE_SIDED = ("ns", "minimax", "lsgan")
 GP_WEIGHT = 10.0  # Gulrajani et al.'s lambda
+# The arms of a loss comparison: every loss on its own, and a loss trained with its paper's
+# whole recipe (gan.config.LOSS_PAPER_SETTINGS), under its own name, so that two arms at an
+# atlas point differ in the loss alone or in the recipe alone.
+RECIPE_ARMS = {"wgan-gp-recipe": "wgan-gp"}
+ARMS = (*LOSSES, *RECIPE_ARMS)
+
+
+def arm_loss(arm: str) -> str:
+    """The loss an arm trains: ``wgan-gp-recipe`` -> ``wgan-gp``; a loss is its own arm."""
+    return RECIPE_ARMS.get(arm, arm)
 
 
 def _check_kind(kind: str) -> None:

@@ -4,15 +4,19 @@ The held-out split is halved: even rows are the reference every sample set is
 compared with; odd rows are left unseen so that real digits can be scored as a
 control (they must look diverse, see tests/test_quality.py).
 
-Coverage depends on the sizes of the two sets (Naeem et al.'s Lemma 2): the
-reference is subsampled, with a fixed seed, to the number of samples scored
-(M = N), so that a perfect generator scores about 0.97 on the embedded subset
-and on full MNIST alike. ``coverage_expected`` records that value per score.
+Coverage depends on the sizes of the two sets (Naeem et al.'s Lemma 2), so the
+evaluator always scores as many samples as it has reference images (M = N): the
+reference is subsampled, with a fixed seed, to the samples asked for, and where
+the reference is the smaller (the embedded subset's 500 even held-out rows
+against the default 1,000 samples) only that many samples are drawn and scored.
+A perfect generator then scores about 0.97 on the embedded subset and on full
+MNIST alike. ``coverage_expected`` records that value per score.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 from typing import Any
 
@@ -27,6 +31,7 @@ from gan.state import TrainState
 QUALITY_KEYS = ("diversity", "fcd", "modes", "class_kl", "inception_score", "density",
                 "coverage", "coverage_expected", "eval_status", "classifier_id")
 EVAL_SEED_OFFSET = 10_007  # evaluation noise must not share a stream with training noise
+log = logging.getLogger(__name__)
 REFERENCE_SEED = 0  # fixed: the reference subset must never move between runs
 CHUNK = 1000
 EVAL_OK, EVAL_NONFINITE = "ok", "nonfinite_samples"
@@ -80,8 +85,13 @@ class QualityEvaluator:
         classifier = classifier.to(device)
         seed = config.seed if config.eval_seed is None else config.eval_seed
         g = torch.Generator(device=device).manual_seed(seed + EVAL_SEED_OFFSET)
-        noise = torch.randn(config.eval_samples, config.latent_dim, generator=g, device=device)
-        return cls(classifier, reference_images(split, config.eval_samples).to(device), noise)
+        reference = reference_images(split, config.eval_samples)
+        if len(reference) < config.eval_samples:
+            log.info("quality: %d samples scored per evaluation, the size of the %s "
+                     "reference (coverage needs M = N; eval_samples %d)", len(reference),
+                     split.name, config.eval_samples)
+        noise = torch.randn(len(reference), config.latent_dim, generator=g, device=device)
+        return cls(classifier, reference.to(device), noise)
 
     def embed(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(features (N, 64), softmax probabilities (N, C)), computed in chunks."""
@@ -105,6 +115,9 @@ class QualityEvaluator:
         if not torch.isfinite(images).all():
             return {**{k: math.nan for k in QUALITY_KEYS}, "eval_status": EVAL_NONFINITE,
                     "classifier_id": self.classifier_id}
+        if len(images) != len(self.ref_features):
+            raise ValueError(f"{len(images)} images against {len(self.ref_features)} reference "
+                             "images: coverage is calibrated for M = N (subsample either)")
         feats, probs = self.embed(images)
         density, coverage = metrics.density_coverage(self.ref_features, feats,
                                                      radii=self.ref_radii)

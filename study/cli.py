@@ -36,7 +36,7 @@ from gan.integrity import check_study_files
 from gan.timing import breakdown_text, slot_name, time_breakdown
 from gan.data import DataError, load_data
 from gan.layout import RAY_DIR, TIMING_FILE
-from gan.losses import LOSSES
+from gan.losses import ARMS
 from gan.runtime import resolve_device
 from study import cluster, outputs, runner
 from study.race import default_budget, run_confirmations
@@ -79,8 +79,8 @@ EXAMPLES = """examples:
       a Ray cluster with token authentication and a folder every node can write
   python -m study.run --design atlas --num-samples 100 --dataset embedded --name atlas100
       the failure atlas: a Sobol sweep over lr, b1, latent size, loss and BatchNorm eps
-  python -m study.run --design atlas --paired --num-samples 100 --dataset embedded
-      the paired atlas: 20 Sobol points, each under all five losses from one seed
+  python -m study.run --design atlas --paired --num-samples 120 --dataset embedded
+      the paired atlas: 20 Sobol points, each under all six arms from one seed
   python -m study.run --name gan-study --resume
       continue an interrupted study (exit 130), or one a full disk stopped (exit 74)
 """
@@ -102,13 +102,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--objective", choices=tuple(OBJECTIVES), default="fcd")
     p.add_argument("--design", choices=DESIGNS, default="search",
                    help="search: TPE + ASHA find the best config; atlas: a Sobol sweep at the "
-                        "full budget, balanced across the five losses, maps the failures")
+                        "full budget, balanced across the losses (and the wgan-gp recipe arm), maps the failures")
     p.add_argument("--paired", action="store_true",
                    help="--design atlas: run every Sobol point under each of --losses from one "
                         "seed, so losses compare within a point (--num-samples: points x losses)")
     p.add_argument("--losses", nargs="+", metavar="LOSS", default=None,
-                   help="--design atlas: the losses it compares (default all: "
-                        f"{' '.join(LOSSES)})")
+                   help="--design atlas: the losses (arms) it compares (default all: "
+                        f"{' '.join(ARMS)})")
     p.add_argument("--space", choices=SPACES, default="default")
     p.add_argument("--seed", type=int, default=0, help="seeds the TPE sampler and every trial")
     p.add_argument("--reproducible", action="store_true",

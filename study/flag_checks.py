@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from gan.config import GANConfig, paper_settings
-from gan.losses import LOSSES
+from gan.config import GANConfig, arm_settings
+from gan.losses import ARMS
 from study.storage import check_storage
 
 POSITIVE = ("num_samples", "max_epochs", "grace_period", "checkpoint_interval",
@@ -63,8 +63,8 @@ def check_flags(args: argparse.Namespace) -> None:
         if args.scheduler != "fifo":
             raise ValueError(f"--design atlas runs every trial at the full budget; --scheduler "
                              f"{args.scheduler} does not apply")
-        for loss in LOSSES:  # each loss's paper settings must fit the shared flags
-            GANConfig(log_interval=args.log_interval, loss=loss, **paper_settings(loss))
+        for arm in ARMS:  # each arm's settings (a recipe's n_critic) must fit the shared flags
+            GANConfig(log_interval=args.log_interval, **arm_settings(arm))
 
 
 def _check_atlas_flags(args: argparse.Namespace) -> None:
@@ -75,11 +75,11 @@ def _check_atlas_flags(args: argparse.Namespace) -> None:
                 raise ValueError(f"{flag} applies to --design atlas only, not --design "
                                  f"{args.design}")
         return
-    losses = args.losses or list(LOSSES)
-    unknown = [loss for loss in losses if loss not in LOSSES]
+    losses = args.losses or list(ARMS)
+    unknown = [loss for loss in losses if loss not in ARMS]
     if unknown:
         raise ValueError(f"--losses {unknown[0]!r} is not a loss; expected some of "
-                         f"{', '.join(LOSSES)}")
+                         f"{', '.join(ARMS)}")
     if len(set(losses)) != len(losses):
         raise ValueError(f"--losses {' '.join(losses)} names a loss twice")
     if args.paired and len(losses) < 2:

@@ -9,9 +9,9 @@ from typing import Any
 
 from optuna.distributions import CategoricalDistribution, FloatDistribution
 
-from gan.config import GANConfig, paper_settings
+from gan.config import GANConfig, arm_settings
 from gan.layout import SEARCH_PARAMS
-from gan.losses import LOSSES
+from gan.losses import ARMS
 
 SPACES = ("default", "extended")
 # search: TPE proposes, ASHA stops early (find the best config);
@@ -58,16 +58,17 @@ def optuna_space(space: str) -> dict[str, Any]:
 
 
 def atlas_space(space: str, losses: tuple[str, ...] = ()) -> dict[str, Any]:
-    """The atlas's axes: lr x b1 x latent size x loss x BatchNorm eps (``default``), plus b2
-    and the D/G lr ratio (``extended``). b2 is otherwise the seed's (wgan-gp: its paper's).
-    ``losses``: the losses it compares (default: all of :data:`gan.losses.LOSSES`)."""
-    unknown = sorted(set(losses) - set(LOSSES))
+    """The atlas's axes: lr x b1 x latent size x arm x BatchNorm eps (``default``), plus b2
+    and the D/G lr ratio (``extended``). b2 is otherwise the seed's for every arm but a recipe
+    arm (wgan-gp-recipe: its paper's). ``losses``: the arms it compares (default: all of
+    :data:`gan.losses.ARMS`)."""
+    unknown = sorted(set(losses) - set(ARMS))
     if unknown:
-        raise ValueError(f"unknown loss(es) {', '.join(unknown)}; expected some of {LOSSES}")
+        raise ValueError(f"unknown loss(es) {', '.join(unknown)}; expected some of {ARMS}")
     dists = optuna_space(space)
     if space == "default":
         dists.pop("b2")
-    dists["loss"] = CategoricalDistribution(list(losses or LOSSES))
+    dists["loss"] = CategoricalDistribution(list(losses or ARMS))
     dists["bn_eps"] = CategoricalDistribution(list(BN_EPS_VALUES))
     return dists
 
@@ -105,8 +106,9 @@ def trial_config(base: GANConfig, params: dict[str, Any], study_seed: int,
     confirmation run) the replicate number; the evaluation noise is the study
     seed's for every trial, so all trials are scored on identical noise. In a
     paired atlas (``paired``) the loss is left out of the seed: every loss at a
-    point trains from the same seed, and a loss comparison within the point
-    differs in the loss alone.
+    point trains from the same seed and the same optimizer settings and D steps,
+    so a comparison of two losses within the point differs in the loss alone (and
+    a recipe arm against its loss in the recipe alone).
 
     Raises:
         ValueError: for a parameter that is not part of any space.
@@ -120,9 +122,11 @@ def trial_config(base: GANConfig, params: dict[str, Any], study_seed: int,
         seed_key.pop(BALANCED_PARAM, None)
     if meta.get("replicate"):
         seed_key["replicate"] = int(meta["replicate"])
-    # A loss's paper settings (wgan-gp: b2 0.9, 5 critic steps) where the space does not search.
-    defaults = paper_settings(search.get("loss", base.loss), set(search))
-    changes = {**defaults, **search, "seed": trial_seed(study_seed, seed_key),
+    # An arm is its loss alone, or a recipe arm (wgan-gp-recipe: b2 0.9, 5 critic steps) with
+    # its paper's settings where the point does not set them.
+    arm = search.pop(BALANCED_PARAM, None)
+    defaults = arm_settings(arm, set(search)) if arm is not None else {}
+    changes = {**search, **defaults, "seed": trial_seed(study_seed, seed_key),
                "eval_seed": study_seed}
     if ratio is not None:
         changes["d_lr"] = float(ratio) * float(search.get("lr", base.lr))

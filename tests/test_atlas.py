@@ -1,5 +1,6 @@
 """The failure atlas: per-loss rates, remedies, charts, and a tiny real atlas study."""
 
+import dataclasses
 import os
 import re
 import subprocess
@@ -12,7 +13,8 @@ import pytest
 from analysis import atlas, atlas_plots
 from gan import failures
 from gan import layout
-from gan.losses import LOSSES
+from gan.records import trial_record
+from gan.losses import ARMS, LOSSES
 from study.search import BalancedSobolSampler
 from study.space import atlas_space
 
@@ -79,7 +81,7 @@ def test_sampler_balances_the_loss_and_is_seeded():
 
     space = atlas_space("default")
 
-    def params(seed, n=15):
+    def params(seed, n=18):
         study = optuna.create_study(sampler=BalancedSobolSampler(space, "loss", seed=seed))
         for _ in range(n):
             study.tell(study.ask(fixed_distributions=space), 0.0)
@@ -87,7 +89,7 @@ def test_sampler_balances_the_loss_and_is_seeded():
 
     first = params(0)
     assert pd.Series([p["loss"] for p in first]).value_counts().to_dict() == \
-        {loss: 3 for loss in LOSSES}
+        {arm: 3 for arm in ARMS}
     assert first == params(0) and first != params(1)
     assert {"lr", "b1", "latent_dim", "loss", "bn_eps"} == set(first[0])
 
@@ -112,11 +114,18 @@ def test_paired_seed_leaves_the_loss_out():
     from study.space import trial_config
 
     point = {"lr": 1e-3, "b1": 0.5, "latent_dim": 8, "bn_eps": 0.8}
-    seeds = {loss: trial_config(GANConfig(), {**point, "loss": loss}, 0, paired=True).seed
-             for loss in LOSSES}
-    assert len(set(seeds.values())) == 1
-    unpaired = {trial_config(GANConfig(), {**point, "loss": loss}, 0).seed for loss in LOSSES}
-    assert len(unpaired) == len(LOSSES)
+    configs = {arm: trial_config(GANConfig(), {**point, "loss": arm}, 0, paired=True)
+               for arm in ARMS}
+    assert len({c.seed for c in configs.values()}) == 1
+    unpaired = {trial_config(GANConfig(), {**point, "loss": arm}, 0).seed for arm in ARMS}
+    assert len(unpaired) == len(ARMS)
+    # The losses differ in the loss alone; the recipe arm from wgan-gp in its recipe alone.
+    assert {c.loss for c in configs.values()} == set(LOSSES)
+    for loss in LOSSES:
+        assert dataclasses.replace(configs[loss], loss="ns") == configs["ns"]
+    recipe = configs["wgan-gp-recipe"]
+    assert (recipe.loss, recipe.b1, recipe.b2, recipe.n_critic) == ("wgan-gp", 0.5, 0.9, 5)
+    assert dataclasses.replace(recipe, b2=0.999, n_critic=1) == configs["wgan-gp"]
     with pytest.raises(ValueError, match="gan"):
         atlas_space("default", ("ns", "gan"))
 
@@ -126,7 +135,7 @@ def test_tiny_paired_atlas_runs_every_loss_at_each_point_and_reports_claims(tmp_
     results = tmp_path / "results"
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
     proc = subprocess.run(
-        [sys.executable, "-m", "study.run", "--design", "atlas", "--paired", "--num-samples", "10",
+        [sys.executable, "-m", "study.run", "--design", "atlas", "--paired", "--num-samples", "12",
          "--max-epochs", "3", "--dataset", "embedded", "--eval-samples", "300",
          "--probe-iterations", "0", "--results-dir", str(results), "--name", "atlas"],
         env=env, capture_output=True, text=True, timeout=500)
@@ -136,18 +145,28 @@ def test_tiny_paired_atlas_runs_every_loss_at_each_point_and_reports_claims(tmp_
     per_trial = history.groupby("trial_id").agg(
         epochs=("epoch", "max"), loss=("loss", "first"), seed=("seed", "first"),
         lr=("lr", "first"), b1=("b1", "first"), latent_dim=("latent_dim", "first"))
-    assert len(per_trial) == 10 and (per_trial["epochs"] == 3).all()  # FIFO: nobody cut short
-    # Two points, each under all five losses from one seed, at one (lr, b1, latent size).
+    assert len(per_trial) == 12 and (per_trial["epochs"] == 3).all()  # FIFO: nobody cut short
+    # Two points, each under all six arms from one seed, at one (lr, b1, latent size).
     assert per_trial["seed"].nunique() == 2
     for _, point in per_trial.groupby("seed"):
-        assert sorted(point["loss"]) == sorted(LOSSES)
+        assert sorted(point["loss"]) == sorted(ARMS)
         assert point[["lr", "b1", "latent_dim"]].nunique().max() == 1
+    # What each trial trained: at a point, every setting but the loss is shared; the recipe
+    # arm differs from wgan-gp in its recipe alone (b2 0.9, 5 critic steps).
+    trained = [trial_record(folder) for folder in layout.trial_dirs(study).values()]
+    for seed in {r["config"]["seed"] for r in trained}:
+        arms = {r["params"]["loss"]: r["config"] for r in trained if r["config"]["seed"] == seed}
+        loss_alone = [{**c, "loss": None} for arm, c in arms.items() if arm in LOSSES]
+        assert all(c == loss_alone[0] for c in loss_alone) and len(loss_alone) == 5
+        recipe = {**arms["wgan-gp-recipe"], "b2": arms["ns"]["b2"], "n_critic": 1}
+        assert recipe == arms["wgan-gp"]
+        assert (arms["wgan-gp-recipe"]["b2"], arms["wgan-gp-recipe"]["n_critic"]) == (0.9, 5)
     assert set(history["phase"]) == {layout.PHASE_ATLAS}  # no confirmations or controls
 
     import optuna
 
     ot = optuna.load_study(study_name="atlas", storage=f"sqlite:///{study / layout.OPTUNA_DB}")
-    assert [t.state.name for t in ot.trials] == ["COMPLETE"] * 10
+    assert [t.state.name for t in ot.trials] == ["COMPLETE"] * 12
 
     report = (study / layout.REPORT_DIR / "report.md").read_text()
     assert "Design: atlas (paired" in report and "atlas_phase_diagrams.png" in report
@@ -157,8 +176,9 @@ def test_tiny_paired_atlas_runs_every_loss_at_each_point_and_reports_claims(tmp_
     assert "McNemar exact" in claims_part and "not tested" not in claims_part
     assert (study / layout.REPORT_DIR / "atlas_phase_diagrams.png").is_file()
     table = report.split("## Failure rates per loss")[1].split("\n## ")[0]
-    for loss in LOSSES:
-        assert f"| {loss} " in table and f"{loss}: " in report
+    for arm in ARMS:
+        assert f"| {arm} " in table and f"{arm}: " in report
+    assert "wgan-gp-recipe | wgan-gp" in report  # the recipe effect, beside the loss effect
     trials = pd.read_csv(study / layout.REPORT_DIR / "trials.csv")
     assert (trials["failure"] != failures.UNDETERMINED).all()
     assert set(trials["phase"]) == {layout.PHASE_ATLAS}
