@@ -27,15 +27,18 @@ def losses_in(trials: pd.DataFrame) -> list[str]:
 
 
 def loss_table(trials: pd.DataFrame) -> pd.DataFrame:
-    """One row per loss: n, each class as ``k (95% CI)``, median onset per failure, and the
-    best and median final fcd of the trials that did not diverge."""
+    """One row per loss: n, each class as ``k (95% CI)`` ("n/a" where the class does not exist
+    for the loss), failure by the samples, median onset per failure, and the best and median
+    final fcd of the trials that did not diverge."""
     rows = []
     for loss in losses_in(trials):
         group = trials[trials["loss"].astype(str) == loss]
         n = len(group)
         row: dict[str, object] = {"loss": loss, "n": n}
         for cls in failures.CLASSES:
-            if cls != failures.UNDETERMINED or (group["failure"] == cls).any():
+            if failures.rule_family(cls, loss) is None:
+                row[cls] = "n/a"  # the class does not exist for this loss (gan.failures)
+            elif cls != failures.UNDETERMINED or (group["failure"] == cls).any():
                 row[cls] = count_cell(int((group["failure"] == cls).sum()), n)
         row[ANY_FAILURE] = count_cell(_hits(group, ANY_FAILURE), n)
         for cls in failures.FAILURES:

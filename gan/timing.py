@@ -19,9 +19,10 @@ def time_breakdown(history: pd.DataFrame, wall_seconds: float, slots: float,
     trial's outputs, where ``slots`` is how many trials the cluster runs at once (its cores,
     on the CPU default; study.cluster.trial_slots).
 
-    Training and evaluation come from each epoch's own timers (``epoch_seconds``,
-    ``eval_seconds``), one slot each; the rest is start-up, data and classifier loading,
-    checkpoints, Ray and idle slots. The report that follows (``report_seconds``, its
+    Training, evaluation and checkpoints come from each epoch's own timers
+    (``epoch_seconds``, ``eval_seconds``, ``checkpoint_seconds``), one slot each; the rest is
+    start-up, data and classifier loading, Ray and idle slots. ``checkpoint_cost`` is the
+    checkpoints' time as a share of the training time (study.trial_checkpoints). The report that follows (``report_seconds``, its
     gradient probe included) is kept apart, and ``training_with_report`` is the training
     share of both together.
 
@@ -37,8 +38,11 @@ def time_breakdown(history: pd.DataFrame, wall_seconds: float, slots: float,
         return float(history[column].fillna(0).sum()) if column in history else 0.0
 
     training, evaluation = used("epoch_seconds") / budget, used("eval_seconds") / budget
+    checkpoints = used("checkpoint_seconds") / budget
     return {"wall_seconds": wall_seconds, "slots": slots, "slot": slot, "training": training,
-            "evaluation": evaluation, "other": max(0.0, 1.0 - training - evaluation),
+            "evaluation": evaluation, "checkpoints": checkpoints,
+            "checkpoint_cost": checkpoints / training if training else float("nan"),
+            "other": max(0.0, 1.0 - training - evaluation - checkpoints),
             "report_seconds": report_seconds,
             "training_with_report": training * wall_seconds / (wall_seconds + report_seconds)}
 
@@ -60,7 +64,9 @@ def breakdown_text(parts: dict[str, float | str]) -> str:
             f"{_slots_text(parts['slots'], parts.get('slot', 'core'))} × "
             f"{_minutes(parts['wall_seconds'])}; "
             f"evaluation {parts['evaluation']:.0%}; "
-            f"start-up, checkpoints, Ray and idle {parts['other']:.0%}")
+            f"checkpoints {parts.get('checkpoints', 0.0):.1%} "
+            f"({parts.get('checkpoint_cost', 0.0):.1%} of training); "
+            f"start-up, Ray and idle {parts['other']:.0%}")
     if parts.get("report_seconds"):
         text += (f"; then the report {_minutes(parts['report_seconds'])} (training "
                  f"{parts['training_with_report']:.0%} of the whole "

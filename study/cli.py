@@ -167,7 +167,8 @@ def _add_run_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--connect-timeout", type=float, default=10.0,
                    help="seconds to wait for --address to answer before giving up")
     p.add_argument("--checkpoint-interval", type=int, default=10,
-                   help="epochs between checkpoints (besides the scheduler's milestones)")
+                   help="epochs between checkpoints (besides the scheduler's milestones, the end, "
+                        "and every 60 s of training)")
 
 
 def _apply_defaults(args: argparse.Namespace) -> None:

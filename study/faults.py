@@ -6,12 +6,15 @@ interrupt does (Tune saves what it can, unfinished trials stay resumable), and
 the study ends with one line that names the folder, the error and the fix, and
 exit code :data:`EXIT_STORAGE`. After space is freed, ``--resume`` continues.
 
-Tune hands a trial's exception only to its own error log line, so that line is
-where the fault is caught: :class:`StorageFaultTrap` is a ``logging.Filter`` on
-Tune's controller logger that recognises the fault in the exception, keeps the
-first message, sends the driver SIGINT (Tune's own graceful stop) and drops the
-traceback. Errors on the driver (Optuna's SQLite database, Tune's state) reach
-:func:`storage_fault` through the exception itself.
+A trial's fault reaches the driver through Tune's public callback interface:
+:class:`StorageFaultCallback` reads the error of each trial Tune retries or gives
+up on (``Trial.get_pickled_error``, else its text) and hands it to the active
+:class:`StorageFaultTrap`, which keeps the first fault and sends the driver SIGINT
+(Tune's own graceful stop). The trap is also a ``logging.Filter`` on the handlers
+of the ``ray`` and root loggers, where it drops the fault's traceback from the
+terminal (and catches a fault worded only in a log line). Errors on the driver
+(Optuna's SQLite database, Tune's state) reach :func:`storage_errno` through the
+exception itself.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import os
 import shutil
 import signal
 from pathlib import Path
+from typing import Any
 
 from ray import tune
 
@@ -36,7 +40,6 @@ STORAGE_TEXTS = {"database or disk is full": errno.ENOSPC, "No space left on dev
                  "Disk quota exceeded": errno.EDQUOT, "Read-only file system": errno.EROFS,
                  "attempt to write a readonly database": errno.EROFS,
                  "disk I/O error": errno.EIO, "Input/output error": errno.EIO}
-TUNE_LOGGER = "ray.tune.execution.tune_controller"
 
 
 def _chain(exc: BaseException | None):
@@ -90,13 +93,22 @@ def fault_line(number: int, where: str, resume: str) -> str:
     return f"{what} under {where}{space}: {fix}, then run: {resume}"
 
 
+_ACTIVE: list[StorageFaultTrap] = []  # the trap of the study running in this process
+
+
 class StorageFaultTrap(logging.Filter):
-    """On Tune's controller logger: the first trial error that is a storage fault stops the
-    study (SIGINT, as Ctrl-C would); storage-fault tracebacks are not printed."""
+    """While active: the first trial error that is a storage fault stops the study (SIGINT,
+    as Ctrl-C would); storage-fault tracebacks are not printed."""
 
     def __init__(self) -> None:
         super().__init__()
         self.errno: int | None = None
+
+    def saw(self, number: int | None) -> None:
+        """A trial error's storage errno (None: not a storage fault)."""
+        if number is not None and self.errno is None:
+            self.errno = number
+            signal.raise_signal(signal.SIGINT)
 
     def filter(self, record: logging.LogRecord) -> bool:
         exc = record.exc_info[1] if record.exc_info else None
@@ -107,9 +119,7 @@ class StorageFaultTrap(logging.Filter):
                 if record.levelno >= logging.ERROR else None
         if number is None:
             return True
-        if self.errno is None:
-            self.errno = number
-            signal.raise_signal(signal.SIGINT)
+        self.saw(number)
         return False
 
     def _handlers(self) -> list[logging.Handler]:
@@ -118,15 +128,36 @@ class StorageFaultTrap(logging.Filter):
         return [*logging.getLogger("ray").handlers, *logging.getLogger().handlers]
 
     def __enter__(self) -> StorageFaultTrap:
-        logging.getLogger(TUNE_LOGGER).addFilter(self)
+        _ACTIVE.append(self)
         for handler in self._handlers():
             handler.addFilter(self)
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        logging.getLogger(TUNE_LOGGER).removeFilter(self)
+        _ACTIVE.remove(self)
         for handler in self._handlers():
             handler.removeFilter(self)
+
+
+class StorageFaultCallback(tune.Callback):
+    """Tune's public hooks for a failed trial (retried, or errored for good): its error goes
+    to the active :class:`StorageFaultTrap`."""
+
+    def on_trial_recover(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self._check(trial)
+
+    def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self._check(trial)
+
+    @staticmethod
+    def _check(trial: Any) -> None:
+        if not _ACTIVE:
+            return
+        try:
+            error = trial.get_pickled_error() or trial.get_error()
+        except Exception:  # an unreadable error file says nothing about the disk
+            error = None
+        _ACTIVE[-1].saw(storage_errno(error) if error is not None else None)
 
 
 # Tune's own state files of an experiment: one of each per run, rewritten in place.

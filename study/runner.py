@@ -26,7 +26,7 @@ from gan.state import STATUS_OK
 from study import cluster, footprint, outputs, storage
 from study.progress import TrialLines
 from study.failure_stop import FailureStopper, stamp_trials
-from study.faults import TuneStateBackup, repair_tune_state
+from study.faults import StorageFaultCallback, TuneStateBackup, repair_tune_state
 from study.search import BalancedSobolSampler, ResumableOptunaSearch
 from study.space import (BALANCED_PARAM, CONTROL_POINT, atlas_space, optuna_space,
                          seed_point)
@@ -181,7 +181,8 @@ def run_config(settings: StudySettings, experiment: str, total: int, base_loss: 
         sync_config=tune.SyncConfig(sync_artifacts=bool(settings.storage)),
         checkpoint_config=tune.CheckpointConfig(num_to_keep=CHECKPOINTS_KEPT),
         failure_config=tune.FailureConfig(max_failures=1), verbose=1 if verbose else 0,
-        callbacks=[TrialLines(settings.objective, total)] + ([] if settings.storage else [
+        callbacks=[TrialLines(settings.objective, total), StorageFaultCallback()] + (
+            [] if settings.storage else [
             TuneStateBackup(settings.study_dir / experiment)]))
 
 

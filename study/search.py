@@ -1,4 +1,5 @@
-"""OptunaSearch that tells Optuna the truth and is safe to resume after a hard kill.
+"""A Tune searcher over Optuna's ask-and-tell interface that tells Optuna the truth and is
+safe to resume after a hard kill.
 
 The truth: a trial the scheduler (or failure-aware stopping, whose class becomes the
 user attribute ``failure_stop``) stopped before the full budget ends PRUNED at
@@ -9,50 +10,91 @@ one COMPLETE with the documented penalty; an errored one FAIL.
 
 Resume: Tune saves the searcher (a pickle) and the Optuna study (SQLite) at
 different moments. After a SIGKILL or power loss the pickle can be older than the
-database: a trial it believes is running may already be finished there, and a
-trial the database shows running may be unknown to it. Unpatched, the first
-crashes the resumed study (UpdateFinishedTrialError) and the second leaves an
-Optuna trial RUNNING forever.
+database: a trial it believes is running may already be finished there (its
+report and tell are skipped, ``skip_if_finished``), and a trial the database
+shows running may be unknown to it (marked FAIL on restore: Tune will never run
+it).
 
-Private members of Ray's OptunaSearch are used here and nowhere else: ``_ot_trials``
-(the Tune-to-Optuna trial map, which no public API exposes), ``_ot_study`` and
-``_completed_trials``. Both tests in tests/test_search.py go through every one of
-them, so a Ray upgrade that renames one fails CI instead of breaking silently.
+Only public interfaces are used: Tune's ``Searcher`` and Optuna's ``Study.ask``,
+``Study.tell``, ``Trial.report`` and ``Trial.set_user_attr``. The searcher owns the
+map from Tune trial to Optuna trial.
 """
 
 from __future__ import annotations
 
 import logging
+import pickle
 import warnings
 from pathlib import Path
 from typing import Any
 
 import optuna
-from ray.tune.search.optuna import OptunaSearch
+from ray.tune.search import Searcher
 
 from gan.failures import ended_before_budget
 from gan.state import STATUS_OK
 from study.failure_stop import read_stops
 
 log = logging.getLogger(__name__)
+FINISHED_ERRORS = (optuna.exceptions.UpdateFinishedTrialError,)
 
 
-class ResumableOptunaSearch(OptunaSearch):
-    def __init__(self, *args: Any, max_epochs: int | None = None,
-                 failure_stops: Path | None = None, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.max_epochs = max_epochs
-        # study.failure_stop's record: a trial it ended is PRUNED with its failure class.
-        self.failure_stops = failure_stops
+class ResumableOptunaSearch(Searcher):
+    """Tune asks for configs (:meth:`suggest`) and reports results; Optuna's study, in its
+    RDB storage, holds every trial.
+
+    Args:
+        space: Optuna distributions by parameter name.
+        metric, mode: the objective Tune reports and its direction (``min`` or ``max``).
+        sampler: Optuna's sampler (TPE for a search, Sobol for an atlas).
+        study_name, storage: the Optuna study, created or loaded.
+        points_to_evaluate: configs to try first (queued once, in a new study only).
+        max_epochs: the full budget, which tells a stopped trial from a finished one.
+        failure_stops: study.failure_stop's record: a trial it ended is PRUNED with its class.
+    """
+
+    def __init__(self, space: dict[str, Any], metric: str, mode: str,
+                 sampler: optuna.samplers.BaseSampler, study_name: str,
+                 storage: optuna.storages.BaseStorage | str,
+                 points_to_evaluate: list[dict[str, Any]] | None = None,
+                 max_epochs: int | None = None, failure_stops: Path | None = None) -> None:
+        super().__init__(metric=metric, mode=mode)
+        self.space = dict(space)
+        self.max_epochs, self.failure_stops = max_epochs, failure_stops
+        self.study = optuna.create_study(
+            study_name=study_name, storage=storage, sampler=sampler,
+            pruner=optuna.pruners.NopPruner(), load_if_exists=True,
+            direction="minimize" if mode == "min" else "maximize")
+        if points_to_evaluate and not self.study.get_trials(deepcopy=False):
+            for point in points_to_evaluate:
+                self.study.enqueue_trial(point)
+        self.trials: dict[str, optuna.trial.Trial] = {}  # Tune trial id -> Optuna trial
+        self.finished: set[str] = set()
+
+    def set_search_properties(self, metric: str | None, mode: str | None, config: dict,
+                              **spec: Any) -> bool:
+        # The space, metric and mode are set at construction; Tune's must agree.
+        return (metric in (None, self.metric)) and (mode in (None, self.mode))
+
+    def suggest(self, trial_id: str) -> dict[str, Any] | None:
+        if trial_id not in self.trials:
+            self.trials[trial_id] = self.study.ask(fixed_distributions=self.space)
+        return dict(self.trials[trial_id].params)
 
     def on_trial_result(self, trial_id: str, result: dict[str, Any]) -> None:
+        if trial_id in self.finished or trial_id not in self.trials:
+            return
         # Optuna's step is the trial's epoch, not Tune's iteration count, which lags after a
         # resume from a checkpoint newer than Tune's saved state (study.trainable.resume_point).
-        result = {**result, "training_iteration": result.get("epoch",
-                                                             result.get("training_iteration"))}
+        self._report(trial_id, result)
+
+    def _report(self, trial_id: str, result: dict[str, Any]) -> None:
+        step = int(result.get("epoch", result.get("training_iteration")))
         try:
-            super().on_trial_result(trial_id, result)
-        except optuna.exceptions.UpdateFinishedTrialError:
+            with warnings.catch_warnings():  # Optuna ignores (and warns of) a repeated step
+                warnings.simplefilter("ignore")
+                self.trials[trial_id].report(float(result[self.metric]), step)
+        except FINISHED_ERRORS:
             log.warning("Optuna trial of %s already finished before the restart; not "
                         "reporting to it again", trial_id)
 
@@ -64,37 +106,48 @@ class ResumableOptunaSearch(OptunaSearch):
 
     def on_trial_complete(self, trial_id: str, result: dict[str, Any] | None = None,
                           error: bool = False) -> None:
-        if trial_id in self._completed_trials or not self._stopped_early(result, error):
-            try:
-                super().on_trial_complete(trial_id, result, error)
-            except optuna.exceptions.UpdateFinishedTrialError:
-                log.warning("Optuna trial of %s already finished before the restart", trial_id)
+        if trial_id in self.finished or trial_id not in self.trials:
             return
-        ot_trial = self._ot_trials[trial_id]
-        try:
+        self.finished.add(trial_id)
+        trial, state = self.trials[trial_id], optuna.trial.TrialState.COMPLETE
+        value = None if error or not result else result.get(self.metric)
+        if self._stopped_early(result, error):
             # Tune hands the result that made the scheduler stop the trial to on_trial_complete
             # only: record it as the last intermediate value, the one PRUNED ends at.
-            step = int(result.get("epoch", result.get("training_iteration")))
-            with warnings.catch_warnings():  # Optuna ignores (and warns of) a repeated step
-                warnings.simplefilter("ignore")
-                ot_trial.report(result[self.metric], step)
-            stop = read_stops(self.failure_stops).get(trial_id) if self.failure_stops else None
-            if stop:  # shown by optuna-dashboard beside the PRUNED state
-                ot_trial.set_user_attr("failure_stop", stop["failure"])
-                ot_trial.set_user_attr("failure_stop_epoch", stop["epoch"])
-            self._ot_study.tell(ot_trial, state=optuna.trial.TrialState.PRUNED)
-        except optuna.exceptions.UpdateFinishedTrialError:
+            self._report(trial_id, result)
+            self._stamp_stop(trial_id, trial)
+            state, value = optuna.trial.TrialState.PRUNED, None
+        elif value is None:
+            state = optuna.trial.TrialState.FAIL if error else optuna.trial.TrialState.PRUNED
+        try:
+            self.study.tell(trial, value, state=state, skip_if_finished=True)
+        except ValueError as err:  # e.g. a NaN objective: Optuna refuses it
+            log.warning("Optuna refused the result of %s: %s", trial_id, err)
+
+    def _stamp_stop(self, trial_id: str, trial: optuna.trial.Trial) -> None:
+        stop = read_stops(self.failure_stops).get(trial_id) if self.failure_stops else None
+        if not stop:
+            return
+        try:  # shown by optuna-dashboard beside the PRUNED state
+            trial.set_user_attr("failure_stop", stop["failure"])
+            trial.set_user_attr("failure_stop_epoch", stop["epoch"])
+        except FINISHED_ERRORS:
             log.warning("Optuna trial of %s already finished before the restart", trial_id)
-        self._completed_trials.add(trial_id)
+
+    def save(self, checkpoint_path: str) -> None:
+        with open(checkpoint_path, "wb") as out:
+            pickle.dump({"trials": self.trials, "finished": self.finished}, out)
 
     def restore(self, checkpoint_path: str) -> None:
-        super().restore(checkpoint_path)
-        known = {t.number for t in self._ot_trials.values()}
-        for trial in self._ot_study.get_trials(deepcopy=False,
-                                               states=(optuna.trial.TrialState.RUNNING,)):
+        with open(checkpoint_path, "rb") as saved:
+            state = pickle.load(saved)
+        self.trials, self.finished = state["trials"], state["finished"]
+        known = {t.number for t in self.trials.values()}
+        for trial in self.study.get_trials(deepcopy=False,
+                                           states=(optuna.trial.TrialState.RUNNING,)):
             if trial.number not in known:
                 # Suggested after the searcher was last saved; Tune will never run it.
-                self._ot_study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
+                self.study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
                 log.warning("marked orphaned Optuna trial #%d as failed", trial.number)
 
 

@@ -11,7 +11,7 @@ import json
 import logging
 import math
 import sys
-import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -21,7 +21,7 @@ import torch
 from ray import tune
 
 from gan.atomic import write_text
-from gan.checkpoint import load_checkpoint, save_checkpoint
+from gan.checkpoint import load_checkpoint
 from gan.config import EXECUTION_SETTINGS, GANConfig
 from gan.classifier import DigitClassifier
 from gan.data import DataSplit, load_data
@@ -34,6 +34,7 @@ from gan.train import train
 from gan.train.callbacks import GeneratorSnapshots, MetricsWriter, SampleGrids
 from study.space import TRIAL_META_KEYS, split_trial_params, trial_config
 from study.storage import is_uri, mirror, uri_join
+from study.trial_checkpoints import TrialCheckpoints
 
 log = logging.getLogger(__name__)
 
@@ -89,10 +90,11 @@ def tune_metrics(record: dict[str, Any]) -> dict[str, Any]:
 
 
 class TuneReporter(Callback):
-    """Reports every epoch to Tune; checkpoints at ``checkpoint_epochs`` and at the end."""
+    """Reports every epoch to Tune, with the checkpoint ``checkpoints`` wrote at that epoch
+    end, if any (study.trial_checkpoints decides when)."""
 
-    def __init__(self, checkpoint_epochs: frozenset[int]) -> None:
-        self.checkpoint_epochs = checkpoint_epochs
+    def __init__(self, checkpoints: TrialCheckpoints) -> None:
+        self.checkpoints = checkpoints
 
     def on_train_start(self, state: TrainState) -> None:
         # Resumed from a checkpoint the trial wrote at its very end (study.trainable's
@@ -100,16 +102,19 @@ class TuneReporter(Callback):
         # so report that last epoch again, or Tune and Optuna would end the trial at an older
         # result (as if stopped early).
         if state.finished and state.history:
+            self.checkpoints.write(state)
             self.on_epoch_end(state, state.history[-1])
 
     def on_epoch_end(self, state: TrainState, record: dict[str, Any]) -> None:
-        metrics = tune_metrics(record)
-        if state.finished or state.epoch in self.checkpoint_epochs:
-            with tempfile.TemporaryDirectory() as tmp:
-                save_checkpoint(state, Path(tmp) / CHECKPOINT_FILE)
-                tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(tmp))
-        else:
+        metrics, folder = tune_metrics(record), self.checkpoints.take()
+        if folder is None:
             tune.report(metrics)
+        else:
+            started = time.monotonic()
+            try:
+                tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(str(folder)))
+            finally:
+                self.checkpoints.done(time.monotonic() - started)
         if state.status != STATUS_OK:
             state.request_stop()  # a diverged trial ends here, cleanly, with a finite objective
 
@@ -242,9 +247,11 @@ def make_trainable(settings: TrialSettings) -> Callable[..., None]:
         write_trial_file(trial_dir, context.get_trial_id(), params, config, settings.phase)
         checkpoint = resume_point(trial_dir, tune_ckpt, config)
         snapshots = frozenset(split_trial_params(params)[1].get("snapshot_epochs", ()))
-        callbacks = [RecordTags(settings.objective, settings.mode), MetricsWriter(trial_dir),
-                     SampleGrids(trial_dir), GeneratorSnapshots(trial_dir, snapshots),
-                     TuneReporter(settings.checkpoint_epochs)]  # last: it may end the trial
+        checkpoints = TrialCheckpoints(settings.checkpoint_epochs)
+        callbacks = [RecordTags(settings.objective, settings.mode), checkpoints,
+                     MetricsWriter(trial_dir), SampleGrids(trial_dir),
+                     GeneratorSnapshots(trial_dir, snapshots),
+                     TuneReporter(checkpoints)]  # last: it may end the trial
         data = data if data is not None else load_data(config)
         evaluator = QualityEvaluator.for_data(data, config, resolve_device(config.device),
                                               classifier) if config.eval_interval > 0 else None

@@ -77,3 +77,12 @@ def test_no_import_circle():
         if module not in seen:
             cycle = visit(module, [module])
             assert cycle is None, " -> ".join(cycle)
+
+
+def test_no_private_ray_or_optuna_attribute_in_the_project():
+    """Attribute access on Ray's or Optuna's objects only through public names: no private
+    member of OptunaSearch, no internal Tune logger (a Ray upgrade would break them silently)."""
+    private = ("_ot_trials", "_ot_study", "_completed_trials", "tune_controller")
+    for module, path in _paths().items():
+        text = path.read_text()
+        assert not [name for name in private if name in text], module

@@ -135,3 +135,31 @@ def test_real_vs_real_coverage_at_m_equals_n_on_both_reference_sizes(embedded, h
         _, unmatched = density_coverage(full.ref_features, full.embed(control_images(split, n))[0],
                                         radii=full.ref_radii)
         assert unmatched < m["coverage"] - 0.1
+
+
+def test_collapse_thresholds_at_m_equals_n_separate_real_digits_known_collapses_and_noise(
+        evaluator, control):
+    """Each input scored at M = N (500 against the 500 reference digits) and judged by the
+    census's sample rules over a final window after a learned peak."""
+    import pandas as pd
+
+    from gan import failures
+
+    images, labels = control
+    n = len(evaluator[0].ref_features)
+    noise = torch.rand(n, 1, 28, 28, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    cases = {
+        "real": (images, failures.HEALTHY),
+        "one class": (images[labels == 7].repeat(20, 1, 1, 1)[:n], failures.COLLAPSED),
+        "three classes": (images[labels < 3].repeat(4, 1, 1, 1)[:n], failures.COLLAPSED),
+        "ten prototypes": (torch.stack([images[labels == c][0] for c in range(10)])
+                           .repeat(50, 1, 1, 1)[:n], failures.COLLAPSED),
+        "noise": (noise, failures.NOT_LEARNED),
+    }
+    for name, (x, expected) in cases.items():
+        m = evaluator[0].score(x)
+        rows = [{"epoch": 1, "status": "ok", "d_loss": 0.6, "diversity": 0.5, "coverage": 0.5,
+                 "modes": 10, "density": 0.8}]
+        rows += [{"epoch": e, "status": "ok", "d_loss": 0.6, **{k: m[k] for k in
+                  ("diversity", "coverage", "modes", "density")}} for e in (2, 3, 4)]
+        assert failures.sample_outcome(pd.DataFrame(rows)) == expected, (name, m)

@@ -48,11 +48,14 @@ def test_time_breakdown_shares():
 
     from gan.timing import breakdown_text, time_breakdown
 
-    history = pd.DataFrame({"epoch_seconds": [30.0, 30.0, None], "eval_seconds": [2.0, 2.0, 4.0]})
+    history = pd.DataFrame({"epoch_seconds": [30.0, 30.0, None], "eval_seconds": [2.0, 2.0, 4.0],
+                            "checkpoint_seconds": [0.0, 0.6, 0.0]})
     parts = time_breakdown(history, wall_seconds=50.0, slots=2)
     assert parts["training"] == pytest.approx(0.6) and parts["evaluation"] == pytest.approx(0.08)
+    assert parts["checkpoint_cost"] == pytest.approx(0.01)  # 0.6 s of 60 s of training
     assert breakdown_text(parts) == ("training 60% of 2 cores × 0 m 50 s; evaluation 8%; "
-                                     "start-up, checkpoints, Ray and idle 32%")
+                                     "checkpoints 0.6% (1.0% of training); start-up, Ray and "
+                                     "idle 31%")
     # the report that follows is kept apart; the whole run's share is given beside it
     parts = time_breakdown(history, wall_seconds=50.0, slots=2, report_seconds=25.0)
     assert parts["training"] == pytest.approx(0.6)

@@ -167,3 +167,42 @@ def test_tune_state_backup_and_repair(tmp_path):
     assert json_.loads(state.read_text()) == {"trials": [1, 2]}
     assert (tmp_path / (state.name + ".damaged")).read_text() == '{"trials": [1, 2, 3'
     assert repair_tune_state(tmp_path) == []  # whole now: nothing to do
+
+
+def test_tunes_public_callback_hands_a_trials_storage_fault_to_the_trap():
+    """The trial's error as Tune keeps it (Trial.get_pickled_error), through the public
+    Callback hooks for a retried and an errored trial."""
+    from study.faults import StorageFaultCallback
+
+    class Trial:
+        def __init__(self, error):
+            self.error = error
+
+        def get_pickled_error(self):
+            return self.error
+
+        def get_error(self):
+            return None
+
+    def wrapped_quota():
+        try:
+            raise OSError(errno.EDQUOT, "Disk quota exceeded")
+        except OSError as err:
+            try:
+                raise RuntimeError("trial failed") from err
+            except RuntimeError as outer:
+                return outer
+
+    received = []
+    old = signal.signal(signal.SIGINT, lambda *_: received.append(1))
+    try:
+        callback = StorageFaultCallback()
+        callback.on_trial_error(1, [], Trial(OSError(errno.ENOSPC, "full")))  # no trap: ignored
+        with StorageFaultTrap() as trap:
+            callback.on_trial_recover(1, [], Trial(ValueError("not storage")))
+            assert trap.errno is None and received == []
+            callback.on_trial_recover(2, [], Trial(wrapped_quota()))
+            callback.on_trial_error(3, [], Trial(OSError(errno.ENOSPC, "full")))
+        assert trap.errno == errno.EDQUOT and received == [1]  # the first fault, one stop
+    finally:
+        signal.signal(signal.SIGINT, old)

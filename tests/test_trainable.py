@@ -8,6 +8,7 @@ from conftest import tiny_config
 from gan import Callback, train
 from gan.checkpoint import save_checkpoint
 from study.trainable import resume_point
+from study.trial_checkpoints import TrialCheckpoints
 
 
 def test_resume_point_prefers_the_newest_complete_checkpoint_on_disk(tmp_path, synthetic):
@@ -64,13 +65,18 @@ def test_a_trial_resumed_at_its_end_reports_its_last_epoch_again(synthetic, monk
                         lambda metrics, checkpoint=None: reports.append((metrics, checkpoint)))
     config = tiny_config(n_epochs=2)
     done = checkpoint_dict(train(config, data=synthetic))
-    train(config, [trainable.TuneReporter(frozenset())], data=synthetic, checkpoint=done)
+    checkpoints = TrialCheckpoints(frozenset())
+    train(config, [checkpoints, trainable.TuneReporter(checkpoints)], data=synthetic,
+          checkpoint=done)
     assert len(reports) == 1
     metrics, checkpoint = reports[0]
     assert metrics["epoch"] == 2 and checkpoint is not None
     reports.clear()
-    train(config, [trainable.TuneReporter(frozenset())], data=synthetic)  # a fresh run
+    checkpoints = TrialCheckpoints(frozenset())
+    train(config, [checkpoints, trainable.TuneReporter(checkpoints)], data=synthetic)  # fresh
     assert [m["epoch"] for m, _ in reports] == [1, 2]
+    assert [c is not None for _, c in reports] == [False, True]  # short epochs: at the end
+    assert all(m["checkpoint_seconds"] >= 0 for m, _ in reports)
 
 
 def test_worker_exit_during_garbage_collection_is_not_reported(monkeypatch, capsys):
