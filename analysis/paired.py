@@ -24,7 +24,7 @@ import pandas as pd
 from scipy import stats
 
 from analysis.noninferiority import noninferiority_p
-from gan.losses import RECIPE_ARMS, arm_loss
+from gan.losses import ARMS, RECIPE_ARMS, arm_loss
 
 POINT_KEY = "seed"  # a paired atlas's trial seed leaves the loss out (study.space.trial_config)
 # What a point is: the parameters every arm at it shares (b2 is not one: the wgan-gp recipe
@@ -206,7 +206,8 @@ def loss_comparison(trials: pd.DataFrame, failed: pd.Series, reference: str = "n
             defined the same way for every loss.
     """
     trials = trials.assign(failed=failed.astype(float))
-    arms = list(trials["loss"].unique())
+    present = list(trials["loss"].unique())
+    arms = [arm for arm in ARMS if arm in present] + [arm for arm in present if arm not in ARMS]
     compared = [(arm, reference) for arm in arms if arm != reference and arm not in RECIPE_ARMS]
     compared += [(arm, arm_loss(arm)) for arm in arms if arm in RECIPE_ARMS and arm_loss(arm) in arms]
     rows = []
