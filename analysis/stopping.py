@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from gan import failures
+from gan.losses import ARMS
 from gan.integrity import check_study_files
 from analysis.load import StudyLoadError, load_study
 from analysis.stats import count_cell, wilson_interval
@@ -132,8 +133,10 @@ def rule_table(history: pd.DataFrame, trials: pd.DataFrame, max_epochs: int,
         stops = replay(history, trials, max_epochs, window, rules, masks)
         if stops.empty:
             continue
-        groups = [(ALL_LOSSES, stops)] + list(stops.groupby("loss", sort=False)) \
-            if stops["loss"].nunique() > 1 else [(ALL_LOSSES, stops)]
+        by_loss = dict(list(stops.groupby("loss", sort=False)))
+        order = [a for a in ARMS if a in by_loss] + [a for a in by_loss if a not in ARMS]
+        groups = [(ALL_LOSSES, stops)] + [(arm, by_loss[arm]) for arm in order] \
+            if len(by_loss) > 1 else [(ALL_LOSSES, stops)]
         for loss, group in groups:
             rows.append({"rule": failures.class_label(rule), "loss": loss,
                          "window": _window_label(window, rule), **summarize(group, max_epochs)})
