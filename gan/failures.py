@@ -182,6 +182,18 @@ RULE_COLUMNS = ("epoch", "status", "d_loss", "d_fake", "g_grad_norm", "d_grad_no
                 "coverage", "modes", "density")
 
 
+def diverged(trial: pd.DataFrame) -> np.ndarray:
+    """Per epoch (in the trial's row order): the run reported a NaN (status or d_loss)."""
+    return (trial["status"].astype(str).to_numpy() == DIVERGED) \
+        | ~np.isfinite(_column(trial, "d_loss", math.nan))
+
+
+def never_diverse(trial: pd.DataFrame) -> bool:
+    """Diversity stayed below NONCONVERGED_DIVERSITY over the final window (NaN: not diverse)."""
+    diversity = _column(trial, "diversity", math.nan)[-FINAL_WINDOW:]
+    return bool(len(diversity)) and np.nanmax(np.append(diversity, -1.0)) < NONCONVERGED_DIVERSITY
+
+
 def conclusive_masks(trial: pd.DataFrame) -> dict[str, np.ndarray]:
     """Per epoch (in epoch order), whether each conclusive failure's rule holds there.
 
@@ -196,7 +208,7 @@ def conclusive_masks(trial: pd.DataFrame) -> dict[str, np.ndarray]:
     if loss in PROBABILITY_LOSSES:
         vanished &= _column(trial, "d_fake", 1.0) < VANISHING_D_FAKE
     return {
-        DIVERGED: (trial["status"].astype(str).to_numpy() == DIVERGED) | ~np.isfinite(d_loss),
+        DIVERGED: diverged(trial),
         VANISHING: vanished,
         D_WINS: (d_loss < D_WINS_LOSS) & (loss in D_LOSS_FLOORED),
         FROZEN: (_column(trial, "g_grad_norm", math.inf) <= FROZEN_GRAD_NORM)
@@ -300,8 +312,7 @@ def classify_trial(trial: pd.DataFrame, full_budget: bool = True,
     if loss in G_LOSS_ONE_SIDED and oscillation_score(_window_g_loss(trial, steps)) \
             > OSCILLATION_CV:
         return OSCILLATION, math.nan
-    diversity = _column(trial, "diversity", math.nan)[-FINAL_WINDOW:]
-    if len(diversity) and np.nanmax(np.append(diversity, -1.0)) < NONCONVERGED_DIVERSITY:
+    if never_diverse(trial):
         return OSCILLATION, math.nan  # non-convergence: samples never became diverse
     return HEALTHY, math.nan
 
@@ -312,13 +323,11 @@ def sample_outcome(trial: pd.DataFrame, full_budget: bool = True) -> str:
     NONCONVERGED_DIVERSITY over it), else healthy; ``undetermined`` for a trial stopped before
     its budget whose samples had not failed."""
     trial = trial.sort_values("epoch")
-    masks = conclusive_masks(trial)
-    if masks[DIVERGED].any():
+    if diverged(trial).any():
         return DIVERGED
     if _holds_at_end(narrow_and_real(trial)):
         return COLLAPSED
-    diversity = _column(trial, "diversity", math.nan)[-FINAL_WINDOW:]
-    if len(diversity) and np.nanmax(np.append(diversity, -1.0)) < NONCONVERGED_DIVERSITY:
+    if never_diverse(trial):
         return NOT_LEARNED
     return HEALTHY if full_budget else UNDETERMINED
 
