@@ -15,15 +15,14 @@ import pandas as pd
 from gan import failures
 from analysis.findings import design_trials
 from analysis.stats import count_cell, rate_text, rates_differ, wilson_interval
-from gan.losses import ARMS
+from gan.losses import in_arm_order
 
 BASELINES = ("ns", "minimax")  # gan.py's two costs; the other losses are the remedies
 
 
 def losses_in(trials: pd.DataFrame) -> list[str]:
     """The study's arms (losses and recipe arms), in gan.losses order (unknown names last)."""
-    present = list(dict.fromkeys(trials["loss"].astype(str)))
-    return [x for x in ARMS if x in present] + [x for x in present if x not in ARMS]
+    return in_arm_order(trials["loss"])
 
 
 def loss_table(trials: pd.DataFrame) -> pd.DataFrame:

@@ -24,7 +24,7 @@ import pandas as pd
 from scipy import stats
 
 from analysis.noninferiority import noninferiority_p
-from gan.losses import ARMS, RECIPE_ARMS, arm_loss
+from gan.losses import RECIPE_ARMS, arm_loss, in_arm_order
 
 POINT_KEY = "seed"  # a paired atlas's trial seed leaves the loss out (study.space.trial_config)
 # What a point is: the parameters every arm at it shares (b2 is not one: the wgan-gp recipe
@@ -206,21 +206,20 @@ def loss_comparison(trials: pd.DataFrame, failed: pd.Series, reference: str = "n
             defined the same way for every loss.
     """
     trials = trials.assign(failed=failed.astype(float))
-    present = list(trials["loss"].unique())
-    arms = [arm for arm in ARMS if arm in present] + [arm for arm in present if arm not in ARMS]
+    arms = in_arm_order(trials["loss"])
     compared = [(arm, reference) for arm in arms if arm != reference and arm not in RECIPE_ARMS]
     compared += [(arm, arm_loss(arm)) for arm in arms if arm in RECIPE_ARMS and arm_loss(arm) in arms]
     rows = []
-    for loss, reference in compared:
-        rate = pairs(trials, "failed", loss, reference)
-        row = {"loss": loss, "against": reference, "points": len(rate),
+    for loss, against in compared:
+        rate = pairs(trials, "failed", loss, against)
+        row = {"loss": loss, "against": against, "points": len(rate),
                "failure rate": cell(rate_test(rate[loss].astype(bool),
-                                              rate[reference].astype(bool)))}
+                                              rate[against].astype(bool)))}
         for column in COMPARED + ("onset_epoch",):
-            values = pairs(trials, column, loss, reference) if column in trials else \
-                pd.DataFrame(columns=[loss, reference])
+            values = pairs(trials, column, loss, against) if column in trials else \
+                pd.DataFrame(columns=[loss, against])
             row[column.replace("_", " ")] = cell(shift_test(values[loss].to_numpy(float),
-                                                            values[reference].to_numpy(float)),
+                                                            values[against].to_numpy(float)),
                                                  "+.3g")
         rows.append(row)
     return pd.DataFrame(rows)

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from gan import failures
-from gan.losses import ARMS
+from gan.losses import in_arm_order
 from gan.integrity import check_study_files
 from analysis.load import StudyLoadError, load_study
 from analysis.stats import count_cell, wilson_interval
@@ -134,8 +134,7 @@ def rule_table(history: pd.DataFrame, trials: pd.DataFrame, max_epochs: int,
         if stops.empty:
             continue
         by_loss = dict(list(stops.groupby("loss", sort=False)))
-        order = [a for a in ARMS if a in by_loss] + [a for a in by_loss if a not in ARMS]
-        groups = [(ALL_LOSSES, stops)] + [(arm, by_loss[arm]) for arm in order] \
+        groups = [(ALL_LOSSES, stops)] + [(arm, by_loss[arm]) for arm in in_arm_order(by_loss)] \
             if len(by_loss) > 1 else [(ALL_LOSSES, stops)]
         for loss, group in groups:
             rows.append({"rule": failures.class_label(rule), "loss": loss,

@@ -72,6 +72,12 @@ def arm_loss(arm: str) -> str:
     return RECIPE_ARMS.get(arm, arm)
 
 
+def in_arm_order(names) -> list[str]:
+    """The distinct ``names`` in :data:`ARMS` order, unknown names last (first seen first)."""
+    present = list(dict.fromkeys(str(name) for name in names))
+    return [arm for arm in ARMS if arm in present] + [n for n in present if n not in ARMS]
+
+
 def _check_kind(kind: str) -> None:
     if kind not in LOSSES:
         raise ValueError(f"unknown loss {kind!r}; expected one of {', '.join(LOSSES)}")

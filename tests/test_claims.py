@@ -212,6 +212,14 @@ def test_paired_loss_comparison_table_against_ns():
     assert "p 0.002, n 20" in table.loc["minimax", "failure rate"]  # 2 x 0.5^10
     assert table.loc["hinge", "density"].startswith("-0.2 (")
     assert table.loc["hinge", "onset epoch"] == "–"  # no pair where both failed
+    # The recipe arm is compared with its own loss (the recipe effect), not with ns.
+    recipe = trials[trials["loss"] == "wgan-gp"].assign(
+        loss="wgan-gp-recipe", density=lambda t: t["density"] + 0.05)
+    both = pd.concat([trials, recipe], ignore_index=True)
+    table = paired.loss_comparison(both, both["failure"] != H).set_index("loss")
+    assert list(table.index)[-1] == "wgan-gp-recipe"
+    assert table.loc["wgan-gp-recipe", "against"] == "wgan-gp"
+    assert table.loc["wgan-gp-recipe", "density"].startswith("+0.05 (")
 
 
 def test_trials_that_do_not_pair_are_not_tested_and_say_why():
