@@ -103,10 +103,6 @@ def holm(pvalues: list[float]) -> list[float]:
     return adjusted
 
 
-def _judged_pairs(trials: pd.DataFrame, a: str, b: str, column: str) -> pd.DataFrame:
-    return pairs(findings.judged(trials), column, a, b)
-
-
 def _paired(inputs: Inputs, claim: int, text: str, population: str, trials: pd.DataFrame,
             column: str, a: str, b: str, test: Callable[[np.ndarray, np.ndarray], PairedTest],
             expect: str, empty: str) -> Prediction:
@@ -128,10 +124,9 @@ def _paired_rate(inputs: Inputs, claim: int, text: str, a: str, b: str,
                  column: str = "failure") -> Prediction:
     """A paired rate of ``hit(column)``: the census class (``failure``), or for a comparison
     across losses whose classes differ, the samples' outcome (``outcome``)."""
-    own = findings.design_trials(inputs.trials)
-    if column not in own:
+    if column not in inputs.trials:
         return Prediction(claim, text, f"{a} vs {b}", 0, f"not tested: no {column} column")
-    trials = own[own[column] != failures.UNDETERMINED].assign(hit=lambda t: hit(t[column]))
+    trials = findings.judged(inputs.trials, column).assign(hit=lambda t: hit(t[column]))
     test = partial(rate_test, margin=MARGIN) if expect == "not_less" else rate_test
     judged = "an outcome" if column == "outcome" else "a class"
     return _paired(inputs, claim, text, f"points where {a} and {b} both have {judged} ({label})",

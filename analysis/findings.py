@@ -81,10 +81,11 @@ def stopped_for_failure(group: pd.DataFrame, max_epochs: int) -> str:
             "the failure it was stopped for, never as undetermined.")
 
 
-def judged(trials: pd.DataFrame) -> pd.DataFrame:
-    """The design's trials with a class: full budget, or stopped with a conclusive failure."""
+def judged(trials: pd.DataFrame, column: str = "failure") -> pd.DataFrame:
+    """The design's trials with a class: full budget, or stopped with a conclusive failure.
+    ``column``: the census class (``failure``) or the samples' outcome (``outcome``)."""
     own = design_trials(trials)
-    return own[own["failure"] != failures.UNDETERMINED]
+    return own[own[column] != failures.UNDETERMINED]
 
 
 def _tercile_groups(data: pd.DataFrame) -> list[tuple[tuple[float, float], int, int]] | None:

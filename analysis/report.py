@@ -205,9 +205,8 @@ def _atlas_section(rep: Report, trials: pd.DataFrame, paired_design: bool) -> No
     rep.facts += notes
     rep.summary += atlas.loss_findings(data) + atlas.remedy_findings(data)
     if paired_design:
-        judged = findings.judged(data)
+        judged = findings.judged(data, "outcome")
         try:
-            judged = data[data["outcome"] != failures.UNDETERMINED]
             rep.tables.append((PAIRED_TITLE, paired.loss_comparison(
                 judged, judged["outcome"].isin(failures.FAILED_OUTCOMES))))
         except paired.PairingError as err:
