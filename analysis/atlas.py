@@ -14,7 +14,7 @@ import pandas as pd
 
 from gan import failures
 from analysis.findings import design_trials
-from analysis.stats import count_cell, rate_text, rates_differ, wilson_interval
+from analysis.stats import count_cell, rate_text, rates_differ, span_text, wilson_interval
 from gan.losses import in_arm_order
 
 BASELINES = ("ns", "minimax")  # gan.py's two costs; the other losses are the remedies
@@ -56,16 +56,11 @@ def _class_sentence(group: pd.DataFrame, cls: str) -> str:
     hit = group[group["failure"] == cls]
     text = f"{failures.class_label(cls)} {rate_text(len(hit), len(group))}"
     if len(hit):
-        text += f", at lr {_span(hit['lr'], '.2g')}"
+        text += f", at lr {span_text(hit['lr'], '.2g')}"
         onsets = hit["onset_epoch"].dropna()
         if len(onsets):
-            text += f", from epoch {_span(onsets, '.0f')} (median {onsets.median():.0f})"
+            text += f", from epoch {span_text(onsets, '.0f')} (median {onsets.median():.0f})"
     return text
-
-
-def _span(values: pd.Series, fmt: str) -> str:
-    low, high = format(values.min(), fmt), format(values.max(), fmt)
-    return low if low == high else f"{low}–{high}"
 
 
 def loss_findings(trials: pd.DataFrame) -> list[str]:

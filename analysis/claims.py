@@ -26,7 +26,7 @@ from analysis import findings
 from gan import failures
 from analysis.paired import (PairedTest, PairingError, pairs, rate_test, shift_test,
                              two_sided)
-from analysis.stats import rate_text, wilson_interval
+from analysis.stats import rate_text, span_text, wilson_interval
 
 SUPPORTED, CONTRADICTED, CANNOT_TELL = "supported", "contradicted", "the data cannot tell"
 ALPHA = 0.05
@@ -186,17 +186,13 @@ def _converged_separation(inputs: Inputs) -> Prediction:
         else CANNOT_TELL
     parts = "; ".join(
         f"{'as initialised' if stage == 0 else f'after epoch {int(stage)}'}: JS bound "
-        f"{_span(g['js_lower_bound'])}, D(x) {_span(g['d_real'])}, D(G(z)) {_span(g['d_fake'])}"
+        f"{span_text(g['js_lower_bound'], '.3f')}, D(x) {span_text(g['d_real'], '.3f')}, "
+        f"D(G(z)) {span_text(g['d_fake'], '.3f')}"
         for stage, g in last.groupby("stage_epoch"))
     seeds = last["probe_seed"].nunique()
     return Prediction(3, text, f"fresh D after {int(last['d_iteration'].max())} iterations, "
                       f"{seeds} D seeds per stage", len(last),
                       f"{int(separated.sum())} of {len(last)} probes separated; {parts}", verdict)
-
-
-def _span(values: pd.Series) -> str:
-    low, high = f"{values.min():.3f}", f"{values.max():.3f}"
-    return low if low == high else f"{low}–{high}"
 
 
 def early_separation(history: pd.DataFrame, trials: pd.DataFrame) -> pd.Series:

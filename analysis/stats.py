@@ -1,7 +1,9 @@
-"""Rates with their uncertainty: Wilson score intervals, and when two rates really differ."""
+"""Rates with their uncertainty: Wilson score intervals, and when two rates really differ;
+and the range of a set of values, as a report quotes it."""
 
 from __future__ import annotations
 
+import pandas as pd
 from scipy import stats
 
 CONFIDENCE = 0.95
@@ -52,3 +54,10 @@ def rates_differ(a: tuple[int, int], b: tuple[int, int]) -> bool:
     lo_a, hi_a = wilson_interval(*a)
     lo_b, hi_b = wilson_interval(*b)
     return hi_a < lo_b or hi_b < lo_a
+
+
+def span_text(values: pd.Series, fmt: str) -> str:
+    """``low–high`` of ``values`` (NaN left out) in format ``fmt``; one value when both read
+    the same."""
+    low, high = format(values.min(), fmt), format(values.max(), fmt)
+    return low if low == high else f"{low}–{high}"
