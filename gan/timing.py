@@ -22,9 +22,9 @@ def time_breakdown(history: pd.DataFrame, wall_seconds: float, slots: float,
     Training, evaluation and checkpoints come from each epoch's own timers
     (``epoch_seconds``, ``eval_seconds``, ``checkpoint_seconds``), one slot each; the rest is
     start-up, data and classifier loading, Ray and idle slots. ``checkpoint_cost`` is the
-    checkpoints' time as a share of the training time (study.trial_checkpoints). The report that follows (``report_seconds``, its
-    gradient probe included) is kept apart, and ``training_with_report`` is the training
-    share of both together.
+    checkpoints' time as a share of the training time (study.trial_checkpoints). The report
+    that follows (``report_seconds``, its gradient probe included) is kept apart, and
+    ``training_with_report`` is the training share of both together.
 
     Raises:
         ValueError: for a non-positive wall time or slot count, or a negative report time.

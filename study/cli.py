@@ -102,7 +102,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--objective", choices=tuple(OBJECTIVES), default="fcd")
     p.add_argument("--design", choices=DESIGNS, default="search",
                    help="search: TPE + ASHA find the best config; atlas: a Sobol sweep at the "
-                        "full budget, balanced across the losses (and the wgan-gp recipe arm), maps the failures")
+                        "full budget, balanced across the losses (and the wgan-gp recipe "
+                        "arm), maps the failures")
     p.add_argument("--paired", action="store_true",
                    help="--design atlas: run every Sobol point under each of --losses from one "
                         "seed, so losses compare within a point (--num-samples: points x losses)")
