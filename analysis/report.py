@@ -201,9 +201,9 @@ def _claims_section(rep: Report, data: StudyData, trials: pd.DataFrame,
 
 def _atlas_section(rep: Report, trials: pd.DataFrame, paired_design: bool) -> None:
     data = atlas.atlas_trials(trials)
-    notes = atlas.loss_findings(data) + atlas.remedy_findings(data) + atlas.bn_eps_findings(data)
-    rep.facts += notes
-    rep.summary += atlas.loss_findings(data) + atlas.remedy_findings(data)
+    per_loss = atlas.loss_findings(data) + atlas.remedy_findings(data)
+    rep.facts += per_loss + atlas.bn_eps_findings(data)
+    rep.summary += per_loss
     if paired_design:
         judged = findings.judged(data, "outcome")
         try:
