@@ -37,7 +37,7 @@ def loss_table(trials: pd.DataFrame) -> pd.DataFrame:
         for cls in failures.CLASSES:
             if failures.rule_family(cls, loss) is None:
                 row[cls] = "n/a"  # the class does not exist for this loss (gan.failures)
-            elif cls != failures.UNDETERMINED or (group["failure"] == cls).any():
+            elif cls not in failures.NO_VERDICT or (group["failure"] == cls).any():
                 row[cls] = count_cell(int((group["failure"] == cls).sum()), n)
         row[ANY_FAILURE] = count_cell(_hits(group, ANY_FAILURE), n)
         for cls in failures.FAILURES:
@@ -88,7 +88,7 @@ ANY_FAILURE = "failed by its samples"  # one outcome for every loss (gan.failure
 def _hits(group: pd.DataFrame, cls: str) -> int:
     if cls == ANY_FAILURE:
         if "outcome" in group:
-            return int(group["outcome"].isin(failures.FAILED_OUTCOMES).sum())
+            return int(failures.samples_failed(group["outcome"]).sum())
         return int(group["failure"].isin(failures.FAILURES).sum())
     return int((group["failure"] == cls).sum())
 

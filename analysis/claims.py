@@ -172,7 +172,7 @@ def _separation(inputs: Inputs) -> list[Prediction]:
                        secondary=True)
     judged = findings.judged(inputs.trials).set_index("trial_id")
     judged = judged.loc[judged.index.intersection(separated.index)]
-    failed = judged["failure"] != failures.HEALTHY
+    failed = judged["failure"].isin(failures.FAILURES)
     sep = separated.reindex(judged.index).astype(bool)
     groups = [(int(failed[sep].sum()), int(sep.sum())), (int(failed[~sep].sum()), int((~sep).sum()))]
     population = "ns and minimax trials with a class, separated early or not"
@@ -200,10 +200,6 @@ def _is(cls: str) -> Callable[[pd.Series], pd.Series]:
     return lambda failure: failure == cls
 
 
-def _failed(outcome: pd.Series) -> pd.Series:
-    return outcome.isin(failures.FAILED_OUTCOMES)
-
-
 FAILED_LABEL = "failed by its samples: collapsed, not learned or diverged"
 
 
@@ -225,9 +221,9 @@ def predictions(inputs: Inputs) -> list[Prediction]:
         _converged_separation(inputs),
         *_separation(inputs),
         _paired_rate(inputs, 3, "wgan-gp fails less often than ns at the same points.",
-                     "wgan-gp", "ns", _failed, FAILED_LABEL, "less", "outcome"),
+                     "wgan-gp", "ns", failures.samples_failed, FAILED_LABEL, "less", "outcome"),
         _paired_rate(inputs, 3, "wgan-gp fails less often than minimax at the same points.",
-                     "wgan-gp", "minimax", _failed, FAILED_LABEL, "less", "outcome"),
+                     "wgan-gp", "minimax", failures.samples_failed, FAILED_LABEL, "less", "outcome"),
     ]
 
 

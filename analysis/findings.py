@@ -19,15 +19,18 @@ MIN_GROUP = 3  # a group rate is quoted only for groups of at least this many tr
 LR_BINS = 3  # learning-rate terciles for the failure-rate comparison
 
 
-# What produced each design's trials, for the sentences that explain a result by its sampler.
-SAMPLERS = {"search": "TPE", "atlas": "a seeded Sobol sweep"}
-
-
 def design_trials(trials: pd.DataFrame) -> pd.DataFrame:
-    """The design's own trials (search or atlas), not the confirmation and control runs."""
+    """The design's own trials (search or atlas), not the race and control runs."""
     if "phase" not in trials:
         return trials
     return trials[trials["phase"].isin(layout.DESIGN_PHASES.values())]
+
+
+def proposal_trials(trials: pd.DataFrame) -> pd.DataFrame:
+    """Every trial the study's sampler proposed: the design's own and the survey's."""
+    if "phase" not in trials:
+        return trials
+    return trials[trials["phase"].isin(layout.PROPOSAL_PHASES)]
 
 
 def census(trials: pd.DataFrame, max_epochs: int, design: str = "search") -> list[str]:
@@ -82,10 +85,22 @@ def stopped_for_failure(group: pd.DataFrame, max_epochs: int) -> str:
 
 
 def judged(trials: pd.DataFrame, column: str = "failure") -> pd.DataFrame:
-    """The design's trials with a class: full budget, or stopped with a conclusive failure.
-    ``column``: the census class (``failure``) or the samples' outcome (``outcome``)."""
+    """The design's trials with a verdict: full budget or stopped with a conclusive failure,
+    and not still improving at the end (gan.failures.NO_VERDICT). ``column``: the census class
+    (``failure``) or the samples' outcome (``outcome``)."""
     own = design_trials(trials)
-    return own[own[column] != failures.UNDETERMINED]
+    return own[~own[column].isin(failures.NO_VERDICT)]
+
+
+def landscape_population(trials: pd.DataFrame, design: str) -> tuple[pd.DataFrame, str]:
+    """(judged trials, their name) the landscape's rates stand on: a search's survey points
+    when it has them (an unbiased sample of the space), else the design's own trials."""
+    if design == "search" and "phase" in trials:
+        points = trials[trials["phase"] == layout.PHASE_SURVEY]
+        points = points[~points["failure"].isin(failures.NO_VERDICT)]
+        if len(points):
+            return points, "survey"
+    return judged(trials), design
 
 
 def _tercile_groups(data: pd.DataFrame) -> list[tuple[tuple[float, float], int, int]] | None:
@@ -127,11 +142,11 @@ def landscape(trials: pd.DataFrame, design: str = "search") -> list[str]:
     every loss, whose failure rates differ: there each comparison is made within each loss
     (its stratum sizes shown), never pooled across losses.
     """
-    data = judged(trials)
+    data, who = landscape_population(trials, design)
     out: list[str] = []
     healthy = data[data["failure"] == failures.HEALTHY]
     if len(healthy):
-        out.append(f"The {len(healthy)} healthy trials (of {len(data)} judged {design} trials) "
+        out.append(f"The {len(healthy)} healthy trials (of {len(data)} judged {who} trials) "
                    f"had lr from {healthy['lr'].min():.2g} to {healthy['lr'].max():.2g} and "
                    f"b1 from {healthy['b1'].min():.2g} to {healthy['b1'].max():.2g}.")
     if design == "atlas" and "loss" in data and data["loss"].nunique() > 1:
@@ -142,17 +157,19 @@ def landscape(trials: pd.DataFrame, design: str = "search") -> list[str]:
         verdict = ("the lowest and highest terciles differ (intervals do not overlap)" if differ
                    else "the data cannot tell the lowest and highest terciles apart (intervals "
                    "overlap)")
-        out.append(f"Failure rate by lr tercile of the judged {design} trials: {text}; "
-                   f"{verdict}. {SAMPLERS.get(design, design)} chose where the trials lie, so "
-                   "the terciles hold the points it favoured.")
+        chose = ("The Sobol sequence spread the points over the space" if who == "survey" else
+                 f"{layout.PHASE_SAMPLERS.get(who, who)} chose where the trials lie, so the "
+                 "terciles hold the points it favoured")
+        out.append(f"Failure rate by lr tercile of the judged {who} trials: {text}; "
+                   f"{verdict}. {chose}.")
     rates = _latent_rates(data)
     if len(rates) > 1:
         text, worst, best, differ = _latent_text(rates)
         verdict = (f"latent {worst} fails more often than latent {best}" if differ else
                    "the data cannot tell latent sizes apart (intervals overlap)")
         out.append(f"Failure rate by latent size (groups of {MIN_GROUP}+ judged trials): "
-                   f"{text}; {verdict}; {SAMPLERS.get(design, design)} chose which sizes got "
-                   "how many trials, so the group sizes are uneven.")
+                   f"{text}; {verdict}; {layout.PHASE_SAMPLERS.get(who, who)} chose which sizes got "
+                   "how many trials.")
     return out
 
 
@@ -207,11 +224,13 @@ def vanishing(trials: pd.DataFrame, history: pd.DataFrame) -> list[str]:
         low = (f"the lowest epoch-mean generator gradient norm was {floor:.2g}, above the "
                f"{failures.VANISHING_GRAD_NORM:g} threshold" if not floor < failures.VANISHING_GRAD_NORM
                else f"the epoch-mean generator gradient norm went as low as {floor:.2g}, but no "
-               f"trial held the rule (below {failures.VANISHING_GRAD_NORM:g}, with D(G(z)) < "
+               f"trial held the rule (below {failures.VANISHING_GRAD_NORM:g}, with D separating: "
+               f"D(x) >= {failures.VANISHING_D_REAL:g} and D(G(z)) < "
                f"{failures.VANISHING_D_FAKE:g} for ns and minimax) over its final window")
         frozen = trials[trials["failure"] == failures.FROZEN]
-        also = (f" G's gradient reached 0 in {_trials_text(frozen)} that froze instead: "
-                "neither network had any gradient (training frozen)." if len(frozen) else "")
+        also = (f" G's gradient reached 0 in {_trials_text(frozen)} that froze instead: D "
+                "saturated on every input, real and fake alike, and neither network had any "
+                "gradient (training frozen)." if len(frozen) else "")
         return [f"No trial showed vanishing gradients: {low}; {why}.{also}"]
     parts = []
     for phase, group in trials.groupby(trials.get("phase", pd.Series("search", trials.index))):
@@ -289,12 +308,16 @@ def census_table(trials: pd.DataFrame, max_epochs: int, design: str = "search"
     groups = {f"{design}, all": search, f"{design}, all {max_epochs} epochs":
               search[search["epochs"] >= max_epochs],
               f"{design}, stopped early": search[search["stopped_early"]]}
+    survey_points = trials[trials["phase"] == layout.PHASE_SURVEY] if "phase" in trials \
+        else trials.iloc[:0]
+    if len(survey_points):
+        groups = {"survey (Sobol points, full budget)": survey_points, **groups}
     if design == "atlas" and not search["stopped_early"].any():
         del groups[f"{design}, stopped early"]  # FIFO: no scheduler stops an atlas trial
     if "stopped_for_failure" in search and search["stopped_for_failure"].any():
         groups[f"{design}, stopped for failure"] = search[search["stopped_for_failure"]]
     if "phase" in trials:
-        for phase in (layout.PHASE_CONFIRM, layout.PHASE_CONTROL):
+        for phase in (layout.PHASE_RACE, layout.PHASE_CONTROL):
             if (trials["phase"] == phase).any():
                 groups[phase] = trials[trials["phase"] == phase]
     rows = []

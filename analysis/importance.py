@@ -11,7 +11,7 @@ import optuna
 import pandas as pd
 from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution
 
-from analysis.load import plain
+from gan.records import plain
 from gan import layout
 
 log = logging.getLogger(__name__)

@@ -16,8 +16,7 @@ from typing import Any
 import pandas as pd
 
 from gan import layout
-from gan.records import (RENAMED_COLUMNS, STATUS_NO_REPORT, StudyLoadError,  # noqa: F401
-                         final_rows, history_from_trials, plain, trial_record)
+from gan.records import StudyLoadError, current_names, history_from_trials
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +79,11 @@ def design_of(run_config: dict[str, Any]) -> str:
     return str(run_config.get("study", {}).get("design", "search"))
 
 
+def mode_of(run_config: dict[str, Any]) -> str:
+    """The objective's direction (``min`` or ``max``); ``min`` for studies without a record."""
+    return str(run_config.get("study", {}).get("mode", "min"))
+
+
 def is_paired(run_config: dict[str, Any]) -> bool:
     """Whether the study is a paired atlas (every point under each loss, one seed a point)."""
     return bool(run_config.get("study", {}).get("paired", False))
@@ -102,7 +106,7 @@ def _read_run_config(study_dir: Path) -> dict[str, Any]:
 
 
 def _tidy(history: pd.DataFrame) -> pd.DataFrame:
-    history = history.rename(columns=RENAMED_COLUMNS).dropna(subset=["epoch"]).copy()
+    history = current_names(history).dropna(subset=["epoch"]).copy()
     history["trial_id"] = history["trial_id"].astype(str)
     history["epoch"] = history["epoch"].astype(int)
     return history.sort_values(["trial_id", "epoch"], kind="stable").reset_index(drop=True)
@@ -121,7 +125,7 @@ def _read_history(study_dir: Path) -> pd.DataFrame:
             log.warning("unreadable %s: %s", path, err)
             errors.append(f"{name}: {err}")
             continue
-        missing = REQUIRED_COLUMNS - set(history.rename(columns=RENAMED_COLUMNS).columns)
+        missing = REQUIRED_COLUMNS - set(current_names(history).columns)
         if missing:
             errors.append(f"{name} lacks columns {sorted(missing)}")
             continue

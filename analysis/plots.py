@@ -7,20 +7,28 @@ keeps its own, and ``fig.savefig`` renders PNG/SVG on any machine.
 from __future__ import annotations
 
 import math
+import textwrap
 
 import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
-from gan.failures import (D_WINS, DIVERGED, FROZEN, HEALTHY, MODE_COLLAPSE, OSCILLATION,
-                               UNDETERMINED, VANISHING, VANISHING_GRAD_NORM)
 from analysis.stats import wilson_interval
+from gan import census
+from gan.failures import (D_WINS, DIVERGED, FAILURES, FROZEN, HEALTHY, MODE_COLLAPSE, NO_VERDICT,
+                          NOT_DIVERSE_YET, OSCILLATION, UNDETERMINED, VANISHING,
+                          VANISHING_D_FAKE, VANISHING_D_REAL, VANISHING_GRAD_NORM, class_label)
 
 # Fixed colours per class, so every chart reads the same; diverged is black (no data after it).
 PALETTE = {HEALTHY: "tab:blue", MODE_COLLAPSE: "tab:orange", VANISHING: "tab:green",
            D_WINS: "tab:red", FROZEN: "tab:brown", OSCILLATION: "tab:purple", DIVERGED: "black",
-           UNDETERMINED: "tab:gray"}
+           NOT_DIVERSE_YET: "tab:olive", UNDETERMINED: "tab:gray"}
+# A cut trial's state at the cut (gan.census.cut_state), in its class's colour where it has one.
+CUT_PALETTE = {census.CUT_FROZEN: "tab:brown", census.CUT_VANISHING: "tab:green",
+               census.CUT_NARROW: "tab:orange", census.CUT_LEARNING: "tab:cyan",
+               census.CUT_NOT_LEARNING: "tab:gray"}
+ZERO_BAND = "0.9"  # the band of a log-like axis where exact zeros are drawn
 
 
 def _with_class(history: pd.DataFrame, trials: pd.DataFrame) -> pd.DataFrame:
@@ -32,20 +40,46 @@ def empty_panel(ax, message: str) -> None:
     ax.set_axis_off()
 
 
+def log_axis_with_zero(ax, values, keep: float | None = None) -> float:
+    """A log-like y axis that also draws exactly 0: symlog, linear below a decade under the
+    smallest positive value (and under ``keep``, a threshold that must stay in view), with that
+    linear strip shaded and labelled "exactly 0". A log axis cannot draw 0, so a gradient that
+    dies would otherwise leave the chart. Returns the linear threshold."""
+    v = np.asarray(values, dtype=float)
+    positive = v[np.isfinite(v) & (v > 0)]
+    candidates = ([float(positive.min())] if len(positive) else []) + ([keep] if keep else [])
+    smallest = min(candidates) if candidates else 1.0
+    linthresh = 10.0 ** (math.floor(math.log10(smallest)) - 1)
+    ax.set_yscale("symlog", linthresh=linthresh, linscale=0.6)
+    ax.axhspan(0, linthresh, color=ZERO_BAND, zorder=0, lw=0)
+    ax.set_ylim(bottom=-0.15 * linthresh)
+    ax.text(0.01, 0.0, "exactly 0", transform=ax.get_yaxis_transform(), fontsize=7,
+            va="bottom", color="0.35")
+    return linthresh
+
+
 def vanishing_gradients(history: pd.DataFrame, trials: pd.DataFrame) -> Figure:
-    """G's gradient norm (log) and mean D(G(z)) per epoch, one line per trial, by class."""
+    """G's gradient norm (a log axis that draws exact zeros) and mean D(x) and D(G(z)) per
+    epoch, one line per trial, by class: vanishing needs D to separate (D(x) high, D(G(z))
+    near 0); a D saturated on every input (both at 0, or both at 1) is frozen."""
     data = _with_class(history, trials)
-    fig = Figure(figsize=(12, 4.5))
-    axes = fig.subplots(1, 2)
-    sns.lineplot(data=data[data["g_grad_norm"] > 0], x="epoch", y="g_grad_norm", hue="failure",
+    fig = Figure(figsize=(14, 4.5))
+    axes = fig.subplots(1, 3)
+    sns.lineplot(data=data, x="epoch", y="g_grad_norm", hue="failure",
                  units="trial_id", estimator=None, palette=PALETTE, alpha=0.7, ax=axes[0])
-    axes[0].set_yscale("log")
+    log_axis_with_zero(axes[0], data["g_grad_norm"], keep=VANISHING_GRAD_NORM)
     axes[0].axhline(VANISHING_GRAD_NORM, color="grey", ls="--", lw=1)
-    axes[0].set_title("Generator gradient norm (vanishing below the dashed line)")
-    sns.lineplot(data=data, x="epoch", y="d_fake", hue="failure", units="trial_id",
-                 estimator=None, palette=PALETTE, alpha=0.7, ax=axes[1], legend=False)
-    axes[1].set_title("Mean D(G(z))")
-    axes[1].set_ylim(-0.02, 1.02)
+    axes[0].set_title("Generator gradient norm (vanishing below the dashed line)", fontsize=10)
+    for ax, column, line, title in ((axes[1], "d_real", VANISHING_D_REAL, "Mean D(x)"),
+                                    (axes[2], "d_fake", VANISHING_D_FAKE, "Mean D(G(z))")):
+        if column in data and data[column].notna().any():
+            sns.lineplot(data=data, x="epoch", y=column, hue="failure", units="trial_id",
+                         estimator=None, palette=PALETTE, alpha=0.7, ax=ax, legend=False)
+            ax.axhline(line, color="grey", ls="--", lw=1)
+            ax.set_ylim(-0.02, 1.02)
+            ax.set_title(f"{title} (dashed: the vanishing rule's bound)", fontsize=10)
+        else:
+            empty_panel(ax, f"no {title} (logit losses only)")
     fig.tight_layout()
     return fig
 
@@ -59,9 +93,9 @@ def step_grad_norms(grad_logs: dict[str, pd.DataFrame], trials: pd.DataFrame) ->
         empty_panel(ax, "no per-step gradient logs")
         return fig
     data = _with_class(pd.concat(frames, ignore_index=True), trials)
-    sns.lineplot(data=data[data["g_grad_norm"] > 0], x="step", y="g_grad_norm", hue="failure",
+    sns.lineplot(data=data, x="step", y="g_grad_norm", hue="failure",
                  units="trial_id", estimator=None, palette=PALETTE, alpha=0.6, lw=0.8, ax=ax)
-    ax.set_yscale("log")
+    log_axis_with_zero(ax, data["g_grad_norm"], keep=VANISHING_GRAD_NORM)
     ax.axhline(VANISHING_GRAD_NORM, color="grey", ls="--", lw=1)
     ax.set_title("Generator gradient norm per step")
     fig.tight_layout()
@@ -69,7 +103,8 @@ def step_grad_norms(grad_logs: dict[str, pd.DataFrame], trials: pd.DataFrame) ->
 
 
 def diversity_collapse(history: pd.DataFrame, trials: pd.DataFrame) -> Figure:
-    """Diversity per epoch for every trial, with each collapse onset marked."""
+    """Diversity per epoch for every trial, with each dated collapse onset marked (a collapse
+    is dated only after the trial had learned variety; the title says when none was)."""
     data = _with_class(history, trials)
     fig = Figure(figsize=(9, 4.5))
     ax = fig.subplots()
@@ -80,10 +115,16 @@ def diversity_collapse(history: pd.DataFrame, trials: pd.DataFrame) -> Figure:
                  estimator=None, palette=PALETTE, alpha=0.7, ax=ax)
     onsets = trials.dropna(subset=["onset_epoch"])
     onsets = onsets[onsets["failure"] == MODE_COLLAPSE]
+    drawn = 0
     for _, row in onsets.iterrows():
         trial = data[(data["trial_id"] == row["trial_id"]) & (data["epoch"] == row["onset_epoch"])]
         ax.scatter(trial["epoch"], trial["diversity"], marker="v", s=60, color="black", zorder=5)
-    ax.set_title("Diversity (coverage x class entropy); triangles mark collapse onsets")
+        drawn += len(trial)
+    collapsed = int((trials["failure"] == MODE_COLLAPSE).sum())
+    marks = (f"triangles mark the {drawn} dated collapse onsets" if drawn else
+             f"no dated collapse onset ({collapsed} collapsed without first learning variety)"
+             if collapsed else "no trial collapsed")
+    ax.set_title(f"Diversity (coverage x class entropy); {marks}", fontsize=10)
     ax.set_ylim(-0.02, 1.02)
     fig.tight_layout()
     return fig
@@ -144,7 +185,7 @@ def _rate_bars(ax, data: pd.DataFrame, edges: np.ndarray, title: str) -> None:
     """Failure share per lr bin of ``data``, with 95% Wilson intervals; labels from ``edges``."""
     lr = data["lr"].astype(float).to_numpy()
     index = np.clip(np.searchsorted(edges, lr, side="right") - 1, 0, len(edges) - 2)
-    failed = (data["failure"] != HEALTHY).to_numpy()
+    failed = data["failure"].isin(FAILURES).to_numpy()
     labels, shares, errors = [], [], []
     for b in range(len(edges) - 1):
         n = int((index == b).sum())
@@ -164,11 +205,12 @@ def _rate_bars(ax, data: pd.DataFrame, edges: np.ndarray, title: str) -> None:
     ax.tick_params(axis="x", labelsize=7)
 
 
-def failure_rate_vs_lr(trials: pd.DataFrame, bins: int = 6, by: str | None = None) -> Figure:
+def failure_rate_vs_lr(trials: pd.DataFrame, bins: int = 6, by: str | None = None,
+                       who: str = "judged") -> Figure:
     """Share of judged trials that failed per learning-rate bin (log-spaced over the data's lr
     range), with 95% Wilson intervals; undetermined (stopped early, not conclusive) trials are
     left out. ``by`` (e.g. ``loss``): one panel per value, on the same bins."""
-    data = trials[trials["failure"] != UNDETERMINED]
+    data = trials[~trials["failure"].isin(NO_VERDICT)]
     groups = list(data.groupby(data[by].astype(str), sort=False)) if by else [("", data)]
     fig = Figure(figsize=(8 if not by else 3.6 * len(groups), 4))
     axes = np.atleast_1d(fig.subplots(1, max(1, len(groups)), sharey=True))
@@ -179,7 +221,7 @@ def failure_rate_vs_lr(trials: pd.DataFrame, bins: int = 6, by: str | None = Non
     edges = np.logspace(math.log10(lr.min()), math.log10(lr.max()), bins + 1)
     for ax, (name, group) in zip(axes, groups):
         _rate_bars(ax, group, edges, f"{by} {name} (n={len(group)})" if by else
-                   "Failure rate against learning rate (judged trials)")
+                   f"Failure rate against learning rate ({who} trials with a verdict)")
     axes[0].set_ylabel("failure rate (95% CI)")
     fig.tight_layout()
     return fig
@@ -242,14 +284,13 @@ def gradient_probe(probe: pd.DataFrame) -> Figure:
         frame = probe if stage is None else probe[probe["stage_epoch"] == stage]
         long = frame.melt(id_vars="d_iteration", value_vars=costs, var_name="series",
                           value_name="grad_norm")
-        long = long[long["grad_norm"] > 0]
         # Same colour per cost; dashed: computed on D's logits (drawn over gan.py's numerics).
         long["cost"] = long["series"].str.removesuffix("_logits")
         long["numerics"] = np.where(long["series"].str.endswith("_logits"), "logits",
                                     "sigmoid + BCE")
         sns.lineplot(data=long, x="d_iteration", y="grad_norm", hue="cost", style="numerics",
                      errorbar=("pi", 100), ax=ax, legend=ax is axes[-1])
-        ax.set_yscale("log")
+        log_axis_with_zero(ax, long["grad_norm"])
         ax.set_xlabel("discriminator iterations")
         ax.set_ylabel("generator gradient norm")
         ax.set_title("frozen G" + ("" if stage is None else " as initialised" if stage == 0
@@ -258,39 +299,54 @@ def gradient_probe(probe: pd.DataFrame) -> Figure:
     return fig
 
 
+GRADIENT_GONE = (VANISHING, FROZEN)  # the classes whose G gets (almost) no gradient
+
+
+def _step_x(steps: pd.DataFrame) -> pd.Series:
+    """A logged step's x in epochs: its epoch plus its rank among that epoch's rows."""
+    within = steps.groupby("epoch")["step"]
+    return steps["epoch"] - 1 + (within.cumcount() + 1) / within.transform("size")
+
+
 def vanishing_trials(history: pd.DataFrame, grad_logs: dict[str, pd.DataFrame],
                      trials: pd.DataFrame) -> Figure:
-    """The vanishing-gradient trials only: G's gradient norm per logged step (log axis) with
-    the onset epoch marked, and mean D(G(z)) per epoch beside it."""
+    """The trials whose G lost its gradient, vanishing (D separates) and frozen (D saturated
+    on every input): G's gradient norm per logged step on a log axis that draws exact zeros,
+    onset dotted; and mean D(x) (solid) and D(G(z)) (dashed) per epoch, which tell the two
+    apart."""
     fig = Figure(figsize=(12, 4.5))
     axes = fig.subplots(1, 2)
-    hit = trials[trials["failure"] == VANISHING]
+    hit = trials[trials["failure"].isin(GRADIENT_GONE)]
     if hit.empty:
-        empty_panel(axes[0], "no trial with vanishing gradients")
+        empty_panel(axes[0], "no trial with vanishing gradients or frozen training")
         axes[1].set_axis_off()
         return fig
+    norms = []
     for _, row in hit.iterrows():
         steps = grad_logs.get(row["trial_id"])
         trial = history[history["trial_id"] == row["trial_id"]].sort_values("epoch")
-        label = f"{row['trial_id']} ({row.get('loss')}, lr {row['lr']:.1g})"
+        label = (f"{row['trial_id']} ({class_label(row['failure'])}, {row.get('loss')}, "
+                 f"lr {row['lr']:.1g})")
         if steps is not None and len(steps):
-            # x in epochs: a logged step's epoch plus its rank among that epoch's rows.
             steps = steps.sort_values("step")
-            within = steps.groupby("epoch")["step"]
-            x = steps["epoch"] - 1 + (within.cumcount() + 1) / within.transform("size")
-            line, = axes[0].plot(x, steps["g_grad_norm"], lw=0.8, label=label)
+            line, = axes[0].plot(_step_x(steps), steps["g_grad_norm"], lw=0.8, label=label)
+            norms.append(steps["g_grad_norm"])
         else:
             line, = axes[0].plot(trial["epoch"], trial["g_grad_norm"], label=label)
+            norms.append(trial["g_grad_norm"])
         axes[0].axvline(row["onset_epoch"], color=line.get_color(), ls=":", lw=1)
-        axes[1].plot(trial["epoch"], trial["d_fake"], color=line.get_color(), label=label)
-    axes[0].set_yscale("log")
+        for column, style in (("d_real", "-"), ("d_fake", "--")):
+            if column in trial:
+                axes[1].plot(trial["epoch"], trial[column], color=line.get_color(), ls=style)
+    log_axis_with_zero(axes[0], pd.concat(norms), keep=VANISHING_GRAD_NORM)
     axes[0].axhline(VANISHING_GRAD_NORM, color="grey", ls="--", lw=1)
     axes[0].set_xlabel("epoch")
-    axes[0].set_title("G gradient norm per logged step; dotted: onset")
+    axes[0].set_title("G gradient norm per logged step; dotted: onset", fontsize=10)
     axes[0].legend(fontsize=7)
-    axes[1].set_yscale("log")
+    axes[1].set_ylim(-0.02, 1.02)
     axes[1].set_xlabel("epoch")
-    axes[1].set_title("Mean D(G(z)) (log)")
+    axes[1].set_title("Mean D(x) (solid) and D(G(z)) (dashed): vanishing separates, frozen "
+                      "saturates both", fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -305,7 +361,7 @@ def sample_grids(grids: dict[str, "np.ndarray"], size: float = 3.6) -> Figure:
         return fig
     for ax, (title, image) in zip(axes, grids.items()):
         ax.imshow(image, cmap="gray", interpolation="nearest")
-        ax.set_title(title, fontsize=9)
+        ax.set_title(textwrap.fill(title, 36), fontsize=9)
         ax.set_axis_off()
     fig.tight_layout()
     return fig

@@ -15,9 +15,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analysis.load import StudyLoadError
+from gan.records import StudyLoadError
 from gan import layout
 from gan.ranking import RANK_WINDOW, trailing_mean
+from gan.records import contender_name
 
 RACE = "race"
 ESTIMATE = "estimate"
@@ -39,16 +40,6 @@ def load_race(study_dir: Path) -> dict[str, Any] | None:
     except (OSError, ValueError, KeyError, TypeError) as err:
         raise StudyLoadError(f"{str(path)!r} is corrupt ({type(err).__name__}: {err})") from err
     return record
-
-
-def contender_name(contender: dict[str, Any]) -> str:
-    """``#2 lr 0.0011 b1 0.1 b2 0.96 latent 32``, or gan.py's defaults by name."""
-    p = contender["params"]
-    text = (f"lr {p['lr']:.3g} b1 {p['b1']:.2g} b2 {p['b2']:.3g} latent {p['latent_dim']}"
-            if {"lr", "b1", "b2", "latent_dim"} <= set(p) else json.dumps(p))
-    if contender.get("label"):  # the reference: gan.py's own settings
-        return f"{layout.DEFAULTS_LABEL}: {text}"
-    return f"#{contender['search_rank']} {text}"
 
 
 def runs_frame(record: dict[str, Any], trials: pd.DataFrame) -> pd.DataFrame:

@@ -11,6 +11,7 @@ import pandas as pd
 
 from analysis import race
 from gan import failures
+from gan.records import contender_name
 
 
 def _interval(low: float, high: float) -> str:
@@ -20,7 +21,7 @@ def _interval(low: float, high: float) -> str:
 def race_findings(record: dict[str, Any], best: dict[str, Any], objective: str) -> list[str]:
     """The pick's held-out estimate (n, interval, failure share), its search draw apart, and
     how the race ended."""
-    names = {c["key"]: race.contender_name(c) for c in record["contenders"]}
+    names = {c["key"]: contender_name(c) for c in record["contenders"]}
     out = []
     if best.get("n_seeds"):
         draw = best.get("search_draw") or {}
@@ -50,7 +51,7 @@ def defaults_beside(record: dict[str, Any], runs: pd.DataFrame, objective: str) 
     defaults = [c for c in record["contenders"] if c.get("label")]  # the reference
     if not defaults or runs.empty:
         return []
-    mine = runs[(runs["contender"] == race.contender_name(defaults[0]))
+    mine = runs[(runs["contender"] == contender_name(defaults[0]))
                 & (runs["kind"] == race.RACE)]
     scores = mine["score"].astype(float)
     if not len(mine):

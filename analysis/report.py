@@ -2,40 +2,37 @@
 
 Writes ``<study>/report/report.md`` (images beside it) and ``report.html``
 (self-contained: images embedded, opens offline in any browser). This module
-only assembles: the numbers come from failures, findings and confirmations.
+only assembles: the numbers come from the census, the findings and the section modules.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
-import re
 import shutil
 import sys
 import time
 from pathlib import Path
 
 import pandas as pd
-from matplotlib import image as plt_image
 
-from analysis import atlas, atlas_plots, claims, findings, paired, plots, report_race, stopping
-from gan import failures
-from analysis.confirmations import is_seed_default
+from analysis import (atlas, atlas_plots, claims, findings, paired, plots, reach, report_race,
+                      samples, stopping, survey)
 from analysis.gradient_probe import INIT_STAGE, stage_probe, stages_for
 from analysis.importance import param_importances
-from gan.integrity import check_study_files
-from analysis.load import (StudyData, StudyLoadError, design_of, is_paired, load_study,
-                           trial_record)
+from analysis.load import StudyData, design_of, is_paired, load_study, mode_of
 from analysis.report_render import Report, html_page, markdown
-from gan import layout
+from gan import census, failures, layout, stop_rules
 from gan.cli_common import OneLineParser, fail, setup_logging
 from gan.config import GANConfig
 from gan.data import load_data
+from gan.integrity import check_study_files
+from gan.records import StudyLoadError, trial_record
 
 log = logging.getLogger("analysis.report")
 PROG = "python -m analysis.report"
-TABLE_COLUMNS = ("trial_id", "phase", "failure", "onset_epoch", "epochs", "stopped_early",
-                 "failure_stop",
+TABLE_COLUMNS = ("trial_id", "phase", "failure", "onset_epoch", "cut_state", "epochs",
+                 "stopped_early", "failure_stop",
                  *layout.SEARCH_PARAMS, "fcd", "diversity", "coverage", "density", "modes",
                  "g_grad_norm", "d_loss", "status")
 PROBE_SEEDS = 2
@@ -51,56 +48,44 @@ PROBE_WHY = ("The probe's fresh D trains on its logits (the same objective as ga
              "exactly on the logits.")
 
 
-def _example_trials(trials: pd.DataFrame) -> dict[str, str]:
-    """Best, median and (if any) a collapsed trial of the design by the ranking signal (the
-    mean fcd of the last evaluations, gan.ranking; final fcd in histories without it). Best and
-    median come from the trials that ran the full budget when any did: a fcd after 3 epochs
-    does not rank against one after 30 (study.race ranks its contenders the same way)."""
-    search = findings.design_trials(trials)
-    signal = "objective" if "objective" in search and search["objective"].notna().any() \
-        else "fcd"
-    scored = search.dropna(subset=["fcd"])
-    if "stopped_early" in scored and (~scored["stopped_early"].astype(bool)).any():
-        scored = scored[~scored["stopped_early"].astype(bool)]
-    scored = scored.sort_values(signal)
-    picks: dict[str, str] = {}
-    if len(scored):
-        picks[scored.iloc[0]["trial_id"]] = "best"
-        picks.setdefault(scored.iloc[len(scored) // 2]["trial_id"], "median")
-    collapsed = search[search["failure"] == failures.MODE_COLLAPSE]
-    if len(collapsed):
-        picks.setdefault(collapsed.iloc[0]["trial_id"], "collapsed")
-    return picks
+VANISHING_TITLE = "Vanishing gradients and frozen training"
 
 
 def _failure_sections(rep: Report, data: StudyData, trials: pd.DataFrame) -> None:
-    if not (trials["failure"] == failures.VANISHING).any():
+    gone = trials["failure"].isin(plots.GRADIENT_GONE)
+    if not gone.any():
         # Nothing to chart: the findings say why no trial vanished.
-        rep.sections.append(("Vanishing gradients", [], findings.vanishing(trials, data.history)))
+        rep.sections.append((VANISHING_TITLE, [], findings.vanishing(trials, data.history)))
     else:
-        rep.sections.append(_vanishing_section(rep, data, trials))
+        rep.sections.append((VANISHING_TITLE, [
+            rep.save(plots.vanishing_trials(data.history, data.grad_logs, trials),
+                     "vanishing_trials"),
+            rep.save(plots.vanishing_gradients(data.history, trials), "vanishing_gradients"),
+            rep.save(plots.step_grad_norms(data.grad_logs, trials), "step_grad_norms",
+                     svg=False)],
+            findings.vanishing(trials, data.history) + [GRADIENT_NOTE]))
     _collapse_section(rep, data, trials)
 
 
-def _vanishing_section(rep: Report, data: StudyData, trials: pd.DataFrame) -> tuple:
-    return ("Vanishing gradients", [
-        rep.save(plots.vanishing_trials(data.history, data.grad_logs, trials), "vanishing_trials"),
-        rep.save(plots.vanishing_gradients(data.history, trials), "vanishing_gradients"),
-        rep.save(plots.step_grad_norms(data.grad_logs, trials), "step_grad_norms", svg=False)],
-        findings.vanishing(trials, data.history))
+GRADIENT_NOTE = ("Gradient norms are drawn on a log axis that also draws exactly 0 (the grey "
+                 "band at the bottom): a trial whose gradient dies is seen crossing the dashed "
+                 "threshold into it. Vanishing needs D to separate (D(x) high, D(G(z)) near 0); "
+                 "a D saturated on every input, at 0 or at 1, is training frozen.")
 
 
 def _collapse_section(rep: Report, data: StudyData, trials: pd.DataFrame) -> None:
     rep.sections.append(("Diversity collapse", [
         rep.save(plots.diversity_collapse(data.history, trials), "diversity_collapse")],
-        ["Triangles mark collapse onsets; a collapse is only dated after the trial had "
-         f"learned (diversity ≥ {failures.COLLAPSE_PEAK}) first."]))
+        [f"A collapse is dated only after the trial had learned (diversity ≥ "
+         f"{failures.COLLAPSE_PEAK}) first; a trial narrow from the start is collapse without "
+         "an onset, and one whose coverage is still rising at the end is not diverse yet."]))
 
 
 def _landscape_section(rep: Report, data: StudyData, trials: pd.DataFrame, design: str) -> None:
-    judged = findings.judged(trials).copy()
-    judged["failed"] = (judged["failure"] != failures.HEALTHY).astype(float)
-    scored = findings.design_trials(trials)
+    # Failure rates stand on the survey when there is one (an unbiased sample of the space).
+    judged, who = findings.landscape_population(trials, design)
+    judged = judged.assign(failed=judged["failure"].isin(failures.FAILURES).astype(float))
+    scored = findings.proposal_trials(trials)
     scores = {"fcd": param_importances(scored, "fcd", data.study_dir),
               "failure": param_importances(judged, "failed", data.study_dir)}
     counts = {"fcd": int(scored["fcd"].notna().sum()) if "fcd" in scored else 0,
@@ -110,48 +95,16 @@ def _landscape_section(rep: Report, data: StudyData, trials: pd.DataFrame, desig
     rep.sections.append(("Hyperparameter landscape", [
         rep.save(plots.lr_b1_landscape(trials), "lr_b1"),
         rep.save(plots.latent_outcome(trials), "latent_dim"),
-        rep.save(plots.failure_rate_vs_lr(judged, by="loss" if by_loss else None),
+        rep.save(plots.failure_rate_vs_lr(judged, by="loss" if by_loss else None, who=who),
                  "failure_rate_lr"),
         rep.save(plots.importances(scores, counts), "importances")],
         findings.landscape(trials, design) + [plots.importance_caveat(counts)]))
 
 
-def _seed_default_trial(data: StudyData, trials: pd.DataFrame) -> str | None:
-    """A full-budget run of gan.py's own settings (a confirmation or the search's
-    first trial), for the samples beside the winners."""
-    runs = trials[trials.apply(is_seed_default, axis=1)] if len(trials) else trials
-    runs = runs[runs["epochs"] >= int(trials["epochs"].max())] if len(runs) else runs
-    return str(runs.iloc[0]["trial_id"]) if len(runs) else None
-
-
-def _samples_section(rep: Report, data: StudyData, trials: pd.DataFrame) -> None:
-    picks = _example_trials(trials)
-    images = []
-    if picks:
-        images.append(rep.save(plots.loss_curves(data.history, {
-            t: f"{label}: {t}" for t, label in picks.items()}), "loss_curves"))
-    seed = _seed_default_trial(data, trials)
-    shown = {**picks, **({seed: layout.DEFAULTS_LABEL} if seed and seed not in picks else {})}
-    grids = {}
-    for trial_id, label in shown.items():
-        files = layout.image_grids(data.trial_dirs[trial_id]) \
-            if trial_id in data.trial_dirs else []
-        if files:
-            shutil.copyfile(files[-1], rep.out / f"samples_{re.sub(r'[^a-z0-9]+', '_', label)}.png")
-            row = trials.set_index("trial_id").loc[trial_id]
-            fcd = f", fcd {row['fcd']:.0f}" if pd.notna(row.get("fcd")) else ""
-            grids[f"{label}: {trial_id} ({failures.class_label(row['failure'])}{fcd})"] = \
-                plt_image.imread(files[-1])
-    if grids:
-        images.append(rep.save(plots.sample_grids(grids), "samples", svg=False))
-    rep.sections.append(("Samples", images, ["Final 5x5 grids from the same fixed noise; "
-                                             "each grid's trial, class and final fcd above it."]))
-
-
 def _snapshot_source(data: StudyData, best: str, stages: list[int]
                      ) -> tuple[str, dict[int, Path]] | None:
     """A run of ``best``'s config that kept G at every stage (study.race asks the best
-    config's first confirmation run to), as (trial id, snapshots by epoch)."""
+    config's first race run to), as (trial id, snapshots by epoch)."""
     params = trial_record(data.trial_dirs[best])["params"]
     for trial_id, folder in data.trial_dirs.items():
         snapshots = layout.generator_snapshots(folder)
@@ -163,7 +116,8 @@ def _snapshot_source(data: StudyData, best: str, stages: list[int]
 def _probe_section(rep: Report, data: StudyData, trials: pd.DataFrame, iterations: int
                    ) -> pd.DataFrame | None:
     """The probe's section; returns the probe's rows (None when it is skipped)."""
-    best = next((t for t, label in _example_trials(trials).items() if label == "best"), None)
+    picks = samples.example_trials(trials, mode_of(data.run_config))
+    best = next((t for t, label in picks.items() if label == "best"), None)
     if best is None or iterations <= 0 or best not in data.trial_dirs:
         return None
     stages = stages_for(data.max_epochs or int(data.history["epoch"].max()))
@@ -183,7 +137,7 @@ def _probe_section(rep: Report, data: StudyData, trials: pd.DataFrame, iteration
     facts = findings.probe_findings(probe)
     rep.facts += facts
     design = design_of(data.run_config)
-    origin = (f"Best {design} trial {best}'s config, G as saved during its confirmation run "
+    origin = (f"Best {design} trial {best}'s config, G as saved during its race run "
               f"{run}." if source else f"Best {design} trial {best}, retrained with its seed.")
     rep.sections.append(("Gradient probe (Arjovsky & Bottou 2017, Fig. 2)",
                          [rep.save(plots.gradient_probe(probe), "gradient_probe")],
@@ -203,12 +157,12 @@ def _atlas_section(rep: Report, trials: pd.DataFrame, paired_design: bool) -> No
     data = atlas.atlas_trials(trials)
     per_loss = atlas.loss_findings(data) + atlas.remedy_findings(data)
     rep.facts += per_loss + atlas.bn_eps_findings(data)
-    rep.summary += per_loss
+    rep.summarize(["atlas_phase_diagrams.png"], per_loss)
     if paired_design:
         judged = findings.judged(data, "outcome")
         try:
             rep.tables.append((PAIRED_TITLE, paired.loss_comparison(
-                judged, judged["outcome"].isin(failures.FAILED_OUTCOMES))))
+                judged, failures.samples_failed(judged["outcome"]))))
         except paired.PairingError as err:
             log.warning("no paired loss comparison: %s", err)
     rep.tables.append(("Failure rates per loss (count, 95% Wilson interval; onset: median "
@@ -230,7 +184,7 @@ def _stopping_section(rep: Report, data: StudyData, trials: pd.DataFrame,
     if len(stopping.full_budget(trials, max_epochs)) < stopping.MIN_REPLAY_TRIALS:
         return
     table, sweep, goal = stopping.replay_study(data.history, trials, max_epochs)
-    windows = failures.windows_text()
+    windows = stop_rules.windows_text()
     if not table["stopped"].astype(int).any():
         full = len(stopping.full_budget(trials, max_epochs))
         rep.facts.append(f"Failure-aware stopping, replayed on the {full} full-budget trials "
@@ -259,7 +213,7 @@ def build_report(study_dir: str | Path, probe_iterations: int = 2000) -> list[Pa
         shutil.rmtree(rep.out)
     rep.out.mkdir(parents=True)
     max_epochs = data.max_epochs or int(data.history["epoch"].max())
-    trials = failures.classify_study(data.history, max_epochs, data.grad_logs)
+    trials = census.classify_study(data.history, max_epochs, data.grad_logs)
     trials.to_csv(rep.out / "trials.csv", index=False)
     design = design_of(data.run_config)
     census_facts = findings.census(trials, max_epochs, design)
@@ -267,23 +221,32 @@ def build_report(study_dir: str | Path, probe_iterations: int = 2000) -> list[Pa
     paired_design = is_paired(data.run_config)
     if design == "atlas":
         _atlas_section(rep, trials, paired_design)
-        rep.summary_images.append("atlas_phase_diagrams.png")
     else:
-        report_race.race_sections(rep, data, trials, census_facts)
+        # The summary's order: the pick's samples beside gan.py's defaults, the survey's
+        # failure map and rates, what the budget can tell; the claims follow it.
+        report_race.race_sections(rep, data, trials)
+        survey.survey_section(rep, trials, max_epochs)
+        if survey.survey_trials(trials).empty:  # no survey: the search's census stands in
+            rep.summarize(["lr_b1.png"],
+                          [f for f in census_facts if f.startswith("Of the ")][:1])
+    budget = reach.budget_sentence(data.history, max_epochs)
+    rep.summarize(lines=[budget])
+    rep.facts.append(budget)
+    reach.reach_section(rep, data, trials, max_epochs)
     rep.facts += findings.vanishing(trials, data.history) + findings.landscape(trials, design)
     if "loss" in trials and trials["loss"].nunique() > 1:
         rep.facts.append(findings.gradient_change_by_loss(data.history))
     _failure_sections(rep, data, trials)
     _landscape_section(rep, data, trials, design)
-    _samples_section(rep, data, trials)
+    samples.samples_section(rep, data, trials, mode_of(data.run_config))
     _stopping_section(rep, data, trials, max_epochs)
     probe = _probe_section(rep, data, trials, probe_iterations)
     _claims_section(rep, data, trials, probe, paired_design)
-    census = findings.census_table(trials, max_epochs, design)
+    counts = findings.census_table(trials, max_epochs, design)
     table = trials[[c for c in TABLE_COLUMNS if c in trials]].sort_values(
         "fcd", na_position="last")
-    (rep.out / "report.md").write_text(markdown(data, rep, census, table))
-    (rep.out / "report.html").write_text(html_page(data, rep, census, table))
+    (rep.out / "report.md").write_text(markdown(data, rep, counts, table))
+    (rep.out / "report.html").write_text(html_page(data, rep, counts, table))
     log.info("wrote %s and %s", rep.out / "report.html", rep.out / "report.md")
     return [rep.out / "report.html", rep.out / "report.md"]
 

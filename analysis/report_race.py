@@ -8,35 +8,53 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis import race, race_plots, race_text
+from analysis import race, race_plots, race_text, samples
 from analysis.load import StudyData
 from analysis.report_render import Report
 from gan import failures, layout
 
-NO_RACE = ("No race was run (--confirm-top 0): the best config is one search draw, not an "
+# What race.json's rule was before it named its test (studies that raced with Welch's test).
+WELCH_TEST = "one-sided Welch t-test against the round's leader"
+NO_RACE = ("No race was run (--race-top 0): the best config is one search draw, not an "
            "estimate (`best_config.json`).")
 
 
-def race_sections(rep: Report, data: StudyData, trials: pd.DataFrame,
-                  census_facts: list[str]) -> None:
-    """The summary (the pick on held-out seeds, gan.py's defaults beside it, what failed among
-    the full-budget search trials, where in (lr, b1) the failures live) and the race's
-    section (every round's tests, each search draw against its fresh seeds, seed noise)."""
+def race_sections(rep: Report, data: StudyData, trials: pd.DataFrame) -> None:
+    """The summary's first block (the pick's samples beside gan.py's defaults, the pick on
+    held-out seeds, the defaults' fresh runs, how the race ended) and the race's section
+    (every round's tests, each search draw against its fresh seeds, seed noise)."""
     record = race.load_race(data.study_dir)
     if record is None:
-        rep.summary.append(NO_RACE)
+        rep.summarize(lines=[NO_RACE])
         rep.facts.append(NO_RACE)
     else:
         _race_section(rep, data, trials, record)
-    rep.summary += [f for f in census_facts if f.startswith("Of the ")][:1]
-    rep.summary_images.append("lr_b1.png")  # the landscape section saves it
+
+
+def _pick_samples(rep: Report, data: StudyData, trials: pd.DataFrame, record: dict) -> list[str]:
+    """The final grids of the pick's first held-out run and of gan.py's defaults' first race
+    run, side by side ([] when neither kept a grid)."""
+    shown = {}
+    for contender in record["contenders"]:
+        picked = contender["key"] == record["winner"]
+        if not (picked or contender.get("label")):
+            continue
+        stage = race.ESTIMATE if picked else race.RACE
+        runs = [r for r in contender.get("runs", []) if r["stage"] == stage] \
+            or contender.get("runs", [])
+        if runs:
+            shown[runs[0]["trial_id"]] = "the pick" if picked else layout.DEFAULTS_LABEL
+    figure = samples.grids_figure(data, trials, shown)
+    return [rep.save(figure, "summary_samples", svg=False)] if figure is not None else []
 
 
 def _race_section(rep: Report, data: StudyData, trials: pd.DataFrame, record: dict) -> None:
     objective = data.run_config.get("study", {}).get("objective", "objective")
     runs = race.runs_frame(record, trials)
     estimate = race_text.race_findings(record, _best_config(data.study_dir), objective)
-    rep.summary += estimate[:1] + race_text.defaults_beside(record, runs, objective)
+    rep.summarize(_pick_samples(rep, data, trials, record),
+                  estimate[:-1] + race_text.defaults_beside(record, runs, objective)
+                  + estimate[-1:])
     rep.facts += estimate
     ranks = race.rank_agreement(runs, data.history)
     notes = race_text.noise_findings(race.noise_split(runs), ranks)
@@ -48,10 +66,12 @@ def _race_section(rep: Report, data: StudyData, trials: pd.DataFrame, record: di
         race.contender_table(record, runs, failures.FAILURES)))
     if any(r["p"] for r in record["rounds"]):
         rep.tables.append((
-            f"The race's tests: one-sided Welch t-test of each contender against the round's "
-            f"leader{' on log scores' if rule['log_scale'] else ''}; dropped when p < "
+            f"The race's tests: {rule.get('test', WELCH_TEST)}"
+            f"{', on log scores' if rule['log_scale'] else ''}; dropped when p < "
             f"{rule['test_level']:.2g} (alpha {rule['alpha']:g} over (contenders - 1) x "
-            f"{rule['max_rounds']} possible rounds, Bonferroni)", race.round_table(record)))
+            f"{rule['max_rounds']} possible rounds, Bonferroni"
+            + (f", and {rule['selection_margin']}x below it" if rule.get("selection_margin", 1) > 1
+               else "") + ")", race.round_table(record)))
     rep.sections.append(("The race: one seed against fresh seeds", [
         rep.save(race_plots.search_vs_fresh(runs, objective), "race_search_vs_fresh")], notes))
 

@@ -11,7 +11,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from analysis import claims
-from gan import failures
+from gan import failures, layout, stop_rules
 from analysis.load import StudyData, design_of, is_paired
 
 
@@ -25,8 +25,12 @@ class Report:
     tables: list[tuple[str, pd.DataFrame]] = field(default_factory=list)  # after the census
     claims: list[tuple[str, pd.DataFrame]] = field(default_factory=list)  # after the summary
     claims_note: str = ""  # the predictions this design cannot test, in one line
-    summary: list[str] = field(default_factory=list)  # the answer, first of all
-    summary_images: list[str] = field(default_factory=list)
+    # The answer, first of all: blocks of (images, lines), each block's images above its lines.
+    summary: list[tuple[list[str], list[str]]] = field(default_factory=list)
+
+    def summarize(self, images: list[str] = (), lines: list[str] = ()) -> None:
+        """A block of the summary: ``images`` (saved names), then ``lines`` under them."""
+        self.summary.append((list(images), list(lines)))
 
     def save(self, fig: Figure, name: str, svg: bool = True) -> str:
         fig.savefig(self.out / f"{name}.png", dpi=110)
@@ -38,12 +42,12 @@ class Report:
 # What each census threshold (gan.failures) means, in plain words.
 THRESHOLD_MEANINGS = {
     "FINAL_WINDOW": "epochs at the end of a trial over which every rule must hold",
-    "STOP_WINDOWS": "epochs a conclusive rule must hold before failure-aware stopping ends a "
-                    "trial",
     "VANISHING_GRAD_NORM": "G's gradient norm below this counts as vanished",
     "VANISHING_D_FAKE": "... while D(G(z)) stays below this (D rejects every fake)",
+    "VANISHING_D_REAL": "... and D(x) at least this (D accepts real digits: it separates)",
     "D_WINS_LOSS": "d_loss below this: D separates real from fake almost perfectly",
-    "FROZEN_GRAD_NORM": "G's and D's gradient norms both exactly this: training frozen",
+    "FROZEN_GRAD_NORM": "G's and D's gradient norms both exactly this while D does not "
+                        "separate (saturated on every input, at 0 or at 1): training frozen",
     "COLLAPSE_PEAK": "diversity a trial must first reach before it can collapse",
     "COLLAPSE_COVERAGE": "coverage below this is narrow (real digits about 0.97)",
     "COLLAPSE_MODES": "fewer digit classes than this with 5% of the samples is narrow",
@@ -52,14 +56,20 @@ THRESHOLD_MEANINGS = {
     "NONCONVERGED_DIVERSITY": "diversity still below this at the end: never learned",
     "OSCILLATION_CV": "detrended swing of g_loss, relative to its size, above this: oscillation",
     "OSCILLATION_SMOOTH": "logged steps averaged before the swing is measured",
+    "LEARNING_KEEP": "not diverse yet: never learned variety, final coverage at least this share "
+                     "of its best 3-epoch mean",
+    "LEARNING_GAIN": "... and at least this above its first quarter's (a slow run, no verdict)",
 }
 
 
 def thresholds_table() -> pd.DataFrame:
     """The census's thresholds: name, value and what each means."""
-    return pd.DataFrame([{"threshold": n, "value": str(getattr(failures, n)),
-                          "meaning": THRESHOLD_MEANINGS.get(n, "")}
-                         for n in failures.THRESHOLDS])
+    rows = [{"threshold": n, "value": str(getattr(failures, n)),
+             "meaning": THRESHOLD_MEANINGS.get(n, "")} for n in failures.THRESHOLDS]
+    rows.append({"threshold": "STOP_WINDOWS", "value": stop_rules.windows_text(),
+                 "meaning": "epochs a conclusive rule must hold before failure-aware stopping "
+                            "ends a trial"})
+    return pd.DataFrame(rows)
 
 
 def _design(data: StudyData) -> str:
@@ -68,11 +78,11 @@ def _design(data: StudyData) -> str:
         return "Design: unknown (no run_config.json)."
     losses = ", ".join(study.get("losses") or ()) or "every arm (the five losses and the wgan-gp recipe)"
     if design_of(data.run_config) != "atlas":
-        how = "TPE proposals"
+        how = f"{layout.PHASE_SAMPLERS[layout.PHASE_SEARCH]} proposals"
     elif is_paired(data.run_config):
         how = f"paired: every seeded Sobol point under each of {losses} from one seed"
     else:
-        how = "seeded Sobol sweep balanced across losses"
+        how = f"{layout.PHASE_SAMPLERS[layout.PHASE_ATLAS]} balanced across losses"
     if design_of(data.run_config) == "atlas":
         how += ", every trial at the full budget"
     return (f"Design: {design_of(data.run_config)} ({how}; {study.get('scheduler')} scheduler, "
@@ -92,8 +102,11 @@ def _claims_markdown(rep: Report) -> list[str]:
 def _summary_markdown(rep: Report) -> list[str]:
     if not rep.summary:
         return []
-    return (["## Summary", ""] + [f"- {s}" for s in rep.summary] + [""]
-            + [f"![{img}]({img})" for img in rep.summary_images] + [""])
+    lines = ["## Summary", ""]
+    for images, text in rep.summary:
+        lines += [f"![{img}]({img})" for img in images] + ([""] if images else [])
+        lines += [f"- {s}" for s in text] + ([""] if text else [])
+    return lines
 
 
 def markdown(data: StudyData, rep: Report, census: pd.DataFrame, table: pd.DataFrame) -> str:
@@ -124,7 +137,9 @@ def html_page(data: StudyData, rep: Report, census: pd.DataFrame, table: pd.Data
     body = [f"<h1>Failure modes of the vanilla GAN: {title}</h1>",
             f"<p>{html.escape(_design(data))}</p>"]
     if rep.summary:
-        body += ["<h2>Summary</h2>", bullets(rep.summary), *[img(i) for i in rep.summary_images]]
+        body += ["<h2>Summary</h2>"]
+        for images, text in rep.summary:
+            body += [img(i) for i in images] + ([bullets(text)] if text else [])
     for i, (name, frame) in enumerate((t, f) for t, f in rep.claims if len(f)):
         body += [f"<h2>{html.escape(name)}</h2>"]
         body += [f"<p>Verdict rule: {html.escape(claims.RULE)}</p>"] if i == 0 else []

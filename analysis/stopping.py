@@ -2,7 +2,7 @@
 
 Every trial that ran its full budget shows what a trial stopped at epoch k
 would have become. The replay walks each such history epoch by epoch with the
-live stopper's rule (``gan.failures.first_stop``, the census's conclusive
+live stopper's rule (``gan.stop_rules.first_stop``, the census's conclusive
 rules over a window) and asks, per rule and per loss:
 
 - compute saved: the epochs after the stop, over all epochs of those trials;
@@ -25,10 +25,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from gan import failures
+from gan import census, failures, stop_rules
 from gan.losses import in_arm_order
 from gan.integrity import check_study_files
-from analysis.load import StudyLoadError, load_study
+from analysis.load import load_study
+from gan.records import StudyLoadError
 from analysis.stats import count_cell, wilson_interval
 from gan.cli_common import OneLineParser, fail, setup_logging
 
@@ -56,7 +57,7 @@ def _loss(row: pd.Series) -> str:
 def replay_masks(history: pd.DataFrame, trials: pd.DataFrame, max_epochs: int) -> Masks:
     """Each full-budget trial's conclusive masks, computed once for every replay of it."""
     by_trial = dict(tuple(history.groupby("trial_id", sort=False)))
-    return {row["trial_id"]: failures.trial_masks(by_trial[row["trial_id"]].assign(
+    return {row["trial_id"]: stop_rules.trial_masks(by_trial[row["trial_id"]].assign(
         loss=_loss(row))) for _, row in full_budget(trials, max_epochs).iterrows()}
 
 
@@ -67,7 +68,7 @@ def replay(history: pd.DataFrame, trials: pd.DataFrame, max_epochs: int,
 
     Args:
         history: per-epoch rows of the study.
-        trials: :func:`gan.failures.classify_study` of it (the full-budget class).
+        trials: :func:`gan.census.classify_study` of it (the full-budget class).
         max_epochs: the study's budget per trial.
         window: epochs a rule must hold before it stops a trial (one for all, or per rule).
         rules: the conclusive rules applied (one alone, or all).
@@ -83,7 +84,7 @@ def replay(history: pd.DataFrame, trials: pd.DataFrame, max_epochs: int,
     masks = masks if masks is not None else replay_masks(history, trials, max_epochs)
     rows = []
     for _, row in judged.iterrows():
-        stop = failures.first_stop_in(*masks[row["trial_id"]], window, rules)
+        stop = stop_rules.first_stop_in(*masks[row["trial_id"]], window, rules)
         trained = int(row["epochs"])
         fcd = float(row["fcd"]) if pd.notna(row.get("fcd")) else math.nan
         good = row["failure"] == failures.HEALTHY or fcd <= worst_healthy
@@ -110,7 +111,7 @@ def summarize(stops: pd.DataFrame, max_epochs: int) -> dict[str, object]:
             "false_low": low, "false_high": high}
 
 
-LIVE = "live"  # the sweep's label for the live per-rule windows (failures.STOP_WINDOWS)
+LIVE = "live"  # the sweep's label for the live per-rule windows (stop_rules.STOP_WINDOWS)
 # Each conclusive rule alone, then all of them together.
 RULE_SETS = {**{rule: (rule,) for rule in failures.CONCLUSIVE}, ALL_RULES: failures.CONCLUSIVE}
 
@@ -124,7 +125,7 @@ def _window_label(window: failures.Windows, rule: str) -> str:
 
 
 def rule_table(history: pd.DataFrame, trials: pd.DataFrame, max_epochs: int,
-               window: failures.Windows = failures.STOP_WINDOWS,
+               window: failures.Windows = stop_rules.STOP_WINDOWS,
                masks: Masks | None = None) -> pd.DataFrame:
     """Each rule alone and all together, over all losses and per loss."""
     masks = masks if masks is not None else replay_masks(history, trials, max_epochs)
@@ -149,7 +150,7 @@ def window_sweep(history: pd.DataFrame, trials: pd.DataFrame, max_epochs: int,
     for every rule), and for the live per-rule windows (``window`` = "live")."""
     masks = masks if masks is not None else replay_masks(history, trials, max_epochs)
     rows = []
-    for window in (*windows, failures.STOP_WINDOWS):
+    for window in (*windows, stop_rules.STOP_WINDOWS):
         for rule, rules in RULE_SETS.items():
             stops = replay(history, trials, max_epochs, window, rules, masks)
             rows.append({"rule": failures.class_label(rule),
@@ -187,7 +188,7 @@ def goal_sentence(sweep: pd.DataFrame) -> str:
     meets = combined[(combined["saved"] >= GOAL_SAVED)
                      & (combined["false_rate"].fillna(0) <= GOAL_FALSE)]
     live = describe(LIVE) if LIVE in combined.index else "no live row"
-    windows = failures.windows_text()
+    windows = stop_rules.windows_text()
     head = (f"Replay on {int(combined['n'].max())} full-budget trials, all rules together; "
             f"{live} ({windows}).")
     if len(meets):
@@ -221,7 +222,7 @@ def analyse(study_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, str]:
     check_study_files(study_dir)
     data = load_study(study_dir)
     max_epochs = data.max_epochs or int(data.history["epoch"].max())
-    trials = failures.classify_study(data.history, max_epochs, data.grad_logs)
+    trials = census.classify_study(data.history, max_epochs, data.grad_logs)
     return replay_study(data.history, trials, max_epochs)
 
 

@@ -1,4 +1,4 @@
-"""Core of gan-study: the seed's MLP GAN, its data, training loop and metrics. Never imports Ray."""
+"""Core of gan-study: gan.py's MLP GAN, its data, training loop and metrics. Never imports Ray."""
 
 from gan.config import GANConfig
 from gan.models import Discriminator, Generator

@@ -1,4 +1,4 @@
-"""``python -m gan.bench``: this project's loop against the seed's, side by side in one run.
+"""``python -m gan.bench``: this project's loop against gan.py's, side by side in one run.
 
 Prints steps/s of each on the same images and device, and their ratio; and the
 cost of one sample-quality evaluation as a share of one epoch on the embedded
@@ -30,10 +30,10 @@ log = logging.getLogger("gan.bench")
 PROG = "python -m gan.bench"
 
 
-def seed_style_step(G: Generator, D: Discriminator, opt_g: torch.optim.Optimizer,
+def gan_py_step(G: Generator, D: Discriminator, opt_g: torch.optim.Optimizer,
                     opt_d: torch.optim.Optimizer, real: torch.Tensor, z: torch.Tensor,
                     loss: str = "ns") -> tuple[torch.Tensor, torch.Tensor]:
-    """One step of the seed script as it is written: BCELoss on probabilities, a full D
+    """One step of gan.py as it is written: BCELoss on probabilities, a full D
     backward in the G step (discarded at ``opt_d.zero_grad()``) and a second D pass on the
     detached fakes. ``loss="minimax"`` swaps in the saturating cost. Returns (g_loss, d_loss).
     """
@@ -54,7 +54,7 @@ def seed_style_step(G: Generator, D: Discriminator, opt_g: torch.optim.Optimizer
 
 def seed_style_steps_per_s(data_root: Path, config: GANConfig, device: torch.device,
                            steps: int, warmup: int = 5) -> float:
-    """The seed's loop: DataLoader + PIL transforms and :func:`seed_style_step`."""
+    """gan.py's loop: DataLoader + PIL transforms and :func:`gan_py_step`."""
     from torch.utils.data import DataLoader
     from torchvision import datasets, transforms
 
@@ -72,8 +72,8 @@ def seed_style_steps_per_s(data_root: Path, config: GANConfig, device: torch.dev
                 _sync(device)
                 started = time.perf_counter()
             z = torch.randn(imgs.shape[0], config.latent_dim, device=device)
-            g_loss, d_loss = seed_style_step(G, D, opt_g, opt_d, imgs.to(device), z)
-            g_loss.item()  # the seed prints both losses every batch
+            g_loss, d_loss = gan_py_step(G, D, opt_g, opt_d, imgs.to(device), z)
+            g_loss.item()  # gan.py prints both losses every batch
             d_loss.item()
             done += 1
             if done == steps + warmup:
@@ -112,7 +112,7 @@ def _sync(device: torch.device) -> None:
 
 EXAMPLES = """examples:
   python -m gan.bench
-      the seed-style loop, the eager step and (on CUDA) the captured step, side by side
+      the gan.py-style loop, the eager step and (on CUDA) the captured step, side by side
   python -m gan.bench --quality-seeds 3 --quality-config results/gan-study/best_config.json
       also what bf16 costs in fcd and diversity, for gan.py's defaults and a study's pick
 """
@@ -166,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         root = args.data_dir if dataset == "mnist" else Path(tmp)
         if dataset != "mnist":
-            write_mnist_raw(split, root)  # the seed's DataLoader reads the same digits
+            write_mnist_raw(split, root)  # gan.py's DataLoader reads the same digits
         seed_rate = seed_style_steps_per_s(root, config, device, args.steps)
     epochs = max(3, 1 + -(-args.steps // (len(split.train) // config.batch_size)))
     # Eager steps everywhere; on CUDA also the captured step (gan.train.graphed), both numerics.
@@ -177,12 +177,12 @@ def main(argv: list[str] | None = None) -> int:
         **config.to_dict(), "n_epochs": epochs, "precision": precision,
         "cuda_graphs": graphs}), epochs) for precision, graphs in variants}
     print(f"device={device} threads={torch.get_num_threads()} data={dataset} batch=64")
-    print(f"seed-style loop             : {seed_rate:8.1f} steps/s "
+    print(f"gan.py-style loop             : {seed_rate:8.1f} steps/s "
           f"({1000 / seed_rate:6.2f} ms/step)")
     for (precision, graphs), rate in rates.items():
         how = "CUDA graphs" if graphs == "auto" else "eager"
         print(f"gan-study, {precision}, {how:11s}: {rate:8.1f} steps/s ({1000 / rate:6.2f} "
-              f"ms/step), {rate / seed_rate:5.2f}x the seed-style loop")
+              f"ms/step), {rate / seed_rate:5.2f}x the gan.py-style loop")
     for graphs in dict.fromkeys(g for _, g in variants):
         print(f"bf16 vs fp32, {'CUDA graphs' if graphs == 'auto' else 'eager'}: "
               f"{rates[('bf16', graphs)] / rates[('fp32', graphs)]:8.2f}x")

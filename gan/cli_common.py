@@ -58,7 +58,7 @@ def add_config_flags(parser: argparse._ActionsContainer, names: Iterable[str],
                      defaults: GANConfig | None = None) -> None:
     """Add one flag per GANConfig field in ``names``, typed, with help and choices.
 
-    Each flag is spelled ``--field_name`` (the seed script's spelling) and
+    Each flag is spelled ``--field_name`` (gan.py's spelling) and
     ``--field-name``; its default comes from ``defaults`` (``GANConfig()``).
     """
     defaults = defaults or GANConfig()

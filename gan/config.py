@@ -1,6 +1,6 @@
 """The one configuration object of a GAN run.
 
-Every setting of the seed script (PyTorch-GAN ``implementations/gan/gan.py``)
+Every setting of gan.py (PyTorch-GAN ``implementations/gan/gan.py``)
 keeps its name and default; the study's additions follow them. The config is
 frozen: change it with :func:`dataclasses.replace`, which re-runs validation.
 """
@@ -39,13 +39,13 @@ def _setting(default: Any, help: str, choices: tuple[str, ...] | None = None) ->
 
 @dataclass(frozen=True)
 class GANConfig:
-    # --- the seed script's flags, same names and defaults ---
+    # --- gan.py's flags, same names and defaults ---
     n_epochs: int = _setting(200, "number of epochs of training")
     batch_size: int = _setting(64, "size of the batches")
     lr: float = _setting(2e-4, "adam: learning rate")
     b1: float = _setting(0.5, "adam: decay of first order momentum of gradient")
     b2: float = _setting(0.999, "adam: decay of second order momentum of gradient")
-    n_cpu: int = _setting(8, "CPU threads for training (the seed's data-loader workers)")
+    n_cpu: int = _setting(8, "CPU threads for training (gan.py's data-loader workers)")
     latent_dim: int = _setting(100, "dimensionality of the latent space")
     img_size: int = _setting(28, "size of each image dimension")
     channels: int = _setting(1, "number of image channels")
@@ -56,15 +56,15 @@ class GANConfig:
     dataset: str = _setting("auto", "auto: full MNIST under --data-dir (or downloadable), else "
                             "the embedded 5,000 digits", DATASETS)
     data_dir: str = _setting("data", "where torchvision's MNIST lives or is downloaded to")
-    # "ns": the seed's non-saturating -log D(G(z)); "minimax": log(1 - D(G(z))); the others
+    # "ns": gan.py's non-saturating -log D(G(z)); "minimax": log(1 - D(G(z))); the others
     # change D's head (logits, no sigmoid) and both costs: see gan.losses.
-    loss: str = _setting("ns", "GAN loss: ns (the seed's), minimax (saturating), lsgan, hinge, "
+    loss: str = _setting("ns", "GAN loss: ns (gan.py's), minimax (saturating), lsgan, hinge, "
                          "wgan-gp (wgan-gp defaults to its paper's b1 0, b2 0.9, n_critic 5)",
                          LOSSES)
     n_critic: int = _setting(1, "D steps per G step (G steps on every n_critic-th batch)")
     # bf16: G and D forward passes under torch.autocast (weights, optimizer state, losses and
-    # the quality evaluation stay fp32). Opt-in: fp32 is the seed's numerics.
-    precision: str = _setting("fp32", "training numerics: fp32 (the seed's) or bf16 autocast",
+    # the quality evaluation stay fp32). Opt-in: fp32 is gan.py's numerics.
+    precision: str = _setting("fp32", "training numerics: fp32 (gan.py's) or bf16 autocast",
                               PRECISIONS)
     # auto: on CUDA the training step is captured once as CUDA graphs and replayed on every
     # batch (gan.train.graphed), so the host launches one graph instead of ~100 small kernels;
@@ -72,9 +72,9 @@ class GANConfig:
     cuda_graphs: str = _setting("auto", "auto: replay the training step as CUDA graphs on CUDA "
                                 "(eager elsewhere); off: eager everywhere", CUDA_GRAPH_MODES)
     gp_weight: float = _setting(GP_WEIGHT, "wgan-gp: gradient-penalty weight lambda")
-    # The seed writes BatchNorm1d(out, 0.8): positionally that is eps, not momentum.
-    bn_eps: float = _setting(0.8, "BatchNorm1d eps of the generator (the seed's 0.8)")
-    d_lr: float | None = _setting(None, "discriminator lr (default: --lr, as in the seed)")
+    # gan.py writes BatchNorm1d(out, 0.8): positionally that is eps, not momentum.
+    bn_eps: float = _setting(0.8, "BatchNorm1d eps of the generator (gan.py's 0.8)")
+    d_lr: float | None = _setting(None, "discriminator lr (default: --lr, as in gan.py)")
     log_interval: int = _setting(50, "steps between gradient-log rows and step callbacks")
     eval_interval: int = _setting(1, "epochs between sample-quality evaluations; 0 disables")
     eval_samples: int = _setting(1000, "samples scored per quality evaluation")

@@ -1,6 +1,6 @@
 """Datasets as whole tensors on the training device, scaled to [-1, 1].
 
-Loading once and slicing batches out of one tensor replaces the seed's
+Loading once and slicing batches out of one tensor replaces gan.py's
 DataLoader + per-sample PIL transforms, which dominate a CPU step of this
 small model (see ``python -m gan.bench``).
 """
@@ -191,7 +191,7 @@ def _reshape(split: DataSplit, img_size: int, channels: int) -> DataSplit:
 def write_mnist_raw(split: DataSplit, root: str | Path) -> Path:
     """Write ``split`` as torchvision's ``MNIST/raw`` idx files under ``root``.
 
-    Lets the seed-style DataLoader (benchmarks) and the ``mnist`` loader (tests)
+    Lets the gan.py-style DataLoader (benchmarks) and the ``mnist`` loader (tests)
     run on the embedded digits where full MNIST cannot be downloaded.
     """
     raw = Path(root) / "MNIST" / "raw"

@@ -3,10 +3,23 @@
 Every rule holds over the final window (the last FINAL_WINDOW epochs a trial
 reported), never on one epoch alone. A trial the scheduler stopped before the
 full budget is ``undetermined`` unless its failure is already conclusive:
-diverged, vanishing gradients, discriminator wins, training frozen (no gradient
-at all in either network), or a collapse after it had learned (its diversity had
-first reached COLLAPSE_PEAK). Mode collapse never has an onset before that
-learned peak.
+diverged, vanishing gradients, discriminator wins, training frozen, or a collapse
+after it had learned (its diversity had first reached COLLAPSE_PEAK). Mode
+collapse never has an onset before that learned peak. An undetermined trial
+also says what it looked like when it was cut (:func:`cut_state`), a state that is
+never counted as a failure.
+
+Each class is named by the signals that define it:
+
+- vanishing gradients (Arjovsky & Bottou): D separates, accepting real digits
+  (D(x) >= VANISHING_D_REAL) and rejecting every fake (D(G(z)) < VANISHING_D_FAKE),
+  and G's gradient is small;
+- training frozen: D saturated on every input, real and fake alike, on either side
+  (D(x) = D(G(z)) = 1, or both 0), so that gan.py's BCELoss, whose log is clamped
+  at -100, passes no gradient to either network: both are exactly 0;
+- not diverse yet: at the budget's end the samples are narrow or not diverse, but the
+  trial never learned variety and its coverage has grown and held: a slow run, not a
+  collapsed one, and no verdict.
 
 Collapse and non-convergence are told apart by Naeem et al.'s density/coverage
 split: samples that look real (high density) but cover little of the data
@@ -14,9 +27,9 @@ split: samples that look real (high density) but cover little of the data
 are non-convergence. Thresholds are named constants that the report quotes.
 
 Rules that read a loss's own scale apply only where that scale means the same:
-D(G(z)) near 0 (vanishing) only for the probability losses (for the logit losses
-G's gradient norm alone decides), d_loss near 0 (D wins) only for losses floored
-at 0, and the g_loss swing (oscillation) only for one-sidedly bounded g_loss.
+D(x) and D(G(z)) (vanishing, frozen) only for the probability losses (for the logit
+losses G's gradient norm alone decides), d_loss near 0 (D wins) only for losses
+floored at 0, and the g_loss swing (oscillation) only for one-sidedly bounded g_loss.
 """
 
 from __future__ import annotations
@@ -38,24 +51,37 @@ FROZEN = "training_frozen"
 OSCILLATION = "oscillation_nonconvergence"
 DIVERGED = STATUS_DIVERGED
 UNDETERMINED = "undetermined"  # stopped early, before its failure (if any) was conclusive
-CLASSES = (HEALTHY, MODE_COLLAPSE, VANISHING, D_WINS, FROZEN, OSCILLATION, DIVERGED, UNDETERMINED)
+# Full budget, samples not diverse yet but their coverage still rising: too slow for the
+# budget to judge, never a failure (like an early stop, it has no verdict).
+NOT_DIVERSE_YET = "not_diverse_yet"
+CLASSES = (HEALTHY, MODE_COLLAPSE, VANISHING, D_WINS, FROZEN, OSCILLATION, DIVERGED,
+           NOT_DIVERSE_YET, UNDETERMINED)
 FAILURES = (MODE_COLLAPSE, VANISHING, D_WINS, FROZEN, OSCILLATION, DIVERGED)
+NO_VERDICT = (NOT_DIVERSE_YET, UNDETERMINED)  # classes a failure rate leaves out
 # Outcomes read from the samples alone (and a NaN), defined the same way for every loss: what
 # a comparison across losses counts. The classes above read losses' own scales, and some exist
 # only for some losses (D wins needs a loss floored at 0, oscillation a one-sided g_loss).
 COLLAPSED, NOT_LEARNED = "collapsed", "not_learned"
-OUTCOMES = (HEALTHY, COLLAPSED, NOT_LEARNED, DIVERGED, UNDETERMINED)
+OUTCOMES = (HEALTHY, COLLAPSED, NOT_LEARNED, DIVERGED, NOT_DIVERSE_YET, UNDETERMINED)
 FAILED_OUTCOMES = (COLLAPSED, NOT_LEARNED, DIVERGED)
+
+
+def samples_failed(outcomes: pd.Series) -> pd.Series:
+    """Per trial: its samples failed (collapsed, not learned or diverged), the one verdict a
+    comparison across losses counts."""
+    return outcomes.isin(FAILED_OUTCOMES)
 
 FINAL_WINDOW = 3  # epochs at the end of a trial over which every rule must hold
 VANISHING_GRAD_NORM = 1e-2  # G's total gradient norm below this is "vanished" (healthy: 0.1-10)
 VANISHING_D_FAKE = 0.05  # ... while D(G(z)) stays near 0: D rejects every fake
+VANISHING_D_REAL = 0.5  # ... and D(x) at least this: D accepts real digits (it separates)
 D_WINS_LOSS = 0.05  # d_loss below this: D separates real from fake almost perfectly
 # Training frozen: G's and D's gradient norms both exactly 0 over an epoch (their epoch means
-# are 0, so every step's were). Not "small": Adam divides by the gradient's own running size,
-# so a gradient of 1e-10 still moves a weight by about lr; only an exact 0 moves nothing.
-# Seen when the seed's Sigmoid saturates in float32 on every input (D(x) = D(G(z)) = 1 once
-# the logit passes ~17) and BCELoss's clamp of log(0) at -100 leaves no gradient anywhere.
+# are 0, so every step's were), while D does not separate. Not "small": Adam divides by the
+# gradient's own running size, so a gradient of 1e-10 still moves a weight by about lr; only
+# an exact 0 moves nothing. It happens when gan.py's Sigmoid saturates in float32 on every
+# input, at 1 (the logit past ~17) or at 0, and BCELoss's clamp of log(0) at -100 leaves no
+# gradient anywhere.
 FROZEN_GRAD_NORM = 0.0
 COLLAPSE_PEAK = 0.2  # diversity a trial must have reached before it can collapse
 COLLAPSE_COVERAGE = 0.25  # coverage below this is narrow (real digits ~0.97, one class <0.1)
@@ -65,23 +91,18 @@ COLLAPSE_MIN_DENSITY = 0.3  # density at least this: samples look real (real dig
 NONCONVERGED_DIVERSITY = 0.1  # still below this at the end: never learned (real digits ~0.98)
 OSCILLATION_CV = 0.5  # detrended spread of g_loss over the window, relative to its mean size
 OSCILLATION_SMOOTH = 5  # grad-log rows averaged before detrending (per-batch noise is not a swing)
-# Failure-aware stopping (study.failure_stop, replayed by analysis.stopping) stops a trial once
-# one of the conclusive rules has held for this many consecutive epochs: the same rules and
-# thresholds as the census, over windows chosen by replaying them on two 100-trial atlases
-# (docs/findings.md). Vanishing and D wins never stopped a trial that ended healthy at 3
-# epochs (53 stops over both). No trial in the atlases or the default studies that held the
-# frozen rule for 3 epochs ever had a gradient again. A collapse after a learned peak is no
-# verdict within 30 epochs: of the trials it stopped, 16 of 17 recovered at window 3 and 2 of 3
-# at window 6, which saved 0.4% of the epochs; so it stops no trial live (no window), and the
-# replay keeps measuring it.
-# Never shorter than FINAL_WINDOW, so a stopped trial's census class is the class it was
-# stopped for. A divergence (a NaN) is final at once.
-STOP_WINDOWS = {VANISHING: 3, D_WINS: 3, FROZEN: 3}
-THRESHOLDS = ("FINAL_WINDOW", "STOP_WINDOWS", "VANISHING_GRAD_NORM", "VANISHING_D_FAKE", "D_WINS_LOSS",
-              "FROZEN_GRAD_NORM",
+# Still learning (not diverse yet): a trial that never learned variety whose coverage over the
+# final window is still within LEARNING_KEEP of its best (3-epoch means) and above its first
+# quarter's by at least LEARNING_GAIN. Set on the 200-epoch survey (docs/findings.md): the one
+# point called collapse at 30 epochs that was healthy at 200 had grown its coverage from 0.05 to
+# 0.13 and held it; the points that stayed narrow had fallen from their best or never grown.
+LEARNING_KEEP = 0.8
+LEARNING_GAIN = 0.02
+THRESHOLDS = ("FINAL_WINDOW", "VANISHING_GRAD_NORM", "VANISHING_D_FAKE", "VANISHING_D_REAL",
+              "D_WINS_LOSS", "FROZEN_GRAD_NORM",
               "COLLAPSE_PEAK", "COLLAPSE_COVERAGE", "COLLAPSE_MODES", "COLLAPSE_DROP",
               "COLLAPSE_MIN_DENSITY", "NONCONVERGED_DIVERSITY", "OSCILLATION_CV",
-              "OSCILLATION_SMOOTH")  # quoted by the report
+              "OSCILLATION_SMOOTH", "LEARNING_KEEP", "LEARNING_GAIN")  # quoted by the report
 
 
 def class_label(cls: str) -> str:
@@ -164,7 +185,7 @@ def _window_g_loss(trial: pd.DataFrame, steps: pd.DataFrame | None) -> np.ndarra
 
 
 def _loss_of(trial: pd.DataFrame) -> str:
-    """The trial's GAN loss (the seed's ``ns`` for histories written before losses varied;
+    """The trial's GAN loss (gan.py's ``ns`` for histories written before losses varied;
     a recipe arm's loss for the arm)."""
     if "loss" not in trial or trial["loss"].isna().all():
         return "ns"
@@ -172,14 +193,13 @@ def _loss_of(trial: pd.DataFrame) -> str:
 
 
 # The failures an early stop may already read: each is final once its rule has held (a
-# diverged run never recovers; the others over a window). Checked in this order.
-# Frozen comes after vanishing and D wins: a D that rejects every input also leaves zero
-# gradients, and is named for why G gets none; frozen is what remains (D accepts everything).
+# diverged run never recovers; the others over a window). Checked in this order; vanishing
+# and frozen exclude each other (one needs D to separate, the other forbids it).
 CONCLUSIVE = (DIVERGED, VANISHING, D_WINS, FROZEN, MODE_COLLAPSE)
 # The per-epoch columns conclusive_masks reads (besides the loss): the live stopper keeps
 # exactly these from each result, so a new rule's column reaches it from here.
-RULE_COLUMNS = ("epoch", "status", "d_loss", "d_fake", "g_grad_norm", "d_grad_norm", "diversity",
-                "coverage", "modes", "density")
+RULE_COLUMNS = ("epoch", "status", "d_loss", "d_real", "d_fake", "g_grad_norm", "d_grad_norm",
+                "diversity", "coverage", "modes", "density")
 
 
 def diverged(trial: pd.DataFrame) -> np.ndarray:
@@ -194,6 +214,32 @@ def never_diverse(trial: pd.DataFrame) -> bool:
     return bool(len(diversity)) and np.nanmax(np.append(diversity, -1.0)) < NONCONVERGED_DIVERSITY
 
 
+def separates(trial: pd.DataFrame) -> np.ndarray:
+    """Per epoch: D accepts real digits (D(x) >= VANISHING_D_REAL) and rejects every fake
+    (D(G(z)) < VANISHING_D_FAKE). Probabilities only: False where they are NaN (logit
+    losses, or histories that predate D(x))."""
+    with np.errstate(invalid="ignore"):
+        return (_column(trial, "d_real", math.nan) >= VANISHING_D_REAL) \
+            & (_column(trial, "d_fake", math.nan) < VANISHING_D_FAKE)
+
+
+def still_learning(trial: pd.DataFrame) -> bool:
+    """The trial never learned variety (diversity below COLLAPSE_PEAK throughout) but its
+    coverage has grown and held: its final-window mean is at least LEARNING_KEEP of its best
+    3-epoch mean and exceeds the mean of its first quarter of epochs by LEARNING_GAIN. A slow
+    run, not a collapsed one (needs 4 epochs or more)."""
+    trial = trial.sort_values("epoch")
+    cover = _column(trial, "coverage", math.nan)
+    cover = cover[np.isfinite(cover)]
+    if len(cover) < 4 or np.nanmax(np.append(_column(trial, "diversity", 0.0), 0.0)) \
+            >= COLLAPSE_PEAK:
+        return False
+    best = float(pd.Series(cover).rolling(3, min_periods=1).mean().max())
+    final = float(cover[-FINAL_WINDOW:].mean())
+    start = float(cover[:max(1, len(cover) // 4)].mean())
+    return best > 0 and final >= LEARNING_KEEP * best and final - start >= LEARNING_GAIN
+
+
 def conclusive_masks(trial: pd.DataFrame) -> dict[str, np.ndarray]:
     """Per epoch (in epoch order), whether each conclusive failure's rule holds there.
 
@@ -204,15 +250,20 @@ def conclusive_masks(trial: pd.DataFrame) -> dict[str, np.ndarray]:
     trial = trial.sort_values("epoch")
     loss = _loss_of(trial)
     d_loss = _column(trial, "d_loss", math.nan)
+    probability = loss in PROBABILITY_LOSSES
     vanished = _column(trial, "g_grad_norm", math.inf) < VANISHING_GRAD_NORM
-    if loss in PROBABILITY_LOSSES:
-        vanished &= _column(trial, "d_fake", 1.0) < VANISHING_D_FAKE
+    gone = (_column(trial, "g_grad_norm", math.inf) <= FROZEN_GRAD_NORM) \
+        & (_column(trial, "d_grad_norm", math.inf) <= FROZEN_GRAD_NORM)
+    if probability:
+        # A D that separates starves G (vanishing); one saturated on every input, whichever
+        # side, starves both networks (frozen).
+        vanished &= separates(trial)
+        gone &= ~separates(trial)
     return {
         DIVERGED: diverged(trial),
         VANISHING: vanished,
         D_WINS: (d_loss < D_WINS_LOSS) & (loss in D_LOSS_FLOORED),
-        FROZEN: (_column(trial, "g_grad_norm", math.inf) <= FROZEN_GRAD_NORM)
-        & (_column(trial, "d_grad_norm", math.inf) <= FROZEN_GRAD_NORM),
+        FROZEN: gone,
         MODE_COLLAPSE: is_collapsed(trial),
     }
 
@@ -225,17 +276,10 @@ def rule_window(windows: Windows, cls: str) -> int | None:
     return windows if isinstance(windows, int) else windows.get(cls)
 
 
-def _stops(mask: np.ndarray, windows: Windows, cls: str) -> bool:
+def holds_for_stop(mask: np.ndarray, windows: Windows, cls: str) -> bool:
+    """The rule ``cls`` has held over its stop window at the mask's last epoch."""
     window = rule_window(windows, cls)
     return window is not None and _holds_over(mask, window)
-
-
-def windows_text(windows: Windows = STOP_WINDOWS) -> str:
-    """The stop windows as prose: ``vanishing gradients 3, ..., mode collapse: never``."""
-    if isinstance(windows, int):
-        return f"{windows} epochs for every rule"
-    return ", ".join(f"{class_label(c)} {windows[c]}" if c in windows
-                     else f"{class_label(c)}: never" for c in CONCLUSIVE[1:])
 
 
 def conclusive_failure(trial: pd.DataFrame, window: Windows | None = None,
@@ -254,41 +298,11 @@ def conclusive_failure(trial: pd.DataFrame, window: Windows | None = None,
     if DIVERGED in rules and masks[DIVERGED].any():
         return DIVERGED, float(epochs[int(np.argmax(masks[DIVERGED]))])
     for cls in CONCLUSIVE[1:]:
-        holds = _holds_at_end(masks[cls]) if window is None else _stops(masks[cls], window, cls)
+        holds = _holds_at_end(masks[cls]) if window is None \
+            else holds_for_stop(masks[cls], window, cls)
         if cls in rules and holds:
             return cls, _onset(masks[cls], epochs)
     return None
-
-
-def trial_masks(trial: pd.DataFrame) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """(conclusive masks, epochs) of a trial, in epoch order: what :func:`first_stop_in` reads."""
-    trial = trial.sort_values("epoch")
-    return conclusive_masks(trial), trial["epoch"].to_numpy()
-
-
-def first_stop_in(masks: dict[str, np.ndarray], epochs: np.ndarray,
-                  window: Windows = STOP_WINDOWS, rules: tuple[str, ...] = CONCLUSIVE
-                  ) -> tuple[str, int] | None:
-    """:func:`first_stop` from a trial's :func:`trial_masks`, which a replay of many windows
-    and rules computes once per trial."""
-    for k in range(1, len(epochs) + 1):
-        if DIVERGED in rules and masks[DIVERGED][:k].any():
-            return DIVERGED, int(epochs[k - 1])
-        for cls in CONCLUSIVE[1:]:
-            if cls in rules and _stops(masks[cls][:k], window, cls):
-                return cls, int(epochs[k - 1])
-    return None
-
-
-def first_stop(trial: pd.DataFrame, window: Windows = STOP_WINDOWS,
-               rules: tuple[str, ...] = CONCLUSIVE) -> tuple[str, int] | None:
-    """(class, epoch) at which failure-aware stopping would end this trial, or None: the first
-    epoch k at which :func:`conclusive_failure` of the epochs up to k finds a failure.
-
-    Computed from one set of masks (they are causal), so it equals calling
-    ``conclusive_failure(trial[:k], window, rules)`` for k = 1, 2, ... (tested).
-    """
-    return first_stop_in(*trial_masks(trial), window, rules)
 
 
 def classify_trial(trial: pd.DataFrame, full_budget: bool = True,
@@ -296,7 +310,7 @@ def classify_trial(trial: pd.DataFrame, full_budget: bool = True,
     """(failure class, onset epoch or NaN) of one trial's history.
 
     Args:
-        trial: its per-epoch rows (with a ``loss`` column when not the seed's ``ns``).
+        trial: its per-epoch rows (with a ``loss`` column when not gan.py's ``ns``).
         full_budget: False when the scheduler stopped it before the last epoch.
         steps: its grad-log rows (per logged step), for the oscillation rule.
     """
@@ -306,13 +320,15 @@ def classify_trial(trial: pd.DataFrame, full_budget: bool = True,
         return found
     if not full_budget:
         return UNDETERMINED, math.nan
-    loss = _loss_of(trial)
-    if _holds_at_end(narrow_and_real(trial)):
+    narrow, never = _holds_at_end(narrow_and_real(trial)), never_diverse(trial)
+    if (narrow or never) and still_learning(trial):
+        return NOT_DIVERSE_YET, math.nan  # slow, not collapsed: coverage has grown and held
+    if narrow:
         return MODE_COLLAPSE, math.nan  # realistic but narrow throughout: never learned variety
-    if loss in G_LOSS_ONE_SIDED and oscillation_score(_window_g_loss(trial, steps)) \
+    if _loss_of(trial) in G_LOSS_ONE_SIDED and oscillation_score(_window_g_loss(trial, steps)) \
             > OSCILLATION_CV:
         return OSCILLATION, math.nan
-    if never_diverse(trial):
+    if never:
         return OSCILLATION, math.nan  # non-convergence: samples never became diverse
     return HEALTHY, math.nan
 
@@ -320,14 +336,18 @@ def classify_trial(trial: pd.DataFrame, full_budget: bool = True,
 def sample_outcome(trial: pd.DataFrame, full_budget: bool = True) -> str:
     """What a trial's final samples show, by the same rule for every loss: diverged (a NaN),
     collapsed (realistic but narrow over the final window), not learned (diversity below
-    NONCONVERGED_DIVERSITY over it), else healthy; ``undetermined`` for a trial stopped before
-    its budget whose samples had not failed."""
+    NONCONVERGED_DIVERSITY over it), else healthy; ``not_diverse_yet`` for narrow or
+    not-diverse samples whose coverage is still rising, and ``undetermined`` for a trial
+    stopped before its budget whose samples had not failed."""
     trial = trial.sort_values("epoch")
     if diverged(trial).any():
         return DIVERGED
-    if _holds_at_end(narrow_and_real(trial)):
+    narrow, never = _holds_at_end(narrow_and_real(trial)), never_diverse(trial)
+    if (narrow or never) and full_budget and still_learning(trial):
+        return NOT_DIVERSE_YET
+    if narrow:
         return COLLAPSED
-    if never_diverse(trial):
+    if never:
         return NOT_LEARNED
     return HEALTHY if full_budget else UNDETERMINED
 
@@ -337,54 +357,12 @@ def rule_family(cls: str, loss: str) -> str | None:
     only when they share one. None: the class does not exist for the loss."""
     loss = arm_loss(loss)
     if cls == VANISHING:
-        return "G's gradient and D(G(z))" if loss in PROBABILITY_LOSSES else "G's gradient"
+        return "G's gradient, D(x) and D(G(z))" if loss in PROBABILITY_LOSSES \
+            else "G's gradient"
     if cls == D_WINS:
         return "d_loss" if loss in D_LOSS_FLOORED else None
     if cls == OSCILLATION:
         return "g_loss swing or never diverse" if loss in G_LOSS_ONE_SIDED else "never diverse"
+    if cls == NOT_DIVERSE_YET:
+        return "samples' coverage"
     return "samples or NaN" if cls in (MODE_COLLAPSE, DIVERGED) else "gradients"
-
-
-def ended_before_budget(epochs: float, max_epochs: int, status: str) -> bool:
-    """A run that ended before its budget without diverging: stopped early, by the scheduler
-    or by failure-aware stopping. The live searcher and the census both ask it."""
-    return status != STATUS_DIVERGED and epochs < max_epochs
-
-
-STOP_COLUMN = "failure_stop"  # history: the class failure-aware stopping ended the trial for
-
-
-def stopped_for(trial: pd.DataFrame) -> str:
-    """The class failure-aware stopping ended this trial for, or "" (histories without it)."""
-    if STOP_COLUMN not in trial:
-        return ""
-    values = trial[STOP_COLUMN].dropna().astype(str)
-    values = values[values != ""]
-    return str(values.iloc[0]) if len(values) else ""
-
-
-def classify_study(history: pd.DataFrame, max_epochs: int | None = None,
-                   grad_logs: dict[str, pd.DataFrame] | None = None) -> pd.DataFrame:
-    """One row per trial: final metrics, parameters, failure class, onset epoch, the samples'
-    outcome (:func:`sample_outcome`, for comparisons across losses), and the two
-    kinds of early stop, which are different populations: ``stopped_for_failure`` (ended by
-    failure-aware stopping, its failure conclusive) and ``stopped_early`` (stopped by the
-    scheduler before ``max_epochs`` for its objective; neither diverged nor stopped for
-    failure)."""
-    max_epochs = max_epochs or int(history["epoch"].max())
-    grad_logs = grad_logs or {}
-    rows = []
-    for trial_id, trial in history.groupby("trial_id", sort=False):
-        epochs = int(trial["epoch"].max())
-        failure, onset = classify_trial(trial, full_budget=epochs >= max_epochs,
-                                        steps=grad_logs.get(trial_id))
-        last = trial.sort_values("epoch").iloc[-1].to_dict()
-        for_failure = bool(stopped_for(trial)) and epochs < max_epochs
-        early = ended_before_budget(epochs, max_epochs, last.get("status", "")) \
-            and failure != DIVERGED
-        outcome = sample_outcome(trial, full_budget=epochs >= max_epochs)
-        rows.append({**last, "trial_id": trial_id, "failure": failure, "outcome": outcome,
-                     "onset_epoch": onset,
-                     "epochs": epochs, "stopped_for_failure": for_failure,
-                     "stopped_early": early and not for_failure})
-    return pd.DataFrame(rows)

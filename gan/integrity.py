@@ -2,7 +2,7 @@
 
 Nodes die mid-write, quotas fill, files get truncated. Before ``--resume`` or a
 report reads a study, :func:`check_study_files` opens each file the run cannot
-do without and raises :class:`~analysis.load.StudyLoadError` naming the first
+do without and raises :class:`~gan.records.StudyLoadError` naming the first
 damaged one and what to do. Nothing is written, moved or deleted. Files a study
 can go on without are not refused here: a damaged ``history.parquet`` is rebuilt
 from the trial folders (``gan.records``), a damaged newest checkpoint gives way

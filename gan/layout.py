@@ -20,7 +20,8 @@ SNAPSHOTS_DIR = "generator_snapshots"  # epoch_<N>.pt: G's weights after epoch N
 
 # --- one study folder: ``results/<name>/`` ---
 RAY_DIR = "ray"  # Ray Tune's experiment folder of the search
-CONFIRM_RAY_DIR = "ray-confirm"  # ... of the confirmation and control runs (older studies)
+# Older studies ran their race's runs and controls in one experiment, under this name.
+LEGACY_RACE_RAY_DIR = "ray-confirm"
 RACE_RAY_PREFIX = "ray-race-"  # ray-race-<round>: each round of the race (round 1: controls too)
 RACE_ESTIMATE_RAY_DIR = "ray-race-estimate"  # the winner's held-out estimation runs
 RACE_FILE = "race.json"  # the race's contenders, rounds, drops, winner and estimate
@@ -45,10 +46,20 @@ _TUNE_CHECKPOINT_DIR = re.compile(r"^checkpoint_(\d+)$")
 
 # --- the columns of a study's history that say what a trial was ---
 SEARCH_PARAMS = ("lr", "b1", "b2", "latent_dim", "loss", "bn_eps", "d_lr_ratio")
-PHASE_SEARCH, PHASE_CONFIRM, PHASE_CONTROL = "search", "confirm", "control"
+PHASE_SEARCH, PHASE_RACE, PHASE_CONTROL = "search", "race", "control"
+# Phases older studies wrote under another name: old -> current (read by gan.records).
+LEGACY_PHASES = {"confirm": PHASE_RACE}
 PHASE_ATLAS = "atlas"  # a --design atlas trial: a Sobol point at the full budget, not a search
-# Each design's own trials (as opposed to the confirmation and control runs around them).
+# A survey point of a search design (study.survey): a Sobol point at the full budget, never cut
+# by the scheduler, which the failure map and rates stand on.
+PHASE_SURVEY = "survey"
+# Each design's own trials (as opposed to the race and control runs around them).
 DESIGN_PHASES = {"search": PHASE_SEARCH, "atlas": PHASE_ATLAS}
+# What proposed each phase's trials, as a sentence names it.
+PHASE_SAMPLERS = {PHASE_SEARCH: "TPE", PHASE_SURVEY: "the survey's Sobol sequence",
+                  PHASE_ATLAS: "a seeded Sobol sweep"}
+# Every trial the study's sampler proposed: the design's own and the survey's.
+PROPOSAL_PHASES = (PHASE_SEARCH, PHASE_SURVEY, PHASE_ATLAS)
 
 
 def trial_dirname(trial_id: str) -> str:
@@ -68,13 +79,13 @@ def race_round_dir(number: int) -> str:
 
 
 def experiment_dirs(study_dir: Path) -> list[Path]:
-    """The study's Tune experiment folders that exist: the search's, then the confirmation
-    stage's (the race's rounds in order, its estimation runs last)."""
+    """The study's Tune experiment folders that exist: the search's, then the race's (its
+    rounds in order, its estimation runs last)."""
     root = Path(study_dir)
     rounds = sorted((p for p in root.glob(f"{RACE_RAY_PREFIX}*")
                      if p.name.removeprefix(RACE_RAY_PREFIX).isdigit()),
                     key=lambda p: int(p.name.removeprefix(RACE_RAY_PREFIX)))
-    named = [root / RAY_DIR, root / CONFIRM_RAY_DIR, *rounds, root / RACE_ESTIMATE_RAY_DIR]
+    named = [root / RAY_DIR, root / LEGACY_RACE_RAY_DIR, *rounds, root / RACE_ESTIMATE_RAY_DIR]
     return [p for p in named if p.is_dir()]
 
 

@@ -1,7 +1,7 @@
-"""GAN losses: the seed's BCE pair (two generator costs) and three remedies.
+"""GAN losses: gan.py's BCE pair (two generator costs) and three remedies.
 
-- ``ns`` (the seed's) and ``minimax`` take discriminator *probabilities*, as the
-  seed's Sigmoid + BCELoss does, so the saturating cost saturates exactly as in
+- ``ns`` (gan.py's) and ``minimax`` take discriminator *probabilities*, as
+  gan.py's Sigmoid + BCELoss does, so the saturating cost saturates exactly as in
   the original.
 - ``lsgan`` (Mao et al. 2017), ``hinge`` (Miyato et al. 2018) and ``wgan-gp``
   (Gulrajani et al. 2017) take D's *logits* (``Discriminator.logits``): the
@@ -89,7 +89,7 @@ def discriminator_loss(d_real: torch.Tensor, d_fake: torch.Tensor, kind: str = "
 
     Args:
         d_real, d_fake: probabilities for ``ns``/``minimax``, logits otherwise.
-        kind: ``ns``/``minimax``: ``(BCE(D(x), 1) + BCE(D(G(z)), 0)) / 2``, the seed's;
+        kind: ``ns``/``minimax``: ``(BCE(D(x), 1) + BCE(D(G(z)), 0)) / 2``, gan.py's;
             ``lsgan``: ``(E[(D(x) - 1)^2] + E[D(G(z))^2]) / 2``;
             ``hinge``: ``E[relu(1 - D(x))] + E[relu(1 + D(G(z)))]``;
             ``wgan-gp``: ``E[D(G(z))] - E[D(x)]`` (add :func:`gradient_penalty`).
@@ -134,7 +134,7 @@ def generator_loss(d_fake: torch.Tensor, kind: str) -> torch.Tensor:
     Args:
         d_fake: D's outputs on generated images, any shape: probabilities for
             ``ns``/``minimax``, logits otherwise.
-        kind: ``"ns"`` for the non-saturating ``-log D(G(z))`` (the seed's
+        kind: ``"ns"`` for the non-saturating ``-log D(G(z))`` (gan.py's
             ``BCE(D(G(z)), 1)``), ``"minimax"`` for ``log(1 - D(G(z)))`` of
             Goodfellow et al. 2014, written as ``-BCE(D(G(z)), 0)``; ``"lsgan"``
             for ``E[(D(G(z)) - 1)^2] / 2``; ``"hinge"`` and ``"wgan-gp"`` for

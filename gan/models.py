@@ -1,4 +1,4 @@
-"""Generator and discriminator, layer for layer as the seed script builds them."""
+"""Generator and discriminator, layer for layer as gan.py builds them."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from gan.config import GANConfig
 def _block(in_feat: int, out_feat: int, bn_eps: float | None) -> list[nn.Module]:
     layers: list[nn.Module] = [nn.Linear(in_feat, out_feat)]
     if bn_eps is not None:
-        # Keyword on purpose: the seed's positional 0.8 is eps, though it reads like momentum.
+        # Keyword on purpose: gan.py's positional 0.8 is eps, though it reads like momentum.
         layers.append(nn.BatchNorm1d(out_feat, eps=bn_eps))
     layers.append(nn.LeakyReLU(0.2, inplace=True))
     return layers

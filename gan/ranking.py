@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 
+import pandas as pd
+
 RANK_WINDOW = 5  # evaluations averaged: the last five epochs at the default eval_interval 1
 
 
@@ -35,3 +37,17 @@ def trailing_mean(values: Iterable[float], window: int = RANK_WINDOW) -> float:
     finite = [float(v) for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
     tail = finite[-window:]
     return sum(tail) / len(tail) if tail else math.nan
+
+
+def rank_trials(rows: pd.DataFrame, mode: str, column: str = "objective") -> pd.DataFrame:
+    """Trials best first by ``column`` in the objective's direction: ascending for ``min``,
+    descending for ``max``; rows without a value are left out. The one ranking the history's
+    summary, the race's contenders and the report's examples all use.
+
+    Raises:
+        ValueError: for a mode other than ``min`` or ``max``.
+    """
+    if mode not in ("min", "max"):
+        raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
+    return rows.dropna(subset=[column]).sort_values(column, ascending=(mode == "min"),
+                                                    kind="stable")

@@ -17,13 +17,22 @@ from typing import Any
 import pandas as pd
 
 from gan import layout
-from gan.failures import STOP_COLUMN
+from gan.census import STOP_COLUMN
 
 log = logging.getLogger(__name__)
 
 # Columns renamed since older studies were written: old name -> current name.
 RENAMED_COLUMNS = {"js_estimate": "js_lower_bound"}
 STATUS_NO_REPORT = "no_report"  # a trial folder without a single epoch record
+
+
+def current_names(history: pd.DataFrame) -> pd.DataFrame:
+    """A history with the names older studies wrote brought up to date: renamed columns and
+    phases (the race's runs were phase ``confirm``). The one place that knows them."""
+    history = history.rename(columns=RENAMED_COLUMNS)
+    if "phase" in history:
+        history = history.assign(phase=history["phase"].replace(layout.LEGACY_PHASES))
+    return history
 
 
 class StudyLoadError(ValueError):
@@ -96,6 +105,17 @@ def history_from_trials(study_dir: str | Path) -> pd.DataFrame:
         frames.append(rows.assign(**columns))
     if not frames:
         return pd.DataFrame(columns=["trial_id", "phase", "epoch", "status"])
-    history = pd.concat(frames, ignore_index=True).rename(columns=RENAMED_COLUMNS)
+    history = current_names(pd.concat(frames, ignore_index=True))
     first = ["trial_id", "phase", "replicate", "epoch"]
     return history[first + [c for c in history.columns if c not in first]]
+
+
+def contender_name(contender: dict[str, Any]) -> str:
+    """``#2 lr 0.0011 b1 0.1 b2 0.96 latent 32``, or gan.py's defaults by name: a race
+    contender as the study's log and the report both name it."""
+    p = contender["params"]
+    text = (f"lr {p['lr']:.3g} b1 {p['b1']:.2g} b2 {p['b2']:.3g} latent {p['latent_dim']}"
+            if {"lr", "b1", "b2", "latent_dim"} <= set(p) else json.dumps(p))
+    if contender.get("label"):  # the reference: gan.py's own settings
+        return f"{layout.DEFAULTS_LABEL}: {text}"
+    return f"#{contender['search_rank']} {text}"

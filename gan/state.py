@@ -26,7 +26,7 @@ class TrainState:
     rng: torch.Generator  # drives batches and noise; saved in checkpoints
     fixed_noise: torch.Tensor  # (25, latent_dim): every sample grid uses it
     epoch: int = 0  # epochs completed
-    step: int = 0  # batches completed, the seed's batches_done
+    step: int = 0  # batches completed, gan.py's batches_done
     status: str = STATUS_OK
     stop_requested: bool = False
     history: list[dict[str, Any]] = field(default_factory=list)

@@ -1,11 +1,13 @@
 """The study's CLI (``python -m study.run`` supervises it): search the vanilla GAN's
-hyperparameters.
+hyperparameters and map where it fails.
 
 Ray Tune runs the trials on every CPU/GPU of this machine or of the Ray cluster
-named by --address / RAY_ADDRESS; Optuna's TPE proposes lr, betas and latent
-size (plus loss, BatchNorm eps and the D/G lr ratio with --space extended).
-After the search, the top configs and the seed's defaults are re-run with more
-seeds, and a minimax control shows the vanishing-gradient failure.
+named by --address / RAY_ADDRESS. The first trial is gan.py's defaults; then a
+failure survey (Sobol points of the space at the full budget, never cut by ASHA)
+and Optuna's TPE proposals over lr, betas and latent size (plus loss, BatchNorm
+eps and the D/G lr ratio with --space extended). After the search, the top
+configs race gan.py's defaults on fresh seeds, the winner is estimated on
+held-out seeds, and a minimax control at a high lr runs beside them.
 
 ``--design atlas`` maps the failures instead: a seeded Sobol sweep (Optuna's
 QMCSampler) over lr x b1 x latent size x loss x BatchNorm eps, every trial at
@@ -39,21 +41,22 @@ from gan.layout import RAY_DIR, TIMING_FILE
 from gan.losses import ARMS
 from gan.runtime import resolve_device
 from study import cluster, outputs, runner
-from study.race import default_budget, run_confirmations
+from study.race import default_budget, run_race
 from study.flag_checks import check_flags
 from study.faults import EXIT_STORAGE, StorageFaultTrap, fault_line, storage_errno
 from study.space import CONTROL_POINT, DESIGNS, OBJECTIVES, SPACES
+from study.survey import DEFAULT_SURVEY_POINTS_CPU, DEFAULT_SURVEY_POINTS_GPU
 from study.trainable import TrialInputs
 
 log = logging.getLogger("study.run")
 PROG = "python -m study.run"
 EXIT_INTERRUPTED = 130  # what a shell reports for SIGINT
 EXIT_ALL_ERRORED = 1  # every trial of the search or atlas raised an error
-DEFAULT_MAX_EPOCHS_CPU = 30  # the seed's 200 epochs are days of CPU time for 50 trials
+DEFAULT_MAX_EPOCHS_CPU = 30  # gan.py's 200 epochs are days of CPU time for 50 trials
 DEFAULT_MAX_EPOCHS_GPU = GANConfig().n_epochs
 GPU_SHARE_PER_TRIAL = 0.25  # this MLP uses a sliver of a GPU: four trials share one
 DEFAULT_PROBE_ITERATIONS = 2000
-DEFAULT_CONTENDERS = 4  # search configs in the race, beside the seed's defaults
+DEFAULT_CONTENDERS = 4  # search configs in the race, beside gan.py's defaults
 # Held-out seeds of the race's winner: 4 take the same two rounds of the default 2 slots as 3
 # (the race has ended, so every slot is free), and narrow the estimate's interval.
 DEFAULT_ESTIMATE_SEEDS = 4
@@ -61,19 +64,20 @@ TUNE_SYNC_WARNING = "TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S"
 # --smoke-test: the whole path on synthetic data in about a minute.
 SMOKE = {"num_samples": 4, "max_epochs": 2, "dataset": "synthetic", "grace_period": 1,
          "eval_samples": 200, "log_interval": 5, "sample_interval": 10,
-         "probe_iterations": 200, "confirm_top": 1, "confirm_seeds": 1, "estimate_seeds": 1,
-         "control_seeds": 1}
-SMOKE_CAPS = ("num_samples", "probe_iterations", "confirm_top", "confirm_seeds", "estimate_seeds",
-              "control_seeds")  # lower flags win
+         "probe_iterations": 200, "race_top": 1, "race_seeds": 1, "estimate_seeds": 1,
+         "control_seeds": 1, "survey_points": 2}
+SMOKE_CAPS = ("num_samples", "probe_iterations", "race_top", "race_seeds", "estimate_seeds",
+              "control_seeds", "survey_points")  # lower flags win
 GAN_FLAGS = ("dataset", "data_dir", "batch_size", "eval_samples", "log_interval",
              "sample_interval", "precision", "cuda_graphs")
 
 
 EXAMPLES = """examples:
   python -m study.run --num-samples 50
-      the default study: search, confirmations over seeds, a minimax control, the report
+      the default study: gan.py's defaults, 16 survey points and 33 TPE trials, the race
+      over fresh seeds, held-out seeds for its winner, a minimax control, the report
   python -m study.run --num-samples 200 --data-dir /data/mnist
-      a GPU box: CUDA is picked itself; four trials per GPU, the seed's 200 epochs, full MNIST
+      a GPU box: CUDA is picked itself; four trials per GPU, gan.py's 200 epochs, full MNIST
   RAY_AUTH_MODE=token RAY_AUTH_TOKEN=TOKEN python -m study.run --address HEAD:6379 \\
       --results-dir /shared/results
       a Ray cluster with token authentication and a folder every node can write
@@ -89,7 +93,15 @@ EXAMPLES = """examples:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = OneLineParser(prog=PROG, description=__doc__, epilog=EXAMPLES,
                       formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--num-samples", type=int, default=50, help="trials Optuna proposes")
+    p.add_argument("--num-samples", type=int, default=50,
+                   help="trials of the search or atlas (default 50); a search's are gan.py's "
+                        "defaults, the survey's points, then TPE's proposals")
+    p.add_argument("--survey-points", type=int, default=None,
+                   help="--design search: Sobol points of the search space trained at the full "
+                        "budget, never cut by ASHA, on which the failure map and rates stand "
+                        f"(part of --num-samples; default {DEFAULT_SURVEY_POINTS_CPU} on CPU, "
+                        f"{DEFAULT_SURVEY_POINTS_GPU} with a GPU, at most half the trials after "
+                        "gan.py's defaults; 0: none)")
     p.add_argument("--name", default="gan-study", help="study folder under --results-dir")
     p.add_argument("--results-dir", type=Path, default=Path("results"),
                    help="local or shared folder: the study folder is <this>/<name>")
@@ -122,15 +134,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="default: asha for the search, fifo for the atlas (which needs it)")
     p.add_argument("--grace-period", type=int, default=3, help="ASHA: epochs before a first cut")
     p.add_argument("--reduction-factor", type=float, default=3.0, help="ASHA: keep 1/this")
-    p.add_argument("--confirm-top", type=int, default=DEFAULT_CONTENDERS,
+    p.add_argument("--race-top", type=int, default=DEFAULT_CONTENDERS,
                    help="contenders of the race: this many of the best full-budget search "
-                        "configs, plus the seed's defaults; 0 skips the race")
-    p.add_argument("--confirm-seeds", type=int, default=2,
+                        "configs, plus gan.py's defaults; 0 skips the race")
+    p.add_argument("--race-seeds", type=int, default=2,
                    help="fresh seeds per contender in the race's first round; each survivor "
                         "gets one more per later round")
     p.add_argument("--race-budget", type=int, default=None,
                    help="race runs in all rounds (default: round 1 plus one more seed for each "
-                        "search contender, (--confirm-top + 1) x --confirm-seeds + --confirm-top)")
+                        "search contender, (--race-top + 1) x --race-seeds + --race-top)")
+    for old, new in (("--confirm-top", "--race-top"), ("--confirm-seeds", "--race-seeds")):
+        p.add_argument(old, type=int, dest=new[2:].replace("-", "_"), default=argparse.SUPPRESS,
+                       action=DeprecatedAlias, help=argparse.SUPPRESS)
     p.add_argument("--estimate-seeds", type=int, default=DEFAULT_ESTIMATE_SEEDS,
                    help="held-out seeds that estimate the race's winner (never used to choose it)")
     _add_run_flags(p)
@@ -145,12 +160,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+class DeprecatedAlias(argparse.Action):
+    """A flag's former name: sets the new flag's value and says so (kept for one release)."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        log.warning("%s is deprecated; use --%s", option_string, self.dest.replace("_", "-"))
+        setattr(namespace, self.dest, values)
+
+
 def _add_run_flags(p: argparse.ArgumentParser) -> None:
     """Stopping, controls, resources and the cluster."""
     p.add_argument("--failure-stop", action=argparse.BooleanOptionalAction, default=None,
                    help="stop a search or control trial once its failure is conclusive "
                         "(diverged, vanished, D wins, frozen; the census's rules over "
-                        "gan.failures.STOP_WINDOWS epochs); default: on for "
+                        "gan.stop_rules.STOP_WINDOWS epochs); default: on for "
                         "--design search, off for --design atlas, which maps full budgets")
     p.add_argument("--control-lr", type=float, default=CONTROL_POINT["lr"],
                    help="learning rate of the minimax control run (higher: it vanishes sooner)")
@@ -173,6 +196,13 @@ def _add_run_flags(p: argparse.ArgumentParser) -> None:
 
 
 def _apply_defaults(args: argparse.Namespace) -> None:
+    has_gpu = torch.cuda.is_available()
+    if args.survey_points is None:
+        # An atlas is a survey of its own (every trial a Sobol point at the full budget). A
+        # small search keeps half its trials after gan.py's defaults for TPE.
+        wanted = DEFAULT_SURVEY_POINTS_GPU if has_gpu else DEFAULT_SURVEY_POINTS_CPU
+        args.survey_points = 0 if args.design == "atlas" else \
+            max(0, min(wanted, (args.num_samples - 1) // 2))
     if args.smoke_test:
         for key, value in SMOKE.items():
             current = getattr(args, key)
@@ -182,12 +212,11 @@ def _apply_defaults(args: argparse.Namespace) -> None:
     if args.failure_stop is None:
         args.failure_stop = args.design != "atlas"
     if args.design == "atlas":
-        # The atlas runs every loss, minimax included, at the full budget: no confirmation
+        # The atlas runs every loss, minimax included, at the full budget: no race
         # or control runs on top.
-        args.confirm_top, args.no_controls = 0, True
+        args.race_top, args.no_controls = 0, True
     if args.race_budget is None:
-        args.race_budget = default_budget(args.confirm_top + 1, args.confirm_seeds)
-    has_gpu = torch.cuda.is_available()
+        args.race_budget = default_budget(args.race_top + 1, args.race_seeds)
     if args.gpus_per_trial is None:
         args.gpus_per_trial = GPU_SHARE_PER_TRIAL if has_gpu else 0.0
     if args.max_epochs is None:
@@ -224,12 +253,12 @@ def _study_config(args: argparse.Namespace, study_dir: Path):
         cpus_per_trial=args.cpus_per_trial, gpus_per_trial=args.gpus_per_trial,
         max_concurrent=args.max_concurrent, seed=args.seed,
         checkpoint_interval=args.checkpoint_interval, address=args.address,
-        confirm_top=args.confirm_top, confirm_seeds=args.confirm_seeds,
+        race_top=args.race_top, race_seeds=args.race_seeds,
         race_budget=args.race_budget, estimate_seeds=args.estimate_seeds,
         control_seeds=args.control_seeds,
         controls=not args.no_controls, design=args.design, storage=args.storage,
         failure_stop=args.failure_stop, control_lr=args.control_lr,
-        losses=tuple(args.losses or ()), paired=args.paired)
+        losses=tuple(args.losses or ()), paired=args.paired, survey_points=args.survey_points)
 
 
 def _report_time(study_dir: Path, history, study_seconds: float, report_seconds: float,
@@ -247,12 +276,12 @@ def _report_time(study_dir: Path, history, study_seconds: float, report_seconds:
 
 def _run_phases(args: argparse.Namespace, base: GANConfig, settings: runner.StudySettings,
                 inputs: TrialInputs):
-    """The search, then (when it finished) the confirmation runs, then the history and best
+    """The search, then (when it finished) the race and controls, then the history and best
     config; (whether every run finished, the history)."""
     finished, errors = runner.run_search(base, settings, inputs, resume=args.resume)
     complete = finished >= settings.num_samples
     if complete:
-        more_finished, more_errors = run_confirmations(base, settings, inputs, args.resume)
+        more_finished, more_errors = run_race(base, settings, inputs, args.resume)
         errors.update(more_errors)
         complete = more_finished
     return complete, outputs.write_outputs(settings, base, errors, partial=not complete)

@@ -26,14 +26,14 @@ from typing import Any
 import pandas as pd
 from ray import tune
 
-from gan import failures, layout
+from gan import census, failures, layout, stop_rules
 from gan.atomic import write_text
 from study.trainable import RUN_KEY
 
 log = logging.getLogger(__name__)
 
-# Confirmation runs measure a config's spread over seeds: each must run its full budget.
-STOPPABLE_PHASES = (layout.PHASE_SEARCH, layout.PHASE_ATLAS, layout.PHASE_CONTROL)
+# Race runs measure a config's spread over seeds: each must run its full budget.
+STOPPABLE_PHASES = (*layout.PROPOSAL_PHASES, layout.PHASE_CONTROL)
 
 
 def read_stops(path: Path) -> dict[str, dict[str, Any]]:
@@ -71,11 +71,11 @@ class FailureStopper(tune.Stopper):
         study_dir: the study folder (``failure_stops.json`` is written there).
         base_loss: the loss of trials whose parameters do not name one.
         window: epochs a rule must hold, one for all or per rule
-            (gan.failures.STOP_WINDOWS).
+            (gan.stop_rules.STOP_WINDOWS).
     """
 
     def __init__(self, study_dir: Path, base_loss: str,
-                 window: failures.Windows = failures.STOP_WINDOWS) -> None:
+                 window: failures.Windows = stop_rules.STOP_WINDOWS) -> None:
         self.path = Path(study_dir) / layout.FAILURE_STOPS
         self.base_loss, self.window = base_loss, window
         self.rows: dict[str, list[dict[str, Any]]] = {}
@@ -146,7 +146,7 @@ def stamp_trials(study_dir: Path) -> int:
         if path is None or not path.is_file():
             continue
         record = json.loads(path.read_text())
-        if record.get(failures.STOP_COLUMN) != stop:
-            _write_json(path, {**record, failures.STOP_COLUMN: stop})
+        if record.get(census.STOP_COLUMN) != stop:
+            _write_json(path, {**record, census.STOP_COLUMN: stop})
             changed += 1
     return changed

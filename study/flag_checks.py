@@ -12,12 +12,13 @@ from study.storage import check_storage
 POSITIVE = ("num_samples", "max_epochs", "grace_period", "checkpoint_interval",
             "connect_timeout")
 NON_NEGATIVE = ("cpus_per_trial", "gpus_per_trial", "max_concurrent", "probe_iterations",
-                "confirm_top", "confirm_seeds", "race_budget", "estimate_seeds", "control_seeds")
+                "race_top", "race_seeds", "race_budget", "estimate_seeds", "control_seeds",
+                "survey_points")
 # Beyond these a value is a typo, not a plan (a million trials, a year of epochs).
 UPPER = {"num_samples": 100_000, "max_epochs": 100_000, "grace_period": 100_000,
          "checkpoint_interval": 100_000, "cpus_per_trial": 1024, "gpus_per_trial": 64,
-         "max_concurrent": 100_000, "probe_iterations": 10_000_000, "confirm_top": 1000,
-         "confirm_seeds": 1000, "race_budget": 100_000, "estimate_seeds": 1000,
+         "max_concurrent": 100_000, "probe_iterations": 10_000_000, "race_top": 1000,
+         "race_seeds": 1000, "race_budget": 100_000, "estimate_seeds": 1000,
          "control_seeds": 1000, "reduction_factor": 1000, "connect_timeout": 3600,
          "control_lr": 1.0}
 
@@ -59,6 +60,7 @@ def check_flags(args: argparse.Namespace) -> None:
         raise ValueError(f"--reduction-factor must be > 1, got {args.reduction_factor}")
     _check_atlas_flags(args)
     _check_race_flags(args)
+    _check_survey_flags(args)
     if args.design == "atlas":
         if args.scheduler != "fifo":
             raise ValueError(f"--design atlas runs every trial at the full budget; --scheduler "
@@ -90,17 +92,28 @@ def _check_atlas_flags(args: argparse.Namespace) -> None:
                          f"points: it must be a multiple of the {len(losses)} losses")
 
 
+def _check_survey_flags(args: argparse.Namespace) -> None:
+    """The survey's points are trials of the search, after gan.py's defaults."""
+    if args.survey_points and args.design != "search":
+        raise ValueError(f"--survey-points {args.survey_points} applies to --design search "
+                         f"only; --design {args.design} trains every trial at the full budget")
+    if args.design == "search" and args.survey_points > args.num_samples - 1:
+        raise ValueError(f"--survey-points {args.survey_points} does not fit --num-samples "
+                         f"{args.num_samples}: the first trial is gan.py's defaults, so at most "
+                         f"{args.num_samples - 1} can be survey points")
+
+
 def _check_race_flags(args: argparse.Namespace) -> None:
     """The race needs a seed per contender in its first round, within its budget."""
-    if args.confirm_top == 0:
+    if args.race_top == 0:
         return
-    if args.confirm_seeds < 1:
-        raise ValueError(f"--confirm-seeds {args.confirm_seeds}: the race gives each contender "
-                         "at least one seed (--confirm-top 0 skips the race)")
+    if args.race_seeds < 1:
+        raise ValueError(f"--race-seeds {args.race_seeds}: the race gives each contender "
+                         "at least one seed (--race-top 0 skips the race)")
     if args.estimate_seeds < 1:
         raise ValueError(f"--estimate-seeds {args.estimate_seeds}: the race's winner needs at "
-                         "least one held-out seed (--confirm-top 0 skips the race)")
-    first = (args.confirm_top + 1) * args.confirm_seeds  # the top configs and the defaults
+                         "least one held-out seed (--race-top 0 skips the race)")
+    first = (args.race_top + 1) * args.race_seeds  # the top configs and the defaults
     if args.race_budget < first:
-        raise ValueError(f"--race-budget {args.race_budget} cannot give {args.confirm_top + 1} "
-                         f"contenders {args.confirm_seeds} seeds each (needs {first})")
+        raise ValueError(f"--race-budget {args.race_budget} cannot give {args.race_top + 1} "
+                         f"contenders {args.race_seeds} seeds each (needs {first})")

@@ -7,8 +7,9 @@ from typing import Any
 
 import pandas as pd
 
+from gan.ranking import rank_trials
 from gan.records import final_rows, plain
-from gan.layout import DESIGN_PHASES, SEARCH_PARAMS
+from gan.layout import PROPOSAL_PHASES, SEARCH_PARAMS
 from gan.state import STATUS_OK
 
 log = logging.getLogger(__name__)
@@ -33,10 +34,10 @@ def summarize(history: pd.DataFrame, mode: str) -> dict[str, Any]:
     counts = last["status"].value_counts().to_dict() if "status" in last else {}
     scored = scored_rows(last)
     if "phase" in scored:
-        scored = scored[scored["phase"].isin(DESIGN_PHASES.values())]
+        scored = scored[scored["phase"].isin(PROPOSAL_PHASES)]
     if scored.empty:
         return {"status_counts": counts, "best": {"status": "no finite trial"}, "table": None}
-    ordered = scored.sort_values("objective", ascending=(mode == "min"))
+    ordered = rank_trials(scored, mode)
     best_row = ordered.iloc[0]
     best = {"trial_id": best_row["trial_id"], "objective": float(best_row["objective"]),
             "epoch": int(best_row["epoch"]),

@@ -66,7 +66,7 @@ def best_config(history: pd.DataFrame, search_best: dict[str, Any], settings: An
         estimate_ids = [r["trial_id"] for r in winner["runs"]
                         if r["stage"] == race_runs.STAGE_ESTIMATE]
     if not estimate_ids:
-        best = dict(search_best, selected_by="single search trial (not confirmed over seeds)")
+        best = dict(search_best, selected_by="single search trial (no race over fresh seeds)")
         if "trial_id" in best:
             best["gan_config"] = _config_of(settings.study_dir, best["trial_id"])
         return best
@@ -98,7 +98,7 @@ def all_errored_line(history: pd.DataFrame | None, settings: Any) -> str:
     if history is None or "trial_error" not in history or history.empty:
         return ""
     trials = history.groupby("trial_id").first()
-    own = trials[trials["phase"] == layout.DESIGN_PHASES[settings.design]]
+    own = trials[trials["phase"].isin(layout.PROPOSAL_PHASES)]
     if own.empty or (own["trial_error"].fillna("") == "").any():
         return ""
     return (f"all {len(own)} trials errored, the first with: {own['trial_error'].iloc[0]}; "

@@ -30,7 +30,7 @@ def trial_line(trial_id: str, config: dict[str, Any], result: dict[str, Any],
     params = config.get("run", config)
     shown = " ".join(f"{k} {_fmt(params[k])}" for k in SEARCH_PARAMS if k in params)
     phase = params.get("phase")
-    label = f"trial {trial_id}" + (f" ({phase} {params.get('replicate', '')})".rstrip()
+    label = f"trial {trial_id}" + (f" ({phase} {params.get('replicate', '')}".rstrip() + ")"
                                    if phase else "")
     return (f"{label}: {shown} | {result.get('epoch', '?')} epochs, {objective} "
             f"{_fmt(result.get(objective, math.nan))}, status {result.get('status', '?')}")

@@ -1,9 +1,9 @@
 """After the search: race the top configs on fresh seeds, estimate the winner on held-out
 seeds, and run a fixed minimax control.
 
-The contenders are the top ``confirm_top`` search configs that ran the full budget (ranked by
-the ranking signal, :mod:`gan.ranking`) and the seed's defaults as the reference. The race
-(:mod:`study.race_rule`) gives each ``confirm_seeds`` fresh seeds in its first round and each
+The contenders are the top ``race_top`` search configs that ran the full budget (ranked by
+the ranking signal, :mod:`gan.ranking`) and gan.py's defaults as the reference. The race
+(:mod:`study.race_rule`) gives each ``race_seeds`` fresh seeds in its first round and each
 survivor ``RACE_LATER_SEEDS`` more per round, dropping a contender once the stated test says
 it is worse than the leader, until one stands apart or ``race_budget`` runs are spent. The
 winner then trains ``estimate_seeds`` more seeds that played no part in choosing it: its
@@ -33,11 +33,12 @@ from study import footprint, outputs, runner
 from study.race_runs import (STAGE_ESTIMATE, STAGE_RACE, config_key, race_runs, run_params,
                              run_score)
 from gan.train.callbacks import stages_for
-from gan.records import final_rows, history_from_trials
+from gan.ranking import rank_trials
+from gan.records import contender_name, final_rows, history_from_trials
 from study.failure_stop import stamp_trials
 from study.history import scored_rows
-from study.race_rule import RacePlan, RaceState, decide
-from study.space import CONTROL_POINT, seed_point
+from study.race_rule import RACE_TEST, SELECTION_MARGIN, RacePlan, RaceState, decide
+from study.space import CONTROL_POINT, gan_py_point
 from study.trainable import OBJECTIVE_KEY, RUN_KEY, TrialInputs, trial_dirname_creator
 
 log = logging.getLogger(__name__)
@@ -49,17 +50,16 @@ ESTIMATE_REPLICATE_BASE = 1000
 
 
 def contenders(history, settings: Any, max_epochs: int) -> list[dict[str, Any]]:
-    """The race's entrants, best search rank first: the top ``confirm_top`` distinct configs
-    among the search trials that ran all ``max_epochs`` epochs, ranked by their final
-    objective, then the seed's defaults. Each carries its search draw (the trial that put it
+    """The race's entrants, best search rank first: the top ``race_top`` distinct configs
+    among the search and survey trials that ran all ``max_epochs`` epochs, ranked by their final
+    objective, then gan.py's defaults. Each carries its search draw (the trial that put it
     in the race), which the race never uses."""
     found: list[dict[str, Any]] = []
-    if settings.confirm_top <= 0 or history.empty:
+    if settings.race_top <= 0 or history.empty:
         return found
-    search = history[history["phase"] == layout.PHASE_SEARCH]
+    search = history[history["phase"].isin(layout.PROPOSAL_PHASES)]
     last = scored_rows(final_rows(search))
-    full = last[last["epoch"] >= max_epochs].sort_values(
-        "objective", ascending=(settings.mode == "min"))
+    full = rank_trials(last[last["epoch"] >= max_epochs], settings.mode)
     for _, row in full.iterrows():
         params = run_params(settings.study_dir, row["trial_id"])
         if config_key(params) in {c["key"] for c in found}:
@@ -68,9 +68,9 @@ def contenders(history, settings: Any, max_epochs: int) -> list[dict[str, Any]]:
                 "final": float(row.get(settings.objective, math.nan))}
         found.append({"key": config_key(params), "params": params, "search_draw": draw,
                       "search_rank": len(found) + 1, "label": ""})
-        if len(found) == settings.confirm_top:
+        if len(found) == settings.race_top:
             break
-    defaults = seed_point(settings.space)
+    defaults = gan_py_point(settings.space)
     if config_key(defaults) not in {c["key"] for c in found}:
         found.append({"key": config_key(defaults), "params": defaults, "search_draw": None,
                       "search_rank": None, "label": layout.DEFAULTS_LABEL})
@@ -88,8 +88,8 @@ def default_budget(contenders: int, first_seeds: int) -> int:
 def race_plan(entrants: list[dict[str, Any]], settings: Any) -> RacePlan:
     # A run record without a budget (written before the race) gets the default for the
     # contenders there are.
-    budget = settings.race_budget or default_budget(len(entrants), settings.confirm_seeds)
-    return RacePlan(tuple(c["key"] for c in entrants), settings.mode, settings.confirm_seeds,
+    budget = settings.race_budget or default_budget(len(entrants), settings.race_seeds)
+    return RacePlan(tuple(c["key"] for c in entrants), settings.mode, settings.race_seeds,
                     RACE_LATER_SEEDS, budget)
 
 
@@ -122,7 +122,7 @@ def round_points(entrants: list[dict[str, Any]], state: RaceState, number: int,
     """The Tune configs of round ``number``: ``state.next_seeds`` fresh seeds per survivor."""
     first = 1 if number == 1 else plan.first_seeds + (number - 2) * plan.later_seeds + 1
     by_key = {c["key"]: c for c in entrants}
-    points = [{**by_key[key]["params"], "phase": layout.PHASE_CONFIRM, "stage": STAGE_RACE,
+    points = [{**by_key[key]["params"], "phase": layout.PHASE_RACE, "stage": STAGE_RACE,
                "race_round": number, "replicate": first + i}
               for key in state.survivors for i in range(state.next_seeds)]
     if number == 1 and points and entrants[0]["search_rank"] == 1:
@@ -133,7 +133,7 @@ def round_points(entrants: list[dict[str, Any]], state: RaceState, number: int,
 
 
 def estimate_points(entrant: dict[str, Any], seeds: int) -> list[dict[str, Any]]:
-    return [{**entrant["params"], "phase": layout.PHASE_CONFIRM, "stage": STAGE_ESTIMATE,
+    return [{**entrant["params"], "phase": layout.PHASE_RACE, "stage": STAGE_ESTIMATE,
              "replicate": ESTIMATE_REPLICATE_BASE + i} for i in range(1, seeds + 1)]
 
 
@@ -169,7 +169,7 @@ def run_experiment(base: GANConfig, settings: Any, inputs: TrialInputs, experime
     stamp_trials(settings.study_dir)
     history = history_from_trials(settings.study_dir)
     ours = history[history["trial_id"].isin(_experiment_trials(settings.study_dir, experiment))]
-    phases = (layout.PHASE_CONFIRM, layout.PHASE_CONTROL)
+    phases = (layout.PHASE_RACE, layout.PHASE_CONTROL)
     finished = runner.runs_finished(ours, base.n_epochs, phases) + grid.num_errors
     errors = outputs.trial_errors(grid)
     if finished >= len(points) and not settings.storage:
@@ -178,7 +178,7 @@ def run_experiment(base: GANConfig, settings: Any, inputs: TrialInputs, experime
 
 
 def _log_round(state: RaceState, entrants: list[dict[str, Any]]) -> None:
-    names = {c["key"]: _name(c) for c in entrants}
+    names = {c["key"]: contender_name(c) for c in entrants}
     last = state.rounds[-1]
     tests = ", ".join(f"{names[k]} p={p:.2g}" for k, p in last["p"].items())
     log.info("race round %d: leader %s; against it (drop below p %.2g): %s; dropped: %s",
@@ -186,14 +186,7 @@ def _log_round(state: RaceState, entrants: list[dict[str, Any]]) -> None:
              ", ".join(names[k] for k in last["dropped"]) or "none")
 
 
-def _name(entrant: dict[str, Any]) -> str:
-    p = entrant["params"]
-    text = ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}"
-                     for k, v in p.items())
-    return f"{entrant['label']} ({text})" if entrant["label"] else f"#{entrant['search_rank']} ({text})"
-
-
-def run_confirmations(base: GANConfig, settings: Any, inputs: TrialInputs,
+def run_race(base: GANConfig, settings: Any, inputs: TrialInputs,
                       resume: bool) -> tuple[bool, dict[str, str]]:
     """Race, estimate and control (resuming what an interrupt left); (all finished, errors)."""
     history = history_from_trials(settings.study_dir)
@@ -207,8 +200,8 @@ def run_confirmations(base: GANConfig, settings: Any, inputs: TrialInputs,
         return True, errors
     plan = race_plan(entrants, settings)
     log.info("race: %d contenders (%s), %d seeds each in round 1, %d per survivor after, at "
-             "most %d runs; a drop needs a one-sided Welch p below %.2g", len(entrants),
-             "; ".join(_name(c) for c in entrants), plan.first_seeds, plan.later_seeds,
+             "most %d runs; a drop needs a one-sided p below %.2g", len(entrants),
+             "; ".join(contender_name(c) for c in entrants), plan.first_seeds, plan.later_seeds,
              plan.budget, plan.test_level)
     number = 1
     state = decide(plan, [])
@@ -226,7 +219,7 @@ def run_confirmations(base: GANConfig, settings: Any, inputs: TrialInputs,
         number += 1
     winner = next(c for c in entrants if c["key"] == state.winner)
     log.info("race ended (%s) after %d runs: %s; estimating it on %d held-out seeds",
-             state.reason, state.runs_used, _name(winner), settings.estimate_seeds)
+             state.reason, state.runs_used, contender_name(winner), settings.estimate_seeds)
     done, more, history = run_experiment(base, settings, inputs, layout.RACE_ESTIMATE_RAY_DIR,
                                          estimate_points(winner, settings.estimate_seeds),
                                          resume)
@@ -241,9 +234,10 @@ def write_race_record(settings: Any, plan: RacePlan, state: RaceState,
                       ) -> None:
     """``race.json``: what the report and best_config.json read of the race; ``runs``:
     :func:`contender_runs`."""
-    record = {"rule": {"test": "one-sided Welch t-test against the round's leader",
+    record = {"rule": {"test": RACE_TEST,
                        "log_scale": bool(state.rounds and state.rounds[-1]["log_scale"]),
                        "alpha": plan.alpha, "test_level": plan.test_level,
+                       "selection_margin": SELECTION_MARGIN,
                        "max_rounds": plan.max_rounds, "first_seeds": plan.first_seeds,
                        "later_seeds": plan.later_seeds, "budget": plan.budget,
                        "estimate_seeds": settings.estimate_seeds},

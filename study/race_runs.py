@@ -27,7 +27,7 @@ def race_runs(history, stage: str):
     """The final row of every race (or estimate) run in the history."""
     if "stage" not in history:
         return history.iloc[0:0]
-    runs = history[(history["phase"] == layout.PHASE_CONFIRM) & (history["stage"] == stage)]
+    runs = history[(history["phase"] == layout.PHASE_RACE) & (history["stage"] == stage)]
     return final_rows(runs.dropna(subset=["epoch"])) if len(runs) else runs
 
 

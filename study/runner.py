@@ -14,10 +14,10 @@ from typing import Any
 import optuna
 import pandas as pd
 from ray import tune
-from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
+from ray.tune.schedulers import FIFOScheduler
 from ray.tune.search import ConcurrencyLimiter
 
-from gan.failures import STOP_COLUMN
+from gan.census import STOP_COLUMN
 from gan.records import final_rows
 from gan import layout
 from gan.cli_common import write_run_record
@@ -28,16 +28,19 @@ from study.progress import TrialLines
 from study.failure_stop import FailureStopper, stamp_trials
 from study.faults import StorageFaultCallback, TuneStateBackup, repair_tune_state
 from study.search import BalancedSobolSampler, ResumableOptunaSearch
+from study.survey import SurveyAwareASHA, survey_points
 from study.space import (BALANCED_PARAM, CONTROL_POINT, atlas_space, optuna_space,
-                         seed_point)
+                         gan_py_point)
 from study.trainable import (OBJECTIVE_KEY, TrialInputs, TrialSettings, make_trainable,
                              trial_dirname_creator)
 
 log = logging.getLogger(__name__)
 
 CHECKPOINTS_KEPT = 2  # the newest (resume, last generator) and the one before it
+# StudySettings fields older run records name otherwise: old -> current.
+LEGACY_SETTINGS = {"confirm_top": "race_top", "confirm_seeds": "race_seeds"}
 # Trial workers are reused: Python, torch, the shipped data and classifier load once per
-# worker, not once per trial (a 12-trial study: 55 s instead of 84 s, measured here). Safe
+# worker, not once per trial (docs/performance.md measures what that saves). Safe
 # because the trainable names its folder from gan.layout and the trial id: in Ray 2.60 a
 # reused actor's tune.get_context().get_trial_dir() still names a scratch folder of the
 # previous trial, which once made a second trial overwrite the first one's files.
@@ -64,8 +67,8 @@ class StudySettings:
     address: str | None
     # The race (study.race): contenders from the search, seeds per contender in its first round
     # its budget of runs in all rounds, and the held-out seeds that estimate its winner.
-    confirm_top: int = 0
-    confirm_seeds: int = 0
+    race_top: int = 0
+    race_seeds: int = 0
     race_budget: int = 0
     estimate_seeds: int = 4
     controls: bool = False
@@ -80,6 +83,9 @@ class StudySettings:
     # point under each of them from one seed (a paired atlas).
     losses: tuple[str, ...] = ()
     paired: bool = False
+    # Sobol points of the search space trained at the full budget beside a search
+    # (study.survey); 0 in run records written before the survey existed.
+    survey_points: int = 0
 
 
 def storage_url(settings: StudySettings) -> str:
@@ -118,10 +124,15 @@ def _optuna_search(settings: StudySettings, study_name: str, max_epochs: int) ->
         points = None
     else:
         space = optuna_space(settings.space)
+        # The survey's points come first after gan.py's defaults: with 10 or more of them,
+        # they are all of TPE's startup trials.
         sampler, points = optuna.samplers.TPESampler(seed=settings.seed), \
-            [seed_point(settings.space)]
+            [gan_py_point(settings.space)]
+    survey = survey_points(space, settings.survey_points, settings.seed) \
+        if settings.design == "search" else []
     return ResumableOptunaSearch(
         space=space, metric=OBJECTIVE_KEY, mode=settings.mode, points_to_evaluate=points,
+        survey=survey,
         sampler=sampler, study_name=study_name, storage=storage, max_epochs=max_epochs,
         failure_stops=settings.study_dir / layout.FAILURE_STOPS if settings.failure_stop
         else None)
@@ -149,7 +160,7 @@ def _scheduler(settings: StudySettings, max_epochs: int) -> Any:
         return FIFOScheduler()
     # The trial's own epoch, not Tune's iteration count: a trial resumed from a checkpoint
     # newer than Tune's saved state (study.trainable.resume_point) skips iterations.
-    return ASHAScheduler(time_attr="epoch", max_t=max_epochs,
+    return SurveyAwareASHA(time_attr="epoch", max_t=max_epochs,
                          grace_period=settings.grace_period,
                          reduction_factor=settings.reduction_factor)
 
@@ -282,6 +293,9 @@ def load_run_record(study_dir: Path) -> tuple[GANConfig, StudySettings]:
         saved = json.loads(path.read_text())
         study = {**saved["study"], "study_dir": study_dir}
         study["losses"] = tuple(study.get("losses", ()))
+        for old, new in LEGACY_SETTINGS.items():  # run records written before a rename
+            if old in study:
+                study[new] = study.pop(old)
         return GANConfig.from_dict(saved["gan"]), StudySettings(**study)
     except (OSError, KeyError, TypeError, ValueError) as err:
         raise ValueError(f"{str(path)!r} is missing or corrupt ({type(err).__name__}: {err}); "

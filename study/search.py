@@ -31,7 +31,8 @@ from typing import Any
 import optuna
 from ray.tune.search import Searcher
 
-from gan.failures import ended_before_budget
+from gan.census import ended_before_budget
+from gan.layout import PHASE_SURVEY
 from gan.state import STATUS_OK
 from study.failure_stop import read_stops
 
@@ -49,6 +50,8 @@ class ResumableOptunaSearch(Searcher):
         sampler: Optuna's sampler (TPE for a search, Sobol for an atlas).
         study_name, storage: the Optuna study, created or loaded.
         points_to_evaluate: configs to try first (queued once, in a new study only).
+        survey: the survey's points (study.survey), queued after ``points_to_evaluate``; each
+            trial of one carries ``phase: survey`` in its config.
         max_epochs: the full budget, which tells a stopped trial from a finished one.
         failure_stops: study.failure_stop's record: a trial it ended is PRUNED with its class.
     """
@@ -57,7 +60,8 @@ class ResumableOptunaSearch(Searcher):
                  sampler: optuna.samplers.BaseSampler, study_name: str,
                  storage: optuna.storages.BaseStorage | str,
                  points_to_evaluate: list[dict[str, Any]] | None = None,
-                 max_epochs: int | None = None, failure_stops: Path | None = None) -> None:
+                 survey: list[dict[str, Any]] | None = None, max_epochs: int | None = None,
+                 failure_stops: Path | None = None) -> None:
         super().__init__(metric=metric, mode=mode)
         self.space = dict(space)
         self.max_epochs, self.failure_stops = max_epochs, failure_stops
@@ -65,9 +69,11 @@ class ResumableOptunaSearch(Searcher):
             study_name=study_name, storage=storage, sampler=sampler,
             pruner=optuna.pruners.NopPruner(), load_if_exists=True,
             direction="minimize" if mode == "min" else "maximize")
-        if points_to_evaluate and not self.study.get_trials(deepcopy=False):
-            for point in points_to_evaluate:
+        if (points_to_evaluate or survey) and not self.study.get_trials(deepcopy=False):
+            for point in points_to_evaluate or ():
                 self.study.enqueue_trial(point)
+            for point in survey or ():
+                self.study.enqueue_trial(point, user_attrs={"phase": PHASE_SURVEY})
         self.trials: dict[str, optuna.trial.Trial] = {}  # Tune trial id -> Optuna trial
         self.finished: set[str] = set()
 
@@ -79,7 +85,9 @@ class ResumableOptunaSearch(Searcher):
     def suggest(self, trial_id: str) -> dict[str, Any] | None:
         if trial_id not in self.trials:
             self.trials[trial_id] = self.study.ask(fixed_distributions=self.space)
-        return dict(self.trials[trial_id].params)
+        trial = self.trials[trial_id]
+        phase = trial.user_attrs.get("phase")
+        return {**trial.params, **({"phase": phase} if phase else {})}
 
     def on_trial_result(self, trial_id: str, result: dict[str, Any]) -> None:
         if trial_id in self.finished or trial_id not in self.trials:

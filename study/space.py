@@ -1,4 +1,4 @@
-"""The search and atlas spaces, the seed's defaults as the first point, and per-trial configs."""
+"""The search and atlas spaces, gan.py's defaults as the first point, and per-trial configs."""
 
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ SPACES = ("default", "extended")
 # a paired atlas (StudySettings.paired) runs every Sobol point under every loss.
 DESIGNS = ("search", "atlas")
 BALANCED_PARAM = "loss"  # the atlas gives each of its values the same number of trials
-BN_EPS_VALUES = (0.8, 1e-5)  # the seed's quirk, and PyTorch's default
-# What a trial is besides its search parameters: phase, confirmation replicate (it picks the
+BN_EPS_VALUES = (0.8, 1e-5)  # gan.py's quirk, and PyTorch's default
+# What a trial is besides its search parameters: phase, replicate of a race or control run (it picks the
 # run's seed), the race's round and stage (study.race: "race" or "estimate"), and the epochs
 # after which it keeps G's weights for the report's gradient probe.
 TRIAL_META_KEYS = ("phase", "replicate", "race_round", "stage", "snapshot_epochs")
@@ -30,14 +30,16 @@ LATENT_DIMS = (2, 8, 16, 32, 64, 100, 128, 256)
 OBJECTIVES = {"fcd": "min", "diversity": "max", "inception_score": "max", "coverage": "max",
               "class_kl": "min"}
 
-SEED_POINT = {"lr": 2e-4, "b1": 0.5, "b2": 0.999, "latent_dim": 100}
-# The minimax control, aimed at the failure the seed's notes describe: the saturating cost at a high lr drives
+_GAN_PY = GANConfig()  # gan.py's settings are GANConfig's defaults: one place for them
+GAN_PY_POINT = {"lr": _GAN_PY.lr, "b1": _GAN_PY.b1, "b2": _GAN_PY.b2,
+                "latent_dim": _GAN_PY.latent_dim}
+# The minimax control, aimed at the failure gan.py's notes describe: the saturating cost at a high lr drives
 # D(G(z)) to ~1e-4 and G's gradient norm down by three orders of magnitude within two epochs.
 # On the embedded digits one seed never gets there and the other does at epoch 2, recovers,
 # and freezes at epoch 7 (docs/findings.md); a higher --control-lr vanishes for good.
 CONTROL_POINT = {"lr": 2e-3, "b1": 0.5, "b2": 0.999, "latent_dim": 100, "loss": "minimax"}
 
-EXTENDED_SEED_POINT = {"loss": "ns", "bn_eps": 0.8, "d_lr_ratio": 1.0}
+EXTENDED_GAN_PY_POINT = {"loss": _GAN_PY.loss, "bn_eps": _GAN_PY.bn_eps, "d_lr_ratio": 1.0}
 
 
 def optuna_space(space: str) -> dict[str, Any]:
@@ -59,7 +61,7 @@ def optuna_space(space: str) -> dict[str, Any]:
 
 def atlas_space(space: str, losses: tuple[str, ...] = ()) -> dict[str, Any]:
     """The atlas's axes: lr x b1 x latent size x arm x BatchNorm eps (``default``), plus b2
-    and the D/G lr ratio (``extended``). b2 is otherwise the seed's for every arm but a recipe
+    and the D/G lr ratio (``extended``). b2 is otherwise gan.py's for every arm but a recipe
     arm (wgan-gp-recipe: its paper's). ``losses``: the arms it compares (default: all of
     :data:`gan.losses.ARMS`)."""
     unknown = sorted(set(losses) - set(ARMS))
@@ -73,9 +75,9 @@ def atlas_space(space: str, losses: tuple[str, ...] = ()) -> dict[str, Any]:
     return dists
 
 
-def seed_point(space: str) -> dict[str, Any]:
-    """The seed script's own settings: the study evaluates them first."""
-    return {**SEED_POINT, **(EXTENDED_SEED_POINT if space == "extended" else {})}
+def gan_py_point(space: str) -> dict[str, Any]:
+    """gan.py's own settings: the study evaluates them first."""
+    return {**GAN_PY_POINT, **(EXTENDED_GAN_PY_POINT if space == "extended" else {})}
 
 
 def trial_seed(study_seed: int, params: dict[str, Any]) -> int:
@@ -103,7 +105,7 @@ def trial_config(base: GANConfig, params: dict[str, Any], study_seed: int,
     """``base`` with a trial's proposed parameters applied.
 
     The training seed derives from the study seed, the parameters and (for a
-    confirmation run) the replicate number; the evaluation noise is the study
+    race, estimate or control run) the replicate number; the evaluation noise is the study
     seed's for every trial, so all trials are scored on identical noise. In a
     paired atlas (``paired``) the loss is left out of the seed: every loss at a
     point trains from the same seed and the same optimizer settings and D steps,

@@ -53,7 +53,7 @@ def mirror(uri: str, local: Path) -> int:
     (gigabytes over a study, and nothing the analysis reads); how many.
 
     A file already there with the same size and modification time is skipped, so a second
-    mirror (after the confirmation runs, or in a resumed study) copies only what changed.
+    mirror (after the race, or in a resumed study) copies only what changed.
     """
     fs, root = pyarrow.fs.FileSystem.from_uri(uri)
     infos = fs.get_file_info(pyarrow.fs.FileSelector(root, recursive=True, allow_not_found=True))

@@ -39,7 +39,7 @@ from study.trial_checkpoints import TrialCheckpoints
 log = logging.getLogger(__name__)
 
 OBJECTIVE_KEY = "objective"
-RUN_KEY = "run"  # confirmation runs arrive as {"run": {params...}} (a grid over configs)
+RUN_KEY = "run"  # race and control runs arrive as {"run": {params...}} (a grid over configs)
 # What a diverged trial (or one with no finite score yet) reports as the search objective.
 # It is the worst possible value in the search's direction, kept out of the real metric
 # columns, which stay NaN with status "diverged".
@@ -227,7 +227,7 @@ def quiet_worker_exit(unraisable: Any) -> None:
 
 
 def make_trainable(settings: TrialSettings) -> Callable[..., None]:
-    """A function trainable; Tune calls it with Optuna's proposal (or a confirmation's)."""
+    """A function trainable; Tune calls it with Optuna's proposal (or a race run's)."""
 
     def gan_trial(params: dict[str, Any], data: DataSplit | None = None,
                   classifier: DigitClassifier | None = None) -> None:

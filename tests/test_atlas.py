@@ -161,7 +161,7 @@ def test_tiny_paired_atlas_runs_every_loss_at_each_point_and_reports_claims(tmp_
         recipe = {**arms["wgan-gp-recipe"], "b2": arms["ns"]["b2"], "n_critic": 1}
         assert recipe == arms["wgan-gp"]
         assert (arms["wgan-gp-recipe"]["b2"], arms["wgan-gp-recipe"]["n_critic"]) == (0.9, 5)
-    assert set(history["phase"]) == {layout.PHASE_ATLAS}  # no confirmations or controls
+    assert set(history["phase"]) == {layout.PHASE_ATLAS}  # no race or control runs
 
     import optuna
 

@@ -48,7 +48,7 @@ def _stop(*nodes):
 # trials ran every trial on the head's one actor while the worker's was still starting.
 STUDY = ["--num-samples", "4", "--max-epochs", "6", "--dataset", "embedded", "--scheduler",
          "fifo", "--eval-samples", "200", "--log-interval", "5", "--sample-interval", "1000",
-         "--confirm-top", "0", "--no-controls", "--no-report"]
+         "--race-top", "0", "--no-controls", "--no-report"]
 
 
 def _study(tmp_path, address, env, name):

@@ -56,5 +56,5 @@ def test_both_clis_take_gan_flags_from_the_config():
         assert getattr(study, name) == getattr(defaults, name), name
     for f in dataclasses.fields(GANConfig):
         assert getattr(train, f.name) == getattr(defaults, f.name), f.name
-    assert study_args(["--batch_size", "32"]).batch_size == 32  # the seed's spelling too
+    assert study_args(["--batch_size", "32"]).batch_size == 32  # gan.py's spelling too
     assert train_args(["--loss", "minimax", "--eval-seed", "3"]).eval_seed == 3

@@ -38,7 +38,7 @@ def test_race_defaults_quoted_in_the_study_page():
     args = parse_args([])
     _apply_defaults(args)
     page = (ROOT / "docs" / "study.md").read_text()
-    for flag, value in (("confirm-top", args.confirm_top), ("confirm-seeds", args.confirm_seeds),
+    for flag, value in (("race-top", args.race_top), ("race-seeds", args.race_seeds),
                         ("estimate-seeds", args.estimate_seeds),
                         ("control-seeds", args.control_seeds)):
         assert f"`--{flag}` ({value})" in page, flag

@@ -22,7 +22,7 @@ def test_vanishing_control_is_stopped_and_recorded(tmp_path):
     proc = subprocess.run(
         [sys.executable, "-m", "study.run", "--num-samples", "2", "--max-epochs", str(EPOCHS),
          "--dataset", "synthetic", "--eval-samples", "200", "--log-interval", "5",
-         "--sample-interval", "50", "--grace-period", str(EPOCHS), "--confirm-top", "0",
+         "--sample-interval", "50", "--grace-period", str(EPOCHS), "--race-top", "0",
          "--control-seeds", "1", "--control-lr", "0.03", "--probe-iterations", "0",
          "--results-dir", str(tmp_path), "--name", "stop"],
         env=env, capture_output=True, text=True, timeout=400)

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gan import failures
+from gan import census, failures, stop_rules
 from synthetic_study import histories, trial
 
 
@@ -91,9 +91,48 @@ def test_recovered_collapse_is_not_collapse():
 
 
 def test_classify_study_one_row_per_trial():
-    table = failures.classify_study(pd.concat(histories().values()))
+    table = census.classify_study(pd.concat(histories().values()))
     assert sorted(table["failure"]) == sorted(histories())
     assert (table["epochs"] == 8).all()
+
+
+def _narrow(coverage):
+    """Realistic but narrow samples that never learned variety, with a given coverage path."""
+    return trial("nw", 2e-4, coverage=coverage, diversity=0.05, modes=2, density=0.8)
+
+
+def test_narrow_samples_whose_coverage_grew_and_held_are_not_diverse_yet():
+    """Slow, not collapsed: the name says what the signals show, and it is no failure. The
+    paths are like the 200-epoch survey's first 8 epochs (docs/findings.md)."""
+    grew = _narrow([0.002, 0.02, 0.06, 0.1, 0.14, 0.12, 0.13, 0.13])
+    cls, onset = failures.classify_trial(grew)
+    assert cls == failures.NOT_DIVERSE_YET and math.isnan(onset)
+    assert failures.sample_outcome(grew) == failures.NOT_DIVERSE_YET
+    assert failures.NOT_DIVERSE_YET not in failures.FAILURES
+    flat = _narrow(np.full(8, 0.04))  # never grew
+    assert failures.classify_trial(flat)[0] == failures.MODE_COLLAPSE
+    fell = _narrow([0.02, 0.04, 0.07, 0.07, 0.06, 0.03, 0.03, 0.03])  # grew, then lost it
+    assert not failures.still_learning(fell)
+    assert failures.classify_trial(fell)[0] == failures.MODE_COLLAPSE
+    learned = grew.assign(diversity=[0.05, 0.1, 0.3, 0.05, 0.05, 0.05, 0.05, 0.05])
+    assert not failures.still_learning(learned)  # it had learned variety: a real collapse
+
+
+def test_cut_states_read_the_trials_own_signals():
+    h = histories()
+    assert census.cut_state(h["healthy"].iloc[:3]) == census.CUT_LEARNING
+    assert census.cut_state(h["mode_collapse"].iloc[:7].assign(coverage=0.1)) == \
+        census.CUT_NARROW
+    slow = trial("sl", 2e-4, diversity=0.02, coverage=0.05, modes=3, density=0.1).iloc[:3]
+    assert census.cut_state(slow) == census.CUT_NOT_LEARNING
+    rising = trial("rs", 2e-4, diversity=0.05, coverage=np.linspace(0.02, 0.7, 8), modes=3,
+                   density=0.1).iloc[:3]
+    assert census.cut_state(rising) == census.CUT_LEARNING
+    table = census.classify_study(pd.concat([h["healthy"], slow.assign(trial_id="sl")]),
+                                  max_epochs=8).set_index("trial_id")
+    assert table.loc["sl", "failure"] == failures.UNDETERMINED
+    assert table.loc["sl", "cut_state"] == census.CUT_NOT_LEARNING
+    assert table.loc["a1", "cut_state"] == ""
 
 
 def test_unrealistic_few_modes_is_nonconvergence_realistic_is_collapse():
@@ -109,7 +148,7 @@ def test_unrealistic_few_modes_is_nonconvergence_realistic_is_collapse():
 def test_stopped_early_flag():
     h = histories()
     short = h["healthy"][h["healthy"]["epoch"] <= 3].assign(trial_id="short")
-    table = failures.classify_study(pd.concat([h["healthy"], short]), max_epochs=8)
+    table = census.classify_study(pd.concat([h["healthy"], short]), max_epochs=8)
     flags = table.set_index("trial_id")[["stopped_early", "failure"]].to_dict("index")
     assert flags["a1"] == {"stopped_early": False, "failure": failures.HEALTHY}
     assert flags["short"] == {"stopped_early": True, "failure": failures.UNDETERMINED}
@@ -146,13 +185,48 @@ def test_frozen_needs_exactly_zero_gradients_in_both_networks():
     assert failures.classify_trial(_frozen(d_grad_norm=0.5))[0] != failures.FROZEN
     # Two frozen epochs that end is no verdict.
     thaw = _frozen(g_grad_norm=np.r_[1, 1, 0, 0, [1] * 4], d_grad_norm=np.r_[2, 2, 0, 0, [2] * 4])
-    assert failures.first_stop(thaw) is None
+    assert stop_rules.first_stop(thaw) is None
 
 
-def test_a_d_that_rejects_everything_is_vanishing_not_frozen():
-    """Zero gradients because D(G(z)) = 0: named for why G gets none."""
-    rejects = _frozen(d_real=0.0, d_fake=0.0)
-    assert failures.classify_trial(rejects) == (failures.VANISHING, 3.0)
+@pytest.mark.parametrize("side", [0.0, 1.0])
+def test_a_d_saturated_on_every_input_is_frozen_whichever_side(side):
+    """D(x) = D(G(z)) = 0 (it rejects everything) or 1 (it accepts everything): D does not
+    separate, and gan.py's clamped BCELoss leaves both networks exactly 0 gradient."""
+    dead = _frozen(d_real=side, d_fake=side, d_loss=50.0)
+    assert failures.classify_trial(dead) == (failures.FROZEN, 3.0)
+    assert census.cut_state(dead.iloc[:4]) == census.CUT_FROZEN
+
+
+def test_a_separating_d_with_a_small_g_gradient_is_vanishing():
+    """Arjovsky & Bottou's case: D(x) near 1, D(G(z)) near 0, G's gradient small."""
+    t = trial("sep", 5e-3, d_real=np.r_[0.7, 0.9, [0.99] * 6], d_fake=np.r_[0.3, 0.1, [1e-3] * 6],
+              g_grad_norm=np.r_[1, 0.1, [1e-4] * 6])
+    assert failures.classify_trial(t) == (failures.VANISHING, 3.0)
+    assert census.cut_state(t.iloc[:4]) == census.CUT_VANISHING
+    # Saturated the separating way, gradients exactly 0: still D separating, G starved.
+    exact = _frozen(d_real=1.0, d_fake=0.0, d_loss=0.0)
+    assert failures.classify_trial(exact) == (failures.VANISHING, 3.0)
+
+
+def test_no_vanishing_without_separation():
+    """G's gradient small and D(G(z)) near 0, but D(x) near 0 too: D does not accept real
+    digits, so it does not separate (nor is anything frozen: D still has a gradient)."""
+    t = trial("nosep", 5e-3, d_real=0.01, d_fake=np.r_[0.3, 0.1, [1e-3] * 6],
+              g_grad_norm=np.r_[1, 0.1, [1e-4] * 6])
+    assert failures.classify_trial(t)[0] not in (failures.VANISHING, failures.FROZEN)
+
+
+def test_frozen_and_vanishing_masks_never_overlap():
+    rng = np.random.default_rng(0)
+    n = 200
+    t = pd.DataFrame({"epoch": np.arange(1, n + 1), "status": "ok", "d_loss": 1.0,
+                      "d_real": rng.choice([0.0, 0.3, 0.7, 1.0], n),
+                      "d_fake": rng.choice([0.0, 0.01, 0.5, 1.0], n),
+                      "g_grad_norm": rng.choice([0.0, 1e-4, 1.0], n),
+                      "d_grad_norm": rng.choice([0.0, 1.0], n)})
+    masks = failures.conclusive_masks(t)
+    assert not (masks[failures.VANISHING] & masks[failures.FROZEN]).any()
+    assert masks[failures.VANISHING].any() and masks[failures.FROZEN].any()
 
 
 def test_histories_without_d_gradients_are_never_frozen():
@@ -161,6 +235,6 @@ def test_histories_without_d_gradients_are_never_frozen():
 
 
 def test_ended_before_budget_is_one_rule_for_the_searcher_and_the_census():
-    assert failures.ended_before_budget(3, 30, "ok")
-    assert not failures.ended_before_budget(30, 30, "ok")
-    assert not failures.ended_before_budget(3, 30, failures.DIVERGED)  # a divergence, not a cut
+    assert census.ended_before_budget(3, 30, "ok")
+    assert not census.ended_before_budget(30, 30, "ok")
+    assert not census.ended_before_budget(3, 30, failures.DIVERGED)  # a divergence, not a cut

@@ -12,7 +12,7 @@ from tests.test_study_e2e import _finished_trials, _study
 
 pytestmark = pytest.mark.slow
 
-RACE = ["--num-samples", "3", "--confirm-top", "2", "--confirm-seeds", "2", "--estimate-seeds",
+RACE = ["--num-samples", "3", "--race-top", "2", "--race-seeds", "2", "--estimate-seeds",
         "1", "--control-seeds", "1", "--no-report"]
 
 

@@ -26,3 +26,27 @@ def test_the_searcher_is_told_the_window_mean_and_a_penalty_on_divergence():
     value, penalised = objective_value({"fcd": math.nan, "status": "diverged"}, "fcd", "min",
                                        earlier)
     assert penalised and value == PENALTY["min"]
+
+
+def test_one_ranking_honours_the_objectives_direction_everywhere():
+    """A maximised objective (coverage): the highest is best in the ranking itself, in the
+    history's summary and in the report's example trials (which the gradient probe follows)."""
+    import pandas as pd
+
+    from analysis.samples import example_trials
+    from gan.ranking import rank_trials
+    from study.history import summarize
+
+    rows = pd.DataFrame({"trial_id": ["lo", "mid", "hi"], "objective": [0.2, 0.5, 0.9],
+                         "fcd": [300.0, 200.0, 100.0], "status": "ok", "phase": "search",
+                         "epoch": 30, "epochs": 30, "failure": "healthy", "stopped_early": False,
+                         "objective_penalized": False})
+    assert list(rank_trials(rows, "max")["trial_id"]) == ["hi", "mid", "lo"]
+    assert list(rank_trials(rows, "min")["trial_id"]) == ["lo", "mid", "hi"]
+    assert summarize(rows, "max")["best"]["trial_id"] == "hi"
+    picks = example_trials(rows, "max")
+    assert picks["hi"] == "best"
+    rows["objective"] = [0.9, 0.5, 0.2]  # now the lowest-fcd trial has the lowest coverage
+    assert example_trials(rows, "max")["lo"] == "best"
+    with pytest.raises(ValueError, match="'up'"):
+        rank_trials(rows, "up")

@@ -1,4 +1,4 @@
-"""The optimized loop computes what the seed's loop computes, step for step."""
+"""The optimized loop computes what gan.py's loop computes, step for step."""
 
 import copy
 
@@ -7,13 +7,13 @@ import torch
 
 from conftest import tiny_config
 from gan import train
-from gan.bench import seed_style_step
+from gan.bench import gan_py_step
 from gan.runtime import make_adam
 from gan.train.loop import build_state
 
 
 def seed_loop(config, data, steps):
-    """gan.bench's seed-style step, fed the same batches and noise as gan.train."""
+    """gan.bench's gan.py-style step, fed the same batches and noise as gan.train."""
     state = build_state(config)  # same seeded init and RNG stream as gan.train
     G, D, rng = copy.deepcopy(state.generator), copy.deepcopy(state.discriminator), state.rng
     opt_g = make_adam(G.parameters(), config.lr, (config.b1, config.b2), state.device)
@@ -24,7 +24,7 @@ def seed_loop(config, data, steps):
         for i in range(len(data) // bs):
             real = data[perm[i * bs:(i + 1) * bs]]
             z = torch.randn(bs, config.latent_dim, generator=rng)
-            seed_style_step(G, D, opt_g, opt_d, real, z, config.loss)
+            gan_py_step(G, D, opt_g, opt_d, real, z, config.loss)
             done += 1
             if done == steps:
                 break

@@ -1,7 +1,7 @@
 import pytest
 
 from gan.config import GANConfig
-from study.space import optuna_space, seed_point, trial_config
+from study.space import optuna_space, gan_py_point, trial_config
 
 
 def test_trial_config_applies_params_and_derives_d_lr():
@@ -15,11 +15,16 @@ def test_trial_config_applies_params_and_derives_d_lr():
     assert trial_config(base, params, study_seed=8).seed != c.seed
 
 
-def test_seed_point_is_the_seed_script_and_inside_the_space():
-    assert seed_point("default") == {"lr": 2e-4, "b1": 0.5, "b2": 0.999, "latent_dim": 100}
+def test_gan_py_point_trains_gan_pys_settings_and_lies_inside_the_space():
+    ours = GANConfig()  # gan.py's settings are GANConfig's defaults
+    for space in ("default", "extended"):
+        config = trial_config(GANConfig(dataset="synthetic"), gan_py_point(space), study_seed=0)
+        for name in ("lr", "b1", "b2", "latent_dim", "loss", "bn_eps"):
+            assert getattr(config, name) == getattr(ours, name), name
+        assert config.discriminator_lr == ours.lr
     for space in ("default", "extended"):
         dists = optuna_space(space)
-        for name, value in seed_point(space).items():
+        for name, value in gan_py_point(space).items():
             assert dists[name]._contains(dists[name].to_internal_repr(value)), name
 
 

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from analysis import stopping
-from gan import failures
+from gan import census, failures, stop_rules
 from gan import layout
 from synthetic_study import EPOCHS, histories, trial
 
@@ -29,8 +29,8 @@ EXPECTED_STOPS = {"vanishing_gradients": 5, "discriminator_wins": 5, "training_f
 
 @pytest.mark.parametrize("cls", list(EXPECTED_STOPS))
 def test_each_conclusive_failure_stops_at_its_window(cls):
-    assert failures.first_stop(histories()[cls], window=3) == (cls, EXPECTED_STOPS[cls])
-    later = failures.first_stop(histories()[cls], window=4)
+    assert stop_rules.first_stop(histories()[cls], window=3) == (cls, EXPECTED_STOPS[cls])
+    later = stop_rules.first_stop(histories()[cls], window=4)
     assert later == (cls, EXPECTED_STOPS[cls] + (cls != "diverged"))
 
 
@@ -38,10 +38,10 @@ def test_live_windows_stop_vanishing_d_wins_and_frozen_but_never_collapse():
     """Collapse after learning has no live window (two atlases: it stopped mostly trials that
     recovered); the replay still measures it at every window it is given."""
     for cls in ("vanishing_gradients", "discriminator_wins", "training_frozen", "diverged"):
-        assert failures.first_stop(histories()[cls])[0] == cls
-    assert failures.first_stop(histories()["mode_collapse"]) is None
-    assert failures.first_stop(histories()["mode_collapse"], window=3)[0] == "mode_collapse"
-    assert failures.windows_text() == ("vanishing gradients 3, discriminator wins 3, "
+        assert stop_rules.first_stop(histories()[cls])[0] == cls
+    assert stop_rules.first_stop(histories()["mode_collapse"]) is None
+    assert stop_rules.first_stop(histories()["mode_collapse"], window=3)[0] == "mode_collapse"
+    assert stop_rules.windows_text() == ("vanishing gradients 3, discriminator wins 3, "
                                        "training frozen 3, mode collapse: never")
     # The census is untouched: the full history is still collapse.
     assert failures.classify_trial(histories()["mode_collapse"])[0] == "mode_collapse"
@@ -49,22 +49,22 @@ def test_live_windows_stop_vanishing_d_wins_and_frozen_but_never_collapse():
 
 @pytest.mark.parametrize("cls", ["healthy", "oscillation_nonconvergence"])
 def test_no_stop_without_a_conclusive_failure(cls):
-    assert failures.first_stop(histories()[cls], window=3) is None
+    assert stop_rules.first_stop(histories()[cls], window=3) is None
 
 
 def test_gradient_dip_that_recovers_is_not_stopped():
     """G's gradient below the threshold, D(G(z)) near 0 for two epochs, then back."""
     dip = trial("dip", 1e-3, g_grad_norm=np.r_[1, 1, 1e-4, 1e-4, [1] * 4],
                 d_fake=np.r_[0.3, 0.3, 0.001, 0.001, [0.3] * 4])
-    assert failures.first_stop(dip, window=3) is None
-    assert failures.first_stop(dip, window=2) == (failures.VANISHING, 4)  # the rule does see it
+    assert stop_rules.first_stop(dip, window=3) is None
+    assert stop_rules.first_stop(dip, window=2) == (failures.VANISHING, 4)  # the rule does see it
 
 
 def test_diversity_dip_before_the_learned_peak_is_not_collapse():
     """Narrow and realistic for three epochs before it ever learned variety, then learns."""
     div = np.r_[0.05, 0.05, 0.05, 0.3, 0.5, 0.6, 0.6, 0.6]
     t = trial("early", 1e-3, diversity=div, coverage=div, density=0.9)
-    assert failures.first_stop(t, window=3) is None
+    assert stop_rules.first_stop(t, window=3) is None
     assert failures.classify_trial(t)[0] == failures.HEALTHY
 
 
@@ -78,7 +78,7 @@ def test_first_stop_equals_the_rule_on_each_prefix(cls):
         if found is not None:
             expected = (found[0], k)
             break
-    assert failures.first_stop(history, window=3) == expected
+    assert stop_rules.first_stop(history, window=3) == expected
 
 
 def test_a_stopped_trial_keeps_its_class_in_the_census():
@@ -87,7 +87,7 @@ def test_a_stopped_trial_keeps_its_class_in_the_census():
     for cls, epoch in EXPECTED_STOPS.items():
         prefix = histories()[cls].iloc[:epoch]
         assert failures.classify_trial(prefix, full_budget=False)[0] == cls
-    assert min(failures.STOP_WINDOWS.values()) >= failures.FINAL_WINDOW
+    assert min(stop_rules.STOP_WINDOWS.values()) >= failures.FINAL_WINDOW
 
 
 def _results(history, phase="search"):
@@ -117,7 +117,7 @@ def test_live_stopper_stops_records_and_survives_a_restore(tmp_path):
     assert stop == {"failure": failures.VANISHING, "epoch": 5, "onset_epoch": 3, "window": 3}
     # Confirmation runs measure a config over seeds: never stopped.
     assert not any(stopper("c1", r) for r in _results(histories()["vanishing_gradients"],
-                                                      phase="confirm"))
+                                                      phase="race"))
     restored = pickle.loads(pickle.dumps(FailureStopper(tmp_path, "ns")))  # as Tune restores it
     assert restored("t1", {"epoch": 6, "config": {}}) is True  # already stopped, from disk
     assert restored.stops.keys() == {"t1"}
@@ -125,7 +125,7 @@ def test_live_stopper_stops_records_and_survives_a_restore(tmp_path):
 
 def test_live_stopper_stops_a_frozen_control(tmp_path):
     """A control whose D accepts everything and whose gradients are all exactly 0."""
-    stopper = FailureStopper(tmp_path, base_loss="minimax", window=failures.STOP_WINDOWS)
+    stopper = FailureStopper(tmp_path, base_loss="minimax", window=stop_rules.STOP_WINDOWS)
     decisions = [stopper("k1", r) for r in _results(histories()["training_frozen"], "control")]
     assert decisions.index(True) == 4
     assert read_stops(tmp_path / layout.FAILURE_STOPS)["k1"]["failure"] == failures.FROZEN
@@ -167,13 +167,13 @@ def _atlas():
     history = pd.concat(frames, ignore_index=True)
     history.loc[history["trial_id"].isin(["b2", "c3", "d4"]), "fcd"] = 500.0  # failed: poor
     history.loc[history["status"] == "diverged", ["fcd", "diversity"]] = np.nan
-    return history, failures.classify_study(history, EPOCHS)
+    return history, census.classify_study(history, EPOCHS)
 
 
 def test_a_failure_as_good_as_a_healthy_trial_is_a_false_stop():
     history, trials = _atlas()
     history.loc[history["trial_id"] == "b2", "fcd"] = 45.0  # within the healthy 40-50
-    stops = stopping.replay(history, failures.classify_study(history, EPOCHS), EPOCHS, 3)
+    stops = stopping.replay(history, census.classify_study(history, EPOCHS), EPOCHS, 3)
     assert sorted(stops.loc[stops["false_stop"], "trial_id"]) == ["b2", "g7"]
 
 

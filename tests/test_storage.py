@@ -60,8 +60,8 @@ def _study(results, remote, *extra):
     return subprocess.Popen(
         [sys.executable, "-m", "study.run", "--num-samples", "3", "--max-epochs", "2",
          "--dataset", "synthetic", "--grace-period", "1", "--eval-samples", "200",
-         "--log-interval", "5", "--sample-interval", "10", "--confirm-top", "1",
-         "--confirm-seeds", "1", "--estimate-seeds", "1", "--control-seeds", "1",
+         "--log-interval", "5", "--sample-interval", "10", "--race-top", "1",
+         "--race-seeds", "1", "--estimate-seeds", "1", "--control-seeds", "1",
          "--probe-iterations", "20", "--max-concurrent", "1",
          "--name", "cloud", "--results-dir", str(results), "--storage",
          f"file://{remote}/studies", *extra],
@@ -88,7 +88,7 @@ def test_study_with_storage_uri_resumes_keeps_trials_there_and_reports_here(tmp_
 
     # Tune's experiments, checkpoints included, are in the storage...
     stored_trials = layout.trial_dirs(stored)
-    # 3 searched; the best config and the seed's defaults (one config if they coincide) raced
+    # 3 searched; the best config and gan.py's defaults (one config if they coincide) raced
     # on one fresh seed each; the winner estimated on one held-out seed; 1 control
     assert len(stored_trials) in (3 + 1 + 1 + 1, 3 + 2 + 1 + 1)
     for trial_dir in stored_trials.values():
@@ -107,5 +107,5 @@ def test_study_with_storage_uri_resumes_keeps_trials_there_and_reports_here(tmp_
     assert (study / layout.OPTUNA_DB).is_file() and (study / "report" / "report.md").is_file()
     assert json.loads((study / layout.RUN_CONFIG).read_text())["study"]["storage"] == \
         f"file://{remote}/studies"
-    # the probe's snapshots travelled with the best config's first confirmation run
-    assert "as saved during its confirmation run" in (study / "report" / "report.md").read_text()
+    # the probe's snapshots travelled with the best config's first race run
+    assert "as saved during its race run" in (study / "report" / "report.md").read_text()

@@ -23,7 +23,7 @@ from study.faults import EXIT_STORAGE, StorageFaultTrap, fault_line, storage_err
 
 EPOCHS = 3
 ARGS = ["--num-samples", "2", "--max-epochs", str(EPOCHS), "--dataset", "synthetic",
-        "--scheduler", "fifo", "--confirm-top", "0", "--no-controls", "--no-report",
+        "--scheduler", "fifo", "--race-top", "0", "--no-controls", "--no-report",
         "--checkpoint-interval", "1", "--eval-samples", "200", "--log-interval", "5",
         "--sample-interval", "50", "--max-concurrent", "1", "--name", "full"]
 

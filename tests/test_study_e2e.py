@@ -43,7 +43,7 @@ def _finished_trials(study: Path, epochs: int = 2) -> int:
 def test_study_interrupted_resumes_and_reports(tmp_path):
     results = tmp_path / "results"
     study = results / "tiny"
-    proc = _study(results, "--confirm-top", "1", "--confirm-seeds", "1", "--estimate-seeds", "1",
+    proc = _study(results, "--race-top", "1", "--race-seeds", "1", "--estimate-seeds", "1",
                   "--control-seeds", "1")
     deadline = time.time() + 240
     while time.time() < deadline and proc.poll() is None and _finished_trials(study) < 1:
@@ -67,9 +67,11 @@ def test_study_interrupted_resumes_and_reports(tmp_path):
 
     history = pd.read_parquet(study / "history.parquet")
     phases = history.groupby("trial_id")["phase"].first().value_counts().to_dict()
-    # 4 searched; the best and the seed's defaults raced on 1 fresh seed each, the winner
-    # estimated on 1 held-out seed; 1 control.
-    assert phases["search"] == 4 and phases["control"] == 1 and 2 <= phases["confirm"] <= 3
+    # 4 proposed: gan.py's defaults, 1 survey point (half the 3 after the defaults, rounded
+    # down) and 2 of TPE's; the best and gan.py's defaults raced on 1 fresh seed each, the
+    # winner estimated on 1 held-out seed; 1 control.
+    assert phases["search"] == 3 and phases["survey"] == 1 and phases["control"] == 1
+    assert 2 <= phases["race"] <= 3
     for col in ("d_loss", "g_loss", "d_fake", "js_lower_bound", "g_grad_norm", "g_grad_fc0",
                 "d_grad_norm", "diversity", "fcd", "modes", "inception_score", "coverage",
                 "status", "lr", "b1", "b2", "latent_dim"):
@@ -82,10 +84,10 @@ def test_study_interrupted_resumes_and_reports(tmp_path):
 
     ot = optuna.load_study(study_name="tiny", storage=f"sqlite:///{study / 'optuna.db'}")
     done = [t for t in ot.trials if t.state == optuna.trial.TrialState.COMPLETE]
-    assert len(ot.trials) == len(done) == 4  # confirmations are not told to the search
+    assert len(ot.trials) == len(done) == 4  # race runs are not told to the search
     assert done[0].params == {"lr": 2e-4, "b1": 0.5, "b2": 0.999, "latent_dim": 100}
     proposed = {tuple(sorted(t.params.items())) for t in done}
-    search = history[history["phase"] == "search"]
+    search = history[history["phase"].isin(["search", "survey"])]
     ran = {tuple(sorted(r.items())) for r in
            search.groupby("trial_id")[["b1", "b2", "latent_dim", "lr"]].first()
            .to_dict("records")}
@@ -109,20 +111,20 @@ def test_study_interrupted_resumes_and_reports(tmp_path):
     assert race["winner"] and race["rounds"] and race["rule"]["budget"] >= 2
     assert (study / "run_config.json").is_file()
     command = (study / "run_command.txt").read_text().split()
-    assert command[1:3] == ["-m", "study.run"] and "--confirm-top" in command
+    assert command[1:3] == ["-m", "study.run"] and "--race-top" in command
     trial_dirs = layout.trial_dirs(study)
     assert len(trial_dirs) == history["trial_id"].nunique()
     for trial_dir in trial_dirs.values():  # every trial leaves its last generator
         assert (trial_dir / layout.GRAD_LOG_FILE).is_file() and layout.image_grids(trial_dir)
         assert layout.trial_checkpoints(trial_dir), trial_dir
     assert (study / "report" / "report.html").is_file()
-    # the best config's first confirmation run kept G at the probe's stages, and the report's
+    # the best config's first race run kept G at the probe's stages, and the report's
     # probe froze those rather than training the config again
     kept = {t: sorted(layout.generator_snapshots(d)) for t, d in trial_dirs.items()
             if layout.generator_snapshots(d)}
     assert list(kept.values()) == [[1, 2]] and history.loc[
-        history["trial_id"] == next(iter(kept)), "phase"].iloc[0] == "confirm"
-    assert "as saved during its confirmation run" in (study / "report" / "report.md").read_text()
+        history["trial_id"] == next(iter(kept)), "phase"].iloc[0] == "race"
+    assert "as saved during its race run" in (study / "report" / "report.md").read_text()
 
     ckpt = layout.trial_checkpoints(next(iter(trial_dirs.values())))[-1]
     scored = subprocess.run([sys.executable, "-m", "gan.evaluate", "--checkpoint", str(ckpt),
@@ -133,6 +135,9 @@ def test_study_interrupted_resumes_and_reports(tmp_path):
 
 def test_bad_study_flags_exit_2_and_start_nothing(tmp_path):
     for extra, fragment in ((["--num-samples", "0"], "num-samples"),
+                            (["--survey-points", "-1"], "survey-points"),
+                            (["--num-samples", "10", "--survey-points", "10"], "survey-points 10"),
+                            (["--design", "atlas", "--survey-points", "4"], "survey-points 4"),
                             (["--gpus-per-trial", "-1"], "gpus-per-trial"),
                             (["--objective", "fid"], "fid"), (["--space", "huge"], "huge")):
         proc = subprocess.run([sys.executable, "-m", "study.run", *extra, "--results-dir",
@@ -153,7 +158,7 @@ def test_reproducible_mode_gives_the_same_trials_and_values(tmp_path):
     for name in ("r1", "r2"):
         proc = subprocess.run(
             [sys.executable, "-m", "study.run", "--smoke-test", "--reproducible", "--no-report",
-             "--confirm-top", "0", "--no-controls", "--results-dir", str(tmp_path),
+             "--race-top", "0", "--no-controls", "--results-dir", str(tmp_path),
              "--name", name], capture_output=True, text=True, timeout=300,
             env={**os.environ, "RAY_USAGE_STATS_ENABLED": "0"})
         assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
@@ -171,7 +176,7 @@ def test_reproducible_mode_gives_the_same_trials_and_values(tmp_path):
     assert len(finals[0]) == 4 and finals[0] == finals[1]
 
 
-QUICK = ["--confirm-top", "0", "--no-controls", "--no-report", "--checkpoint-interval", "1"]
+QUICK = ["--race-top", "0", "--no-controls", "--no-report", "--checkpoint-interval", "1"]
 
 
 def _wait_for_trials(proc, study: Path, count: int, limit: float = 240) -> None:

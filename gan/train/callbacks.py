@@ -25,7 +25,7 @@ def _write_csv_atomic(frame: pd.DataFrame, path: Path) -> None:
 
 
 def save_grid(images: torch.Tensor, path: Path) -> None:
-    """A 5x5 grid of (N, C, H, W) images in [-1, 1], as the seed saves them."""
+    """A 5x5 grid of (N, C, H, W) images in [-1, 1], as gan.py saves them."""
     path.parent.mkdir(parents=True, exist_ok=True)
     save_image(images[:25], path, nrow=5, normalize=True, value_range=(-1, 1))
 

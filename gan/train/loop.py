@@ -1,14 +1,14 @@
-"""The seed's training loop as a library function that reports through callbacks.
+"""gan.py's training loop as a library function that reports through callbacks.
 
-Differences from the seed that do not change the math:
+Differences from gan.py that do not change the math:
 - the dataset is one tensor on the device and batches are index slices of it;
 - the last incomplete batch of an epoch is dropped (fixed shapes; BatchNorm
   cannot train on a batch of one);
-- the generator's backward pass skips D's weight gradients, which the seed
+- the generator's backward pass skips D's weight gradients, which gan.py
   computes and then throws away at ``optimizer_D.zero_grad()``;
 - D's forward pass on the fakes is done once, in the generator step, and its
   graph is reused by the discriminator step (D does not change in between, so
-  this equals the seed's second pass on ``gen_imgs.detach()``);
+  this equals gan.py's second pass on ``gen_imgs.detach()``);
 - with ``n_critic`` > 1 (wgan-gp's default) G steps only on every n_critic-th
   batch, before that batch's D step; G's epoch means are over its own steps;
 - all randomness comes from one seeded ``torch.Generator`` that checkpoints
@@ -39,7 +39,7 @@ from gan.train.graphed import GraphedSteps
 
 log = logging.getLogger(__name__)
 
-GRID_SAMPLES = 25  # the seed's 5x5 grid
+GRID_SAMPLES = 25  # gan.py's 5x5 grid
 Evaluator = Callable[[TrainState], dict[str, Any]]
 
 
@@ -238,7 +238,7 @@ class _Epochs:
         G = state.generator
         z = torch.randn(len(real), config.latent_dim, generator=state.rng, device=state.device)
 
-        # Generator first, as in the seed.
+        # Generator first, as in gan.py.
         if g_step:
             state.opt_g.zero_grad(set_to_none=True)
             with self._autocast():
@@ -255,7 +255,7 @@ class _Epochs:
             g_loss, g_norms = torch.zeros((), device=real.device), \
                 torch.zeros(len(self.g_layers), device=real.device)
 
-        # The seed's D(gen_imgs.detach()) equals d_fake: backpropagating d_fake's graph
+        # gan.py's D(gen_imgs.detach()) equals d_fake: backpropagating d_fake's graph
         # into D's weights only never touches G's (already stepped) part of it.
         state.opt_d.zero_grad(set_to_none=True)
         d_real = self._score(real)

@@ -1,0 +1,105 @@
+"""The failure survey: its Sobol points, the searcher that queues them, the scheduler that never
+cuts them, the flag that sizes them, and the report's section that stands on them."""
+
+from types import SimpleNamespace
+
+import numpy as np
+import optuna
+import pandas as pd
+import pytest
+
+from gan import failures, layout
+from synthetic_study import histories
+
+pytest.importorskip("ray.tune")
+
+from ray.tune.schedulers import TrialScheduler  # noqa: E402
+
+from study.search import ResumableOptunaSearch  # noqa: E402
+from study.space import LATENT_DIMS, optuna_space  # noqa: E402
+from study.survey import SurveyAwareASHA, survey_points  # noqa: E402
+
+
+def test_survey_points_fill_the_space_and_repeat_with_the_seed():
+    space = optuna_space("default")
+    points = survey_points(space, 16, seed=0)
+    assert points == survey_points(space, 16, seed=0)
+    assert points != survey_points(space, 16, seed=1)
+    lr = np.log10([p["lr"] for p in points])
+    assert lr.min() >= -5 and lr.max() <= -2
+    # A Sobol sequence stratifies each axis: every quarter of log lr holds 4 of the 16 points.
+    assert np.histogram(lr, bins=4, range=(-5, -2))[0].tolist() == [4, 4, 4, 4]
+    assert sorted({p["latent_dim"] for p in points}) == sorted(LATENT_DIMS)  # 2 each
+    assert all(0 <= p["b1"] <= 0.99 and 0.9 <= p["b2"] <= 0.9999 for p in points)
+    assert survey_points(space, 0, seed=0) == []
+    with pytest.raises(ValueError, match="-1"):
+        survey_points(space, -1, seed=0)
+
+
+def test_an_extended_survey_keeps_gan_pys_loss():
+    points = survey_points(optuna_space("extended"), 8, seed=0)
+    assert {p["loss"] for p in points} == {"ns"}
+    assert len({p["bn_eps"] for p in points}) == 2
+
+
+def test_the_searcher_queues_the_survey_after_the_defaults_and_marks_its_trials(tmp_path):
+    space = optuna_space("default")
+    points = survey_points(space, 3, seed=0)
+    search = ResumableOptunaSearch(space, "objective", "min",
+                                   optuna.samplers.TPESampler(seed=0), "s",
+                                   f"sqlite:///{tmp_path / 'o.db'}",
+                                   points_to_evaluate=[{"lr": 2e-4, "b1": 0.5, "b2": 0.999,
+                                                        "latent_dim": 100}],
+                                   survey=points, max_epochs=3)
+    configs = [search.suggest(f"t{i}") for i in range(5)]
+    assert "phase" not in configs[0] and configs[0]["lr"] == 2e-4
+    for config, point in zip(configs[1:4], points):
+        assert config["phase"] == layout.PHASE_SURVEY
+        assert {k: config[k] for k in point} == point
+    assert "phase" not in configs[4]  # TPE's own proposal
+
+
+class _Trial(SimpleNamespace):
+    def __hash__(self):
+        return hash(self.trial_id)
+
+
+def test_asha_never_cuts_a_survey_trial_but_still_cuts_the_search():
+    asha = SurveyAwareASHA(time_attr="epoch", max_t=9, grace_period=1, reduction_factor=3,
+                           metric="objective", mode="min")
+    good = [_Trial(trial_id=f"g{i}", config={}) for i in range(3)]
+    survey = _Trial(trial_id="s", config={"phase": layout.PHASE_SURVEY})
+    search = _Trial(trial_id="b", config={})
+    for trial in (*good, survey, search):
+        asha.on_trial_add(None, trial)
+    for trial in good:
+        asha.on_trial_result(None, trial, {"epoch": 1, "objective": 1.0})
+    bad = {"epoch": 1, "objective": 100.0}
+    assert asha.on_trial_result(None, survey, bad) == TrialScheduler.CONTINUE
+    assert asha.on_trial_result(None, search, bad) == TrialScheduler.STOP
+
+
+def _with_survey(history: pd.DataFrame) -> pd.DataFrame:
+    """The synthetic classes as survey points, plus a cut search trial."""
+    survey = history.assign(phase=layout.PHASE_SURVEY)
+    cut = histories()["healthy"].iloc[:3].assign(trial_id="cut", phase=layout.PHASE_SEARCH,
+                                                 diversity=0.02, coverage=0.05, density=0.1)
+    return pd.concat([survey, cut], ignore_index=True)
+
+
+def test_survey_findings_give_rates_with_n_and_intervals():
+    from analysis import survey
+    from gan.census import classify_study
+
+    history = _with_survey(pd.concat(histories().values(), ignore_index=True))
+    trials = classify_study(history, max_epochs=8)
+    text = " ".join(survey.survey_findings(trials, 8))
+    failed = sum(c in failures.FAILURES for c in histories())
+    assert f"Failed: {failed} of {len(histories())} (" in text and "95% CI" in text
+    rates = survey.class_rates(survey.survey_trials(trials)).set_index("class")
+    assert rates.loc["any failure", "k"] == failed and rates.loc["any failure", "n"] == 7
+    assert rates.loc[failures.FROZEN, "k"] == 1
+    cut = survey.cut_states_text(trials)
+    assert "1 search trials ASHA cut" in cut and "not learning yet" in cut
+    fig = survey.failure_map(trials)
+    assert len(fig.axes) == 2 and fig.axes[1].get_legend() is not None
