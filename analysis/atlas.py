@@ -13,6 +13,7 @@ import math
 import pandas as pd
 
 from gan import failures
+from gan import outcomes
 from analysis.findings import design_trials
 from analysis.stats import count_cell, rate_text, rates_differ, span_text, wilson_interval
 from gan.losses import in_arm_order
@@ -35,7 +36,7 @@ def loss_table(trials: pd.DataFrame) -> pd.DataFrame:
         n = len(group)
         row: dict[str, object] = {"loss": loss, "n": n}
         for cls in failures.CLASSES:
-            if failures.rule_family(cls, loss) is None:
+            if outcomes.rule_family(cls, loss) is None:
                 row[cls] = "n/a"  # the class does not exist for this loss (gan.failures)
             elif cls not in failures.NO_VERDICT or (group["failure"] == cls).any():
                 row[cls] = count_cell(int((group["failure"] == cls).sum()), n)
@@ -82,13 +83,13 @@ def loss_findings(trials: pd.DataFrame) -> list[str]:
     return out
 
 
-ANY_FAILURE = "failed by its samples"  # one outcome for every loss (gan.failures.sample_outcome)
+ANY_FAILURE = "failed by its samples"  # one outcome for every loss (gan.outcomes.sample_outcome)
 
 
 def _hits(group: pd.DataFrame, cls: str) -> int:
     if cls == ANY_FAILURE:
         if "outcome" in group:
-            return int(failures.samples_failed(group["outcome"]).sum())
+            return int(outcomes.samples_failed(group["outcome"]).sum())
         return int(group["failure"].isin(failures.FAILURES).sum())
     return int((group["failure"] == cls).sum())
 
@@ -97,7 +98,7 @@ def remedy_findings(trials: pd.DataFrame) -> list[str]:
     """For each failure class a baseline cost shows (and for failure by the samples, one
     outcome for every loss), whether each other loss has it less often: stated only where the
     95% intervals separate, and for a class only among losses that share its definition
-    (:func:`gan.failures.rule_family`)."""
+    (:func:`gan.outcomes.rule_family`)."""
     out = []
     losses = losses_in(trials)
     for base in [b for b in BASELINES if b in losses]:
@@ -107,9 +108,9 @@ def remedy_findings(trials: pd.DataFrame) -> list[str]:
             if k == 0:
                 continue
             fewer, unclear = [], []
-            family = failures.rule_family(cls, base) if cls != ANY_FAILURE else None
+            family = outcomes.rule_family(cls, base) if cls != ANY_FAILURE else None
             for other in [x for x in losses if x != base and (
-                    cls == ANY_FAILURE or failures.rule_family(cls, x) == family)]:
+                    cls == ANY_FAILURE or outcomes.rule_family(cls, x) == family)]:
                 rival = trials[trials["loss"].astype(str) == other]
                 pair = (_hits(rival, cls), len(rival))
                 separate = rates_differ((k, len(group)), pair) and pair[0] / pair[1] < k / len(group)

@@ -25,6 +25,7 @@ from scipy import stats
 
 from analysis import findings
 from gan import failures
+from gan import outcomes
 from analysis.paired import PairedTest, PairingError, pairs, rate_test, shift_test
 from analysis.stats import rate_text, span_text, wilson_interval
 # The verdict rule, re-exported: the claims table's callers read it from here.
@@ -221,9 +222,9 @@ def predictions(inputs: Inputs) -> list[Prediction]:
         _converged_separation(inputs),
         *_separation(inputs),
         _paired_rate(inputs, 3, "wgan-gp fails less often than ns at the same points.",
-                     "wgan-gp", "ns", failures.samples_failed, FAILED_LABEL, "less", "outcome"),
+                     "wgan-gp", "ns", outcomes.samples_failed, FAILED_LABEL, "less", "outcome"),
         _paired_rate(inputs, 3, "wgan-gp fails less often than minimax at the same points.",
-                     "wgan-gp", "minimax", failures.samples_failed, FAILED_LABEL, "less", "outcome"),
+                     "wgan-gp", "minimax", outcomes.samples_failed, FAILED_LABEL, "less", "outcome"),
     ]
 
 

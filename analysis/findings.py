@@ -7,7 +7,6 @@ separate; otherwise the sentence says that the data cannot tell.
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 import pandas as pd
@@ -198,55 +197,6 @@ def _stratified_landscape(data: pd.DataFrame) -> list[str]:
             f"over the same lr range; intervals are 95% Wilson): {' | '.join(lr_parts)}.",
             f"Failure rate by latent size within each loss (groups of {MIN_GROUP}+ trials): "
             f"{' | '.join(latent_parts)}."]
-
-
-def _d_fake_text(value: float | None) -> str:
-    """``, with D(G(z)) = x`` where D(G(z)) is a probability (ns, minimax), else nothing."""
-    return f", with D(G(z)) = {value:.2g}" if value is not None and math.isfinite(value) else ""
-
-
-def _trials_text(group: pd.DataFrame) -> str:
-    """``1 trial (a1)`` or ``2 trials (a1, b2)``."""
-    ids = ", ".join(map(str, group["trial_id"]))
-    return f"{len(group)} trial{'s' if len(group) != 1 else ''} ({ids})"
-
-
-def vanishing(trials: pd.DataFrame, history: pd.DataFrame) -> list[str]:
-    """The vanishing-gradient trials of every phase, with onset and D(G(z)); or why none."""
-    hit = trials[trials["failure"] == failures.VANISHING]
-    if hit.empty:
-        floor = history["g_grad_norm"].min() if "g_grad_norm" in history else math.nan
-        minimax = int((trials.get("loss", pd.Series(dtype=str)) == "minimax").sum())
-        why = (f"{minimax} trials used the saturating minimax cost and none of them vanished "
-               "within the budget" if minimax else
-               "every trial used the non-saturating cost, which keeps G's gradient alive when "
-               "D rejects its samples; run the minimax control (the default) to see the failure")
-        low = (f"the lowest epoch-mean generator gradient norm was {floor:.2g}, above the "
-               f"{failures.VANISHING_GRAD_NORM:g} threshold" if not floor < failures.VANISHING_GRAD_NORM
-               else f"the epoch-mean generator gradient norm went as low as {floor:.2g}, but no "
-               f"trial held the rule (below {failures.VANISHING_GRAD_NORM:g}, with D separating: "
-               f"D(x) >= {failures.VANISHING_D_REAL:g} and D(G(z)) < "
-               f"{failures.VANISHING_D_FAKE:g} for ns and minimax) over its final window")
-        frozen = trials[trials["failure"] == failures.FROZEN]
-        also = (f" G's gradient reached 0 in {_trials_text(frozen)} that froze instead: D "
-                "saturated on every input, real and fake alike, and neither network had any "
-                "gradient (training frozen)." if len(frozen) else "")
-        return [f"No trial showed vanishing gradients: {low}; {why}.{also}"]
-    parts = []
-    for phase, group in trials.groupby(trials.get("phase", pd.Series("search", trials.index))):
-        k = int((group["failure"] == failures.VANISHING).sum())
-        parts.append(f"{phase} {rate_text(k, len(group))}")
-    out = ["Vanishing gradients, per population: " + "; ".join(parts) + "."]
-    for _, row in hit.iterrows():
-        trial = history[history["trial_id"] == row["trial_id"]].sort_values("epoch")
-        at = trial[trial["epoch"] == row["onset_epoch"]].iloc[0]
-        out.append(f"Trial {row['trial_id']} ({row.get('phase', 'search')}, {row.get('loss')} "
-                   f"loss, lr {row['lr']:.2g}): G's gradient norm fell from "
-                   f"{trial['g_grad_norm'].iloc[0]:.2g} (epoch 1) below "
-                   f"{failures.VANISHING_GRAD_NORM:g} at epoch {int(row['onset_epoch'])} "
-                   f"({at['g_grad_norm']:.2g}{_d_fake_text(at.get('d_fake'))}); at the end "
-                   f"{trial['g_grad_norm'].iloc[-1]:.2g}.")
-    return out
 
 
 def probe_orders(probe: pd.DataFrame, cost: str) -> pd.Series:

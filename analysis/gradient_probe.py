@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 
 from gan.checkpoint import config_from_checkpoint, load_checkpoint, load_generator
-from gan.cli_common import OneLineParser, fail, setup_logging
+from gan.cli_common import HelpFormatter, OneLineParser, fail, setup_logging
 from gan.config import GANConfig
 from gan.data import DataError, DataSplit, load_data
 from gan.losses import generator_loss
@@ -242,12 +242,14 @@ PROBE_EXAMPLES = """examples:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = OneLineParser(prog=PROG, description=__doc__, epilog=PROBE_EXAMPLES,
-                      formatter_class=argparse.RawDescriptionHelpFormatter)
+                      formatter_class=HelpFormatter)
     p.add_argument("checkpoint", type=Path, help="a gan-study checkpoint.pt")
-    p.add_argument("--iterations", type=int, default=2000)
-    p.add_argument("--every", type=int, default=100)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="auto")
+    p.add_argument("--iterations", type=int, default=2000,
+                   help="fresh-D iterations per probe (Arjovsky & Bottou's Fig. 2: 4,000)")
+    p.add_argument("--every", type=int, default=100,
+                   help="D iterations between two measurements of G's gradient")
+    p.add_argument("--seed", type=int, default=0, help="seed of the fresh D")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
     p.add_argument("--out", type=Path, default=None, help="CSV and PNG prefix (default: beside "
                    "the checkpoint)")
     return p.parse_args(argv)

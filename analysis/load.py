@@ -7,16 +7,15 @@ file is missing (an interrupted study).
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
 from gan import layout
 from gan.records import StudyLoadError, current_names, history_from_trials
+from gan.run_record import RunRecord
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +28,7 @@ class StudyData:
     history: pd.DataFrame  # one row per trial and epoch
     trial_dirs: dict[str, Path] = field(default_factory=dict)
     grad_logs: dict[str, pd.DataFrame] = field(default_factory=dict)
-    run_config: dict[str, Any] = field(default_factory=dict)
+    run: RunRecord | None = None  # run_config.json; None where it is missing or unreadable
 
     @property
     def trial_ids(self) -> list[str]:
@@ -38,10 +37,26 @@ class StudyData:
     @property
     def max_epochs(self) -> int | None:
         """Epochs a trial could run, from run_config.json when it is there."""
-        try:
-            return int(self.run_config["gan"]["n_epochs"])
-        except (KeyError, TypeError, ValueError):
-            return None
+        return self.run.max_epochs if self.run else None
+
+    @property
+    def design(self) -> str:
+        """``search`` or ``atlas``; ``search`` for a study without its record."""
+        return self.run.study.design if self.run else "search"
+
+    @property
+    def mode(self) -> str:
+        """The objective's direction (``min`` or ``max``); ``min`` without a record."""
+        return self.run.study.mode if self.run else "min"
+
+    @property
+    def objective(self) -> str:
+        return self.run.study.objective if self.run else "objective"
+
+    @property
+    def paired(self) -> bool:
+        """A paired atlas: every Sobol point under each loss, from one seed."""
+        return bool(self.run and self.run.study.paired)
 
 
 def load_study(study_dir: str | Path) -> StudyData:
@@ -54,9 +69,9 @@ def load_study(study_dir: str | Path) -> StudyData:
     study_dir = Path(study_dir)
     if not study_dir.is_dir():
         raise StudyLoadError(f"no study folder at {str(study_dir)!r}")
-    run_config = _read_run_config(study_dir)
-    history = with_design_phase(_read_history(study_dir), run_config)
-    data = StudyData(study_dir, history, run_config=run_config)
+    run = _read_run(study_dir)
+    history = current_names(_read_history(study_dir), run.study.design if run else "search")
+    data = StudyData(study_dir, history, run=run)
     known = set(history["trial_id"])
     for trial_id, trial_dir in layout.trial_dirs(study_dir).items():
         if trial_id not in known:
@@ -74,35 +89,13 @@ def load_study(study_dir: str | Path) -> StudyData:
     return data
 
 
-def design_of(run_config: dict[str, Any]) -> str:
-    """The study's design (``search`` or ``atlas``); ``search`` for studies that predate it."""
-    return str(run_config.get("study", {}).get("design", "search"))
-
-
-def mode_of(run_config: dict[str, Any]) -> str:
-    """The objective's direction (``min`` or ``max``); ``min`` for studies without a record."""
-    return str(run_config.get("study", {}).get("mode", "min"))
-
-
-def is_paired(run_config: dict[str, Any]) -> bool:
-    """Whether the study is a paired atlas (every point under each loss, one seed a point)."""
-    return bool(run_config.get("study", {}).get("paired", False))
-
-
-def with_design_phase(history: pd.DataFrame, run_config: dict[str, Any]) -> pd.DataFrame:
-    """The design's own trials under its phase name: an atlas written before atlas trials were
-    named so labelled them ``search``; they were never a search."""
-    phase = layout.DESIGN_PHASES.get(design_of(run_config), layout.PHASE_SEARCH)
-    if phase != layout.PHASE_SEARCH and "phase" in history:
-        history = history.assign(phase=history["phase"].replace(layout.PHASE_SEARCH, phase))
-    return history
-
-
-def _read_run_config(study_dir: Path) -> dict[str, Any]:
+def _read_run(study_dir: Path) -> RunRecord | None:
     try:
-        return json.loads((study_dir / layout.RUN_CONFIG).read_text())
-    except (OSError, ValueError):
-        return {}
+        return RunRecord.load(study_dir)
+    except StudyLoadError as err:
+        if (study_dir / layout.RUN_CONFIG).exists():
+            log.warning("%s; the report names no design", err)
+        return None
 
 
 def _tidy(history: pd.DataFrame) -> pd.DataFrame:

@@ -17,8 +17,7 @@ from matplotlib.figure import Figure
 from analysis.stats import wilson_interval
 from gan import census
 from gan.failures import (D_WINS, DIVERGED, FAILURES, FROZEN, HEALTHY, MODE_COLLAPSE, NO_VERDICT,
-                          NOT_DIVERSE_YET, OSCILLATION, UNDETERMINED, VANISHING,
-                          VANISHING_D_FAKE, VANISHING_D_REAL, VANISHING_GRAD_NORM, class_label)
+                          NOT_DIVERSE_YET, OSCILLATION, UNDETERMINED, VANISHING)
 
 # Fixed colours per class, so every chart reads the same; diverged is black (no data after it).
 PALETTE = {HEALTHY: "tab:blue", MODE_COLLAPSE: "tab:orange", VANISHING: "tab:green",
@@ -31,7 +30,7 @@ CUT_PALETTE = {census.CUT_FROZEN: "tab:brown", census.CUT_VANISHING: "tab:green"
 ZERO_BAND = "0.9"  # the band of a log-like axis where exact zeros are drawn
 
 
-def _with_class(history: pd.DataFrame, trials: pd.DataFrame) -> pd.DataFrame:
+def with_class(history: pd.DataFrame, trials: pd.DataFrame) -> pd.DataFrame:
     return history.merge(trials[["trial_id", "failure"]], on="trial_id", how="left")
 
 
@@ -56,78 +55,6 @@ def log_axis_with_zero(ax, values, keep: float | None = None) -> float:
     ax.text(0.01, 0.0, "exactly 0", transform=ax.get_yaxis_transform(), fontsize=7,
             va="bottom", color="0.35")
     return linthresh
-
-
-def vanishing_gradients(history: pd.DataFrame, trials: pd.DataFrame) -> Figure:
-    """G's gradient norm (a log axis that draws exact zeros) and mean D(x) and D(G(z)) per
-    epoch, one line per trial, by class: vanishing needs D to separate (D(x) high, D(G(z))
-    near 0); a D saturated on every input (both at 0, or both at 1) is frozen."""
-    data = _with_class(history, trials)
-    fig = Figure(figsize=(14, 4.5))
-    axes = fig.subplots(1, 3)
-    sns.lineplot(data=data, x="epoch", y="g_grad_norm", hue="failure",
-                 units="trial_id", estimator=None, palette=PALETTE, alpha=0.7, ax=axes[0])
-    log_axis_with_zero(axes[0], data["g_grad_norm"], keep=VANISHING_GRAD_NORM)
-    axes[0].axhline(VANISHING_GRAD_NORM, color="grey", ls="--", lw=1)
-    axes[0].set_title("Generator gradient norm (vanishing below the dashed line)", fontsize=10)
-    for ax, column, line, title in ((axes[1], "d_real", VANISHING_D_REAL, "Mean D(x)"),
-                                    (axes[2], "d_fake", VANISHING_D_FAKE, "Mean D(G(z))")):
-        if column in data and data[column].notna().any():
-            sns.lineplot(data=data, x="epoch", y=column, hue="failure", units="trial_id",
-                         estimator=None, palette=PALETTE, alpha=0.7, ax=ax, legend=False)
-            ax.axhline(line, color="grey", ls="--", lw=1)
-            ax.set_ylim(-0.02, 1.02)
-            ax.set_title(f"{title} (dashed: the vanishing rule's bound)", fontsize=10)
-        else:
-            empty_panel(ax, f"no {title} (logit losses only)")
-    fig.tight_layout()
-    return fig
-
-
-def step_grad_norms(grad_logs: dict[str, pd.DataFrame], trials: pd.DataFrame) -> Figure:
-    """G's gradient norm per logged step (the trials' grad_log.csv), log scale, by class."""
-    fig = Figure(figsize=(12, 4))
-    ax = fig.subplots()
-    frames = [log.assign(trial_id=trial_id) for trial_id, log in grad_logs.items() if len(log)]
-    if not frames:
-        empty_panel(ax, "no per-step gradient logs")
-        return fig
-    data = _with_class(pd.concat(frames, ignore_index=True), trials)
-    sns.lineplot(data=data, x="step", y="g_grad_norm", hue="failure",
-                 units="trial_id", estimator=None, palette=PALETTE, alpha=0.6, lw=0.8, ax=ax)
-    log_axis_with_zero(ax, data["g_grad_norm"], keep=VANISHING_GRAD_NORM)
-    ax.axhline(VANISHING_GRAD_NORM, color="grey", ls="--", lw=1)
-    ax.set_title("Generator gradient norm per step")
-    fig.tight_layout()
-    return fig
-
-
-def diversity_collapse(history: pd.DataFrame, trials: pd.DataFrame) -> Figure:
-    """Diversity per epoch for every trial, with each dated collapse onset marked (a collapse
-    is dated only after the trial had learned variety; the title says when none was)."""
-    data = _with_class(history, trials)
-    fig = Figure(figsize=(9, 4.5))
-    ax = fig.subplots()
-    if "diversity" not in data or data["diversity"].notna().sum() == 0:
-        empty_panel(ax, "no diversity measured")
-        return fig
-    sns.lineplot(data=data, x="epoch", y="diversity", hue="failure", units="trial_id",
-                 estimator=None, palette=PALETTE, alpha=0.7, ax=ax)
-    onsets = trials.dropna(subset=["onset_epoch"])
-    onsets = onsets[onsets["failure"] == MODE_COLLAPSE]
-    drawn = 0
-    for _, row in onsets.iterrows():
-        trial = data[(data["trial_id"] == row["trial_id"]) & (data["epoch"] == row["onset_epoch"])]
-        ax.scatter(trial["epoch"], trial["diversity"], marker="v", s=60, color="black", zorder=5)
-        drawn += len(trial)
-    collapsed = int((trials["failure"] == MODE_COLLAPSE).sum())
-    marks = (f"triangles mark the {drawn} dated collapse onsets" if drawn else
-             f"no dated collapse onset ({collapsed} collapsed without first learning variety)"
-             if collapsed else "no trial collapsed")
-    ax.set_title(f"Diversity (coverage x class entropy); {marks}", fontsize=10)
-    ax.set_ylim(-0.02, 1.02)
-    fig.tight_layout()
-    return fig
 
 
 def lr_b1_landscape(trials: pd.DataFrame) -> Figure:
@@ -295,58 +222,6 @@ def gradient_probe(probe: pd.DataFrame) -> Figure:
         ax.set_ylabel("generator gradient norm")
         ax.set_title("frozen G" + ("" if stage is None else " as initialised" if stage == 0
                                    else f" after epoch {int(stage)}"))
-    fig.tight_layout()
-    return fig
-
-
-GRADIENT_GONE = (VANISHING, FROZEN)  # the classes whose G gets (almost) no gradient
-
-
-def _step_x(steps: pd.DataFrame) -> pd.Series:
-    """A logged step's x in epochs: its epoch plus its rank among that epoch's rows."""
-    within = steps.groupby("epoch")["step"]
-    return steps["epoch"] - 1 + (within.cumcount() + 1) / within.transform("size")
-
-
-def vanishing_trials(history: pd.DataFrame, grad_logs: dict[str, pd.DataFrame],
-                     trials: pd.DataFrame) -> Figure:
-    """The trials whose G lost its gradient, vanishing (D separates) and frozen (D saturated
-    on every input): G's gradient norm per logged step on a log axis that draws exact zeros,
-    onset dotted; and mean D(x) (solid) and D(G(z)) (dashed) per epoch, which tell the two
-    apart."""
-    fig = Figure(figsize=(12, 4.5))
-    axes = fig.subplots(1, 2)
-    hit = trials[trials["failure"].isin(GRADIENT_GONE)]
-    if hit.empty:
-        empty_panel(axes[0], "no trial with vanishing gradients or frozen training")
-        axes[1].set_axis_off()
-        return fig
-    norms = []
-    for _, row in hit.iterrows():
-        steps = grad_logs.get(row["trial_id"])
-        trial = history[history["trial_id"] == row["trial_id"]].sort_values("epoch")
-        label = (f"{row['trial_id']} ({class_label(row['failure'])}, {row.get('loss')}, "
-                 f"lr {row['lr']:.1g})")
-        if steps is not None and len(steps):
-            steps = steps.sort_values("step")
-            line, = axes[0].plot(_step_x(steps), steps["g_grad_norm"], lw=0.8, label=label)
-            norms.append(steps["g_grad_norm"])
-        else:
-            line, = axes[0].plot(trial["epoch"], trial["g_grad_norm"], label=label)
-            norms.append(trial["g_grad_norm"])
-        axes[0].axvline(row["onset_epoch"], color=line.get_color(), ls=":", lw=1)
-        for column, style in (("d_real", "-"), ("d_fake", "--")):
-            if column in trial:
-                axes[1].plot(trial["epoch"], trial[column], color=line.get_color(), ls=style)
-    log_axis_with_zero(axes[0], pd.concat(norms), keep=VANISHING_GRAD_NORM)
-    axes[0].axhline(VANISHING_GRAD_NORM, color="grey", ls="--", lw=1)
-    axes[0].set_xlabel("epoch")
-    axes[0].set_title("G gradient norm per logged step; dotted: onset", fontsize=10)
-    axes[0].legend(fontsize=7)
-    axes[1].set_ylim(-0.02, 1.02)
-    axes[1].set_xlabel("epoch")
-    axes[1].set_title("Mean D(x) (solid) and D(G(z)) (dashed): vanishing separates, frozen "
-                      "saturates both", fontsize=9)
     fig.tight_layout()
     return fig
 

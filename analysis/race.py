@@ -6,18 +6,16 @@ Nothing here re-decides the race: the study recorded every round as it ran it.
 
 from __future__ import annotations
 
-import json
 import math
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from gan.records import StudyLoadError
 from gan import layout
 from gan.ranking import RANK_WINDOW, trailing_mean
+from gan.race_record import RaceRecord
 from gan.records import contender_name
 
 RACE = "race"
@@ -25,29 +23,12 @@ ESTIMATE = "estimate"
 SEARCH_DRAW = "search draw"
 
 
-def load_race(study_dir: Path) -> dict[str, Any] | None:
-    """The study's race record, or None when it ran no race.
-
-    Raises:
-        StudyLoadError: when the record is there but unreadable.
-    """
-    path = Path(study_dir) / layout.RACE_FILE
-    if not path.is_file():
-        return None
-    try:
-        record = json.loads(path.read_text())
-        record["contenders"], record["rounds"]  # noqa: B018 (the keys every reader needs)
-    except (OSError, ValueError, KeyError, TypeError) as err:
-        raise StudyLoadError(f"{str(path)!r} is corrupt ({type(err).__name__}: {err})") from err
-    return record
-
-
-def runs_frame(record: dict[str, Any], trials: pd.DataFrame) -> pd.DataFrame:
+def runs_frame(record: RaceRecord, trials: pd.DataFrame) -> pd.DataFrame:
     """One row per fresh run (race and estimate) and per search draw: contender, kind
     (race, estimate, search draw), score (the ranking signal), final value and census class."""
     by_id = trials.set_index("trial_id") if len(trials) else pd.DataFrame()
     rows = []
-    for c in record["contenders"]:
+    for c in record.contenders:
         name = contender_name(c)
         draw = c.get("search_draw")
         if draw:
@@ -72,19 +53,18 @@ def _final(by_id: pd.DataFrame, trial_id: str) -> float:
     return math.nan
 
 
-def contender_table(record: dict[str, Any], runs: pd.DataFrame,
+def contender_table(record: RaceRecord, runs: pd.DataFrame,
                     failures: tuple[str, ...]) -> pd.DataFrame:
     """One row per contender: its search draw apart, its fresh race runs (n, mean, sd,
     failures), the winner's held-out estimate, and how the race ended for it."""
-    dropped = record.get("dropped", {})
-    survivors = record.get("survivors", [])
+    dropped, survivors = record.dropped, record.survivors
     rows = []
-    for c in record["contenders"]:
+    for c in record.contenders:
         mine = runs[runs["contender"] == contender_name(c)] if len(runs) else runs
         race = mine[mine["kind"] == RACE] if len(mine) else mine
         draw = c.get("search_draw") or {}
-        if c["key"] == record.get("winner"):
-            verdict = f"winner ({record.get('reason', '')})"
+        if c["key"] == record.winner:
+            verdict = f"winner ({record.reason})"
         elif c["key"] in dropped:
             d = dropped[c["key"]]
             verdict = f"dropped in round {d['round']} (p {d['p']:.2g})"
@@ -102,12 +82,12 @@ def contender_table(record: dict[str, Any], runs: pd.DataFrame,
     return pd.DataFrame(rows)
 
 
-def round_table(record: dict[str, Any]) -> pd.DataFrame:
+def round_table(record: RaceRecord) -> pd.DataFrame:
     """One row per round and test: the leader, the contender tested, n, p, the level and
     whether it was dropped."""
-    names = {c["key"]: contender_name(c) for c in record["contenders"]}
+    names = {c["key"]: contender_name(c) for c in record.contenders}
     rows = []
-    for r in record["rounds"]:
+    for r in record.rounds:
         for key, p in r["p"].items():
             rows.append({"round": r["round"], "leader": names[r["leader"]],
                          "tested": names[key], "n (leader, tested)":

@@ -11,6 +11,8 @@ import pandas as pd
 
 from analysis import race
 from gan import failures
+from gan.best_config import BestConfig
+from gan.race_record import RaceRecord
 from gan.records import contender_name
 
 
@@ -18,40 +20,40 @@ def _interval(low: float, high: float) -> str:
     return f"95% CI {low:.4g}–{high:.4g}" if math.isfinite(low) else "no interval below 2 runs"
 
 
-def race_findings(record: dict[str, Any], best: dict[str, Any], objective: str) -> list[str]:
+def race_findings(record: RaceRecord, best: BestConfig | None, objective: str) -> list[str]:
     """The pick's held-out estimate (n, interval, failure share), its search draw apart, and
     how the race ended."""
-    names = {c["key"]: contender_name(c) for c in record["contenders"]}
+    names = {c["key"]: contender_name(c) for c in record.contenders}
     out = []
-    if best.get("n_seeds"):
-        draw = best.get("search_draw") or {}
+    if best is not None and best.estimated:
+        draw = best.search_draw or {}
         drawn = (f"; its search draw, the run that selected it, read {draw['objective']:.4g} and "
                  "counts in no estimate" if draw else "")
-        raced = [r["objective"] for r in best.get("race_runs", []) if math.isfinite(r["objective"])]
+        raced = [r["objective"] for r in best.race_runs if math.isfinite(r["objective"])]
         race_text = (f"; over its {len(raced)} race seeds (which chose it) {np.mean(raced):.4g}"
                      if raced else "")
-        failed = sum(bool(r.get("failed")) for r in best.get("per_seed", []))
-        out.append(f"The pick, {names[record['winner']]}: {objective} "
-                   f"{best['objective_mean']:.4g} "
-                   f"({_interval(best['objective_ci_low'], best['objective_ci_high'])}) over "
-                   f"{best['n_seeds']} held-out seeds, failed {failed} of {best['n_seeds']} "
-                   f"(95% CI {best['failure_low']:.0%}–{best['failure_high']:.0%}){drawn}"
+        failed = sum(bool(r.get("failed")) for r in best.per_seed)
+        out.append(f"The pick, {names[record.winner]}: {objective} "
+                   f"{best.objective_mean:.4g} "
+                   f"({_interval(best.objective_ci_low, best.objective_ci_high)}) over "
+                   f"{best.n_seeds} held-out seeds, failed {failed} of {best.n_seeds} "
+                   f"(95% CI {best.failure_low:.0%}–{best.failure_high:.0%}){drawn}"
                    f"{race_text}.")
-    tied = [names[k] for k in record["survivors"] if k != record["winner"]]
+    tied = [names[k] for k in record.survivors if k != record.winner]
     dropped = [f"{names[k]} (round {d['round']}, p {d['p']:.2g})"
-               for k, d in record["dropped"].items()]
-    out.append(f"The race ran {len(record['rounds'])} round(s) and {record['runs_used']} runs "
-               f"({record['reason']}); dropped: {', '.join(dropped) or 'none'}; the winner could "
+               for k, d in record.dropped.items()]
+    out.append(f"The race ran {len(record.rounds)} round(s) and {record.runs_used} runs "
+               f"({record.reason}); dropped: {', '.join(dropped) or 'none'}; the winner could "
                f"not be told from: {', '.join(tied) or 'none'}.")
     return out
 
 
-def defaults_beside(record: dict[str, Any], runs: pd.DataFrame, objective: str) -> list[str]:
+def defaults_beside(record: RaceRecord, runs: pd.DataFrame, objective: str) -> list[str]:
     """gan.py's defaults on their fresh race seeds, to set the pick against."""
-    defaults = [c for c in record["contenders"] if c.get("label")]  # the reference
-    if not defaults or runs.empty:
+    reference = record.reference
+    if reference is None or runs.empty:
         return []
-    mine = runs[(runs["contender"] == contender_name(defaults[0]))
+    mine = runs[(runs["contender"] == contender_name(reference))
                 & (runs["kind"] == race.RACE)]
     scores = mine["score"].astype(float)
     if not len(mine):

@@ -28,7 +28,7 @@ from gan.records import StudyLoadError
 from analysis.stats import rate_text
 from gan import failures
 from gan.census import classify_study
-from gan.cli_common import OneLineParser, fail, setup_logging
+from gan.cli_common import HelpFormatter, OneLineParser, fail, setup_logging
 from gan.config import GANConfig
 from gan.ranking import trailing_mean
 
@@ -160,7 +160,7 @@ def reach_section(rep, data, trials: pd.DataFrame, max_epochs: int, at: int = DE
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = OneLineParser(prog=PROG, description=__doc__,
-                      formatter_class=argparse.RawDescriptionHelpFormatter,
+                      formatter_class=HelpFormatter,
                       epilog="example: python -m analysis.reach results/survey200 --at 30")
     p.add_argument("study_dir", type=Path, help="a study folder (results/<name>)")
     p.add_argument("--at", type=int, default=DEFAULT_AT,

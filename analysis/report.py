@@ -16,14 +16,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis import (atlas, atlas_plots, claims, findings, paired, plots, reach, report_race,
-                      samples, stopping, survey)
+from analysis import (atlas, atlas_plots, claims, collapse, findings, paired, plots, reach,
+                      report_race, samples, stopping, survey, vanishing)
 from analysis.gradient_probe import INIT_STAGE, stage_probe, stages_for
 from analysis.importance import param_importances
-from analysis.load import StudyData, design_of, is_paired, load_study, mode_of
+from analysis.load import StudyData, load_study
 from analysis.report_render import Report, html_page, markdown
 from gan import census, failures, layout, stop_rules
-from gan.cli_common import OneLineParser, fail, setup_logging
+from gan import outcomes
+from gan.cli_common import HelpFormatter, OneLineParser, fail, setup_logging
 from gan.config import GANConfig
 from gan.data import load_data
 from gan.integrity import check_study_files
@@ -46,39 +47,6 @@ PROBE_WHY = ("The probe's fresh D trains on its logits (the same objective as ga
              "to p = 0 exactly and stops learning, so it would never approach the optimal D the "
              "probe is about. G's gradients are measured both through gan.py's numerics and "
              "exactly on the logits.")
-
-
-VANISHING_TITLE = "Vanishing gradients and frozen training"
-
-
-def _failure_sections(rep: Report, data: StudyData, trials: pd.DataFrame) -> None:
-    gone = trials["failure"].isin(plots.GRADIENT_GONE)
-    if not gone.any():
-        # Nothing to chart: the findings say why no trial vanished.
-        rep.sections.append((VANISHING_TITLE, [], findings.vanishing(trials, data.history)))
-    else:
-        rep.sections.append((VANISHING_TITLE, [
-            rep.save(plots.vanishing_trials(data.history, data.grad_logs, trials),
-                     "vanishing_trials"),
-            rep.save(plots.vanishing_gradients(data.history, trials), "vanishing_gradients"),
-            rep.save(plots.step_grad_norms(data.grad_logs, trials), "step_grad_norms",
-                     svg=False)],
-            findings.vanishing(trials, data.history) + [GRADIENT_NOTE]))
-    _collapse_section(rep, data, trials)
-
-
-GRADIENT_NOTE = ("Gradient norms are drawn on a log axis that also draws exactly 0 (the grey "
-                 "band at the bottom): a trial whose gradient dies is seen crossing the dashed "
-                 "threshold into it. Vanishing needs D to separate (D(x) high, D(G(z)) near 0); "
-                 "a D saturated on every input, at 0 or at 1, is training frozen.")
-
-
-def _collapse_section(rep: Report, data: StudyData, trials: pd.DataFrame) -> None:
-    rep.sections.append(("Diversity collapse", [
-        rep.save(plots.diversity_collapse(data.history, trials), "diversity_collapse")],
-        [f"A collapse is dated only after the trial had learned (diversity ≥ "
-         f"{failures.COLLAPSE_PEAK}) first; a trial narrow from the start is collapse without "
-         "an onset, and one whose coverage is still rising at the end is not diverse yet."]))
 
 
 def _landscape_section(rep: Report, data: StudyData, trials: pd.DataFrame, design: str) -> None:
@@ -116,7 +84,7 @@ def _snapshot_source(data: StudyData, best: str, stages: list[int]
 def _probe_section(rep: Report, data: StudyData, trials: pd.DataFrame, iterations: int
                    ) -> pd.DataFrame | None:
     """The probe's section; returns the probe's rows (None when it is skipped)."""
-    picks = samples.example_trials(trials, mode_of(data.run_config))
+    picks = samples.example_trials(trials, data.mode)
     best = next((t for t, label in picks.items() if label == "best"), None)
     if best is None or iterations <= 0 or best not in data.trial_dirs:
         return None
@@ -136,7 +104,7 @@ def _probe_section(rep: Report, data: StudyData, trials: pd.DataFrame, iteration
     probe.to_csv(rep.out / "gradient_probe.csv", index=False)
     facts = findings.probe_findings(probe)
     rep.facts += facts
-    design = design_of(data.run_config)
+    design = data.design
     origin = (f"Best {design} trial {best}'s config, G as saved during its race run "
               f"{run}." if source else f"Best {design} trial {best}, retrained with its seed.")
     rep.sections.append(("Gradient probe (Arjovsky & Bottou 2017, Fig. 2)",
@@ -162,7 +130,7 @@ def _atlas_section(rep: Report, trials: pd.DataFrame, paired_design: bool) -> No
         judged = findings.judged(data, "outcome")
         try:
             rep.tables.append((PAIRED_TITLE, paired.loss_comparison(
-                judged, failures.samples_failed(judged["outcome"]))))
+                judged, outcomes.samples_failed(judged["outcome"]))))
         except paired.PairingError as err:
             log.warning("no paired loss comparison: %s", err)
     rep.tables.append(("Failure rates per loss (count, 95% Wilson interval; onset: median "
@@ -215,10 +183,10 @@ def build_report(study_dir: str | Path, probe_iterations: int = 2000) -> list[Pa
     max_epochs = data.max_epochs or int(data.history["epoch"].max())
     trials = census.classify_study(data.history, max_epochs, data.grad_logs)
     trials.to_csv(rep.out / "trials.csv", index=False)
-    design = design_of(data.run_config)
+    design = data.design
     census_facts = findings.census(trials, max_epochs, design)
     rep.facts += census_facts
-    paired_design = is_paired(data.run_config)
+    paired_design = data.paired
     if design == "atlas":
         _atlas_section(rep, trials, paired_design)
     else:
@@ -233,12 +201,13 @@ def build_report(study_dir: str | Path, probe_iterations: int = 2000) -> list[Pa
     rep.summarize(lines=[budget])
     rep.facts.append(budget)
     reach.reach_section(rep, data, trials, max_epochs)
-    rep.facts += findings.vanishing(trials, data.history) + findings.landscape(trials, design)
+    rep.facts += vanishing.findings(trials, data.history) + findings.landscape(trials, design)
     if "loss" in trials and trials["loss"].nunique() > 1:
         rep.facts.append(findings.gradient_change_by_loss(data.history))
-    _failure_sections(rep, data, trials)
+    vanishing.section(rep, data, trials)
+    collapse.section(rep, data, trials)
     _landscape_section(rep, data, trials, design)
-    samples.samples_section(rep, data, trials, mode_of(data.run_config))
+    samples.samples_section(rep, data, trials, data.mode)
     _stopping_section(rep, data, trials, max_epochs)
     probe = _probe_section(rep, data, trials, probe_iterations)
     _claims_section(rep, data, trials, probe, paired_design)
@@ -265,7 +234,7 @@ EXAMPLES = """examples:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = OneLineParser(prog=PROG, description=__doc__, epilog=EXAMPLES,
-                      formatter_class=argparse.RawDescriptionHelpFormatter)
+                      formatter_class=HelpFormatter)
     p.add_argument("study_dir", type=Path)
     p.add_argument("--probe-iterations", type=int, default=2000,
                    help="D iterations of the gradient probe (0 skips it)")

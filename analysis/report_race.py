@@ -3,8 +3,6 @@ the race's section, both from ``race.json`` and ``best_config.json``, read once.
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 
 import pandas as pd
 
@@ -12,9 +10,9 @@ from analysis import race, race_plots, race_text, samples
 from analysis.load import StudyData
 from analysis.report_render import Report
 from gan import failures, layout
+from gan.best_config import BestConfig
+from gan.race_record import RaceRecord
 
-# What race.json's rule was before it named its test (studies that raced with Welch's test).
-WELCH_TEST = "one-sided Welch t-test against the round's leader"
 NO_RACE = ("No race was run (--race-top 0): the best config is one search draw, not an "
            "estimate (`best_config.json`).")
 
@@ -23,7 +21,7 @@ def race_sections(rep: Report, data: StudyData, trials: pd.DataFrame) -> None:
     """The summary's first block (the pick's samples beside gan.py's defaults, the pick on
     held-out seeds, the defaults' fresh runs, how the race ended) and the race's section
     (every round's tests, each search draw against its fresh seeds, seed noise)."""
-    record = race.load_race(data.study_dir)
+    record = RaceRecord.load(data.study_dir)
     if record is None:
         rep.summarize(lines=[NO_RACE])
         rep.facts.append(NO_RACE)
@@ -31,12 +29,13 @@ def race_sections(rep: Report, data: StudyData, trials: pd.DataFrame) -> None:
         _race_section(rep, data, trials, record)
 
 
-def _pick_samples(rep: Report, data: StudyData, trials: pd.DataFrame, record: dict) -> list[str]:
+def _pick_samples(rep: Report, data: StudyData, trials: pd.DataFrame,
+                  record: RaceRecord) -> list[str]:
     """The final grids of the pick's first held-out run and of gan.py's defaults' first race
     run, side by side ([] when neither kept a grid)."""
     shown = {}
-    for contender in record["contenders"]:
-        picked = contender["key"] == record["winner"]
+    for contender in record.contenders:
+        picked = contender["key"] == record.winner
         if not (picked or contender.get("label")):
             continue
         stage = race.ESTIMATE if picked else race.RACE
@@ -48,10 +47,11 @@ def _pick_samples(rep: Report, data: StudyData, trials: pd.DataFrame, record: di
     return [rep.save(figure, "summary_samples", svg=False)] if figure is not None else []
 
 
-def _race_section(rep: Report, data: StudyData, trials: pd.DataFrame, record: dict) -> None:
-    objective = data.run_config.get("study", {}).get("objective", "objective")
+def _race_section(rep: Report, data: StudyData, trials: pd.DataFrame,
+                  record: RaceRecord) -> None:
+    objective = data.objective
     runs = race.runs_frame(record, trials)
-    estimate = race_text.race_findings(record, _best_config(data.study_dir), objective)
+    estimate = race_text.race_findings(record, BestConfig.load(data.study_dir), objective)
     rep.summarize(_pick_samples(rep, data, trials, record),
                   estimate[:-1] + race_text.defaults_beside(record, runs, objective)
                   + estimate[-1:])
@@ -59,25 +59,18 @@ def _race_section(rep: Report, data: StudyData, trials: pd.DataFrame, record: di
     ranks = race.rank_agreement(runs, data.history)
     notes = race_text.noise_findings(race.noise_split(runs), ranks)
     rep.facts += notes
-    rule = record["rule"]
+    rule = record.rule
     rep.tables.append((
         f"The race's contenders ({objective}, the mean of the last {ranks['window_size']} "
         "evaluations; the search draw is shown apart and counts in nothing)",
         race.contender_table(record, runs, failures.FAILURES)))
-    if any(r["p"] for r in record["rounds"]):
+    if any(r["p"] for r in record.rounds):
         rep.tables.append((
-            f"The race's tests: {rule.get('test', WELCH_TEST)}"
+            f"The race's tests: {rule['test']}"
             f"{', on log scores' if rule['log_scale'] else ''}; dropped when p < "
             f"{rule['test_level']:.2g} (alpha {rule['alpha']:g} over (contenders - 1) x "
             f"{rule['max_rounds']} possible rounds, Bonferroni"
-            + (f", and {rule['selection_margin']}x below it" if rule.get("selection_margin", 1) > 1
+            + (f", and {rule['selection_margin']}x below it" if rule["selection_margin"] > 1
                else "") + ")", race.round_table(record)))
     rep.sections.append(("The race: one seed against fresh seeds", [
         rep.save(race_plots.search_vs_fresh(runs, objective), "race_search_vs_fresh")], notes))
-
-
-def _best_config(study_dir: Path) -> dict:
-    try:
-        return json.loads((study_dir / layout.BEST_CONFIG).read_text())
-    except (OSError, ValueError):
-        return {}

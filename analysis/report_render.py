@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 
 from analysis import claims
 from gan import failures, layout, stop_rules
-from analysis.load import StudyData, design_of, is_paired
+from analysis.load import StudyData
 
 
 @dataclass
@@ -73,22 +73,22 @@ def thresholds_table() -> pd.DataFrame:
 
 
 def _design(data: StudyData) -> str:
-    study = data.run_config.get("study", {})
-    if not study:
+    if data.run is None:
         return "Design: unknown (no run_config.json)."
-    losses = ", ".join(study.get("losses") or ()) or "every arm (the five losses and the wgan-gp recipe)"
-    if design_of(data.run_config) != "atlas":
-        how = f"{layout.PHASE_SAMPLERS[layout.PHASE_SEARCH]} proposals"
-    elif is_paired(data.run_config):
+    study = data.run.study
+    losses = ", ".join(study.losses) or "every arm (the five losses and the wgan-gp recipe)"
+    if data.design != "atlas":
+        how = f"{layout.PHASE_SAMPLERS[layout.PHASE_SEARCH]} proposals" + (
+            f" after {study.survey_points} survey points" if study.survey_points else "")
+    elif data.paired:
         how = f"paired: every seeded Sobol point under each of {losses} from one seed"
     else:
         how = f"{layout.PHASE_SAMPLERS[layout.PHASE_ATLAS]} balanced across losses"
-    if design_of(data.run_config) == "atlas":
+    if data.design == "atlas":
         how += ", every trial at the full budget"
-    return (f"Design: {design_of(data.run_config)} ({how}; {study.get('scheduler')} scheduler, "
-            f"{study.get('num_samples')} trials, space {study.get('space')}, objective "
-            f"{study.get('objective')}, seed {study.get('seed')}); populations are named in "
-            "every line.")
+    return (f"Design: {data.design} ({how}; {study.scheduler} scheduler, {study.num_samples} "
+            f"trials, space {study.space}, objective {study.objective}, seed {study.seed}); "
+            "populations are named in every line.")
 
 
 def _claims_markdown(rep: Report) -> list[str]:

@@ -31,7 +31,7 @@ from gan.integrity import check_study_files
 from analysis.load import load_study
 from gan.records import StudyLoadError
 from analysis.stats import count_cell, wilson_interval
-from gan.cli_common import OneLineParser, fail, setup_logging
+from gan.cli_common import HelpFormatter, OneLineParser, fail, setup_logging
 
 log = logging.getLogger("analysis.stopping")
 PROG = "python -m analysis.stopping"
@@ -228,7 +228,7 @@ def analyse(study_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, str]:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = OneLineParser(prog=PROG, description=__doc__,
-                      formatter_class=argparse.RawDescriptionHelpFormatter,
+                      formatter_class=HelpFormatter,
                       epilog="example: python -m analysis.stopping results/atlas100")
     p.add_argument("study_dir", type=Path, help="a study folder (results/<name>)")
     return p.parse_args(argv)

@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from gan.cli_common import OneLineParser, fail, setup_logging
+from gan.cli_common import HelpFormatter, OneLineParser, fail, setup_logging
 from gan.config import PRECISIONS, GANConfig
 from gan.data import DataError, DataSplit, load_data, mnist_present, write_mnist_raw
 from gan.models import Discriminator, Generator
@@ -120,10 +120,10 @@ EXAMPLES = """examples:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = OneLineParser(prog=PROG, description=__doc__, epilog=EXAMPLES,
-                           formatter_class=argparse.RawDescriptionHelpFormatter)
+                           formatter_class=HelpFormatter)
     parser.add_argument("--data-dir", type=Path, default=Path("data"),
                         help="full MNIST here is used when present; else the embedded digits")
-    parser.add_argument("--device", default="auto")
+    parser.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
     parser.add_argument("--steps", type=int, default=300, help="timed steps per loop")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: all)")
     parser.add_argument("--quality-seeds", type=int, default=0,

@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 
 from gan.failures import (DIVERGED, FROZEN, LEARNING_GAIN, NONCONVERGED_DIVERSITY, UNDETERMINED,
-                          VANISHING, classify_trial, conclusive_masks, narrow_and_real,
-                          sample_outcome)
+                          VANISHING, classify_trial, conclusive_masks, narrow_and_real)
+from gan.outcomes import sample_outcome
 from gan.state import STATUS_DIVERGED
 
 # What an undetermined trial looked like when the scheduler cut it (never a failure).

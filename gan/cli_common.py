@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import dataclasses
 import json
 import logging
@@ -19,6 +20,21 @@ EXIT_BAD_INPUT = 2
 
 class UsageError(ValueError):
     """Bad input that the user can fix; reported in one line with exit code 2."""
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps the description's and examples' own line breaks, and ends every flag's help with
+    its default where the help does not state one already (a flag without a default, a switch
+    and a flag whose default is worked out at run time say nothing more)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if (default is None or default is argparse.SUPPRESS or isinstance(default, bool)
+                or re.search(r"\bdefault\b", text) or not action.option_strings):
+            return text
+        shown = " ".join(map(str, default)) if isinstance(default, (list, tuple)) else default
+        return f"{text} (default: {shown})" if text else f"default: {shown}"
 
 
 class OneLineParser(argparse.ArgumentParser):

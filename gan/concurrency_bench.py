@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from gan.cli_common import OneLineParser, fail, setup_logging
+from gan.cli_common import HelpFormatter, OneLineParser, fail, setup_logging
 
 log = logging.getLogger("gan.concurrency_bench")
 PROG = "python -m gan.concurrency_bench"
@@ -44,7 +44,7 @@ def run_together(procs: int, epochs: int, device: str, out: Path) -> float:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = OneLineParser(prog=PROG, description=__doc__,
-                      formatter_class=argparse.RawDescriptionHelpFormatter,
+                      formatter_class=HelpFormatter,
                       epilog="example: python -m gan.concurrency_bench --procs 1 2 4 8 16 32")
     p.add_argument("--procs", type=int, nargs="+", default=[1, 2, 4, 8, 16, 32],
                    help="runs sharing the device at once, one measurement each")

@@ -12,7 +12,7 @@ import torch
 
 from gan.checkpoint import config_from_checkpoint, load_checkpoint, load_generator
 from gan.classifier import load_or_train_classifier
-from gan.cli_common import OneLineParser, fail, setup_logging
+from gan.cli_common import HelpFormatter, OneLineParser, fail, setup_logging
 from gan.config import DATASETS, GANConfig
 from gan.data import DataError, load_data
 from gan.quality import QualityEvaluator, reference_images
@@ -31,15 +31,17 @@ EXAMPLES = """examples:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = OneLineParser(prog=PROG, description=__doc__, epilog=EXAMPLES,
-                           formatter_class=argparse.RawDescriptionHelpFormatter)
+                           formatter_class=HelpFormatter)
     parser.add_argument("samples", nargs="?", type=Path, help="a torch-saved image tensor")
     parser.add_argument("--checkpoint", type=Path, help="sample this run's generator instead")
-    parser.add_argument("--num-samples", type=int, default=1000)
+    parser.add_argument("--num-samples", type=int, default=1000,
+                        help="generated samples scored (at most the reference's size)")
     parser.add_argument("--dataset", choices=DATASETS, default=None,
                         help="reference data (default: the checkpoint's, else auto)")
-    parser.add_argument("--data-dir", default=None)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", default="auto")
+    parser.add_argument("--data-dir", default=None,
+                        help="full MNIST here (default: the checkpoint's, else ./data)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the evaluation noise")
+    parser.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
     return parser.parse_args(argv)
 
 

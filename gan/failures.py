@@ -58,19 +58,6 @@ CLASSES = (HEALTHY, MODE_COLLAPSE, VANISHING, D_WINS, FROZEN, OSCILLATION, DIVER
            NOT_DIVERSE_YET, UNDETERMINED)
 FAILURES = (MODE_COLLAPSE, VANISHING, D_WINS, FROZEN, OSCILLATION, DIVERGED)
 NO_VERDICT = (NOT_DIVERSE_YET, UNDETERMINED)  # classes a failure rate leaves out
-# Outcomes read from the samples alone (and a NaN), defined the same way for every loss: what
-# a comparison across losses counts. The classes above read losses' own scales, and some exist
-# only for some losses (D wins needs a loss floored at 0, oscillation a one-sided g_loss).
-COLLAPSED, NOT_LEARNED = "collapsed", "not_learned"
-OUTCOMES = (HEALTHY, COLLAPSED, NOT_LEARNED, DIVERGED, NOT_DIVERSE_YET, UNDETERMINED)
-FAILED_OUTCOMES = (COLLAPSED, NOT_LEARNED, DIVERGED)
-
-
-def samples_failed(outcomes: pd.Series) -> pd.Series:
-    """Per trial: its samples failed (collapsed, not learned or diverged), the one verdict a
-    comparison across losses counts."""
-    return outcomes.isin(FAILED_OUTCOMES)
-
 FINAL_WINDOW = 3  # epochs at the end of a trial over which every rule must hold
 VANISHING_GRAD_NORM = 1e-2  # G's total gradient norm below this is "vanished" (healthy: 0.1-10)
 VANISHING_D_FAKE = 0.05  # ... while D(G(z)) stays near 0: D rejects every fake
@@ -116,7 +103,7 @@ def _column(trial: pd.DataFrame, name: str, fill: float) -> np.ndarray:
     return trial[name].to_numpy(dtype=float)
 
 
-def _holds_at_end(mask: np.ndarray) -> bool:
+def holds_at_end(mask: np.ndarray) -> bool:
     """The rule holds on every epoch of the final window (every epoch of a shorter trial)."""
     return len(mask) > 0 and bool(mask[-FINAL_WINDOW:].all())
 
@@ -298,7 +285,7 @@ def conclusive_failure(trial: pd.DataFrame, window: Windows | None = None,
     if DIVERGED in rules and masks[DIVERGED].any():
         return DIVERGED, float(epochs[int(np.argmax(masks[DIVERGED]))])
     for cls in CONCLUSIVE[1:]:
-        holds = _holds_at_end(masks[cls]) if window is None \
+        holds = holds_at_end(masks[cls]) if window is None \
             else holds_for_stop(masks[cls], window, cls)
         if cls in rules and holds:
             return cls, _onset(masks[cls], epochs)
@@ -320,7 +307,7 @@ def classify_trial(trial: pd.DataFrame, full_budget: bool = True,
         return found
     if not full_budget:
         return UNDETERMINED, math.nan
-    narrow, never = _holds_at_end(narrow_and_real(trial)), never_diverse(trial)
+    narrow, never = holds_at_end(narrow_and_real(trial)), never_diverse(trial)
     if (narrow or never) and still_learning(trial):
         return NOT_DIVERSE_YET, math.nan  # slow, not collapsed: coverage has grown and held
     if narrow:
@@ -331,38 +318,3 @@ def classify_trial(trial: pd.DataFrame, full_budget: bool = True,
     if never:
         return OSCILLATION, math.nan  # non-convergence: samples never became diverse
     return HEALTHY, math.nan
-
-
-def sample_outcome(trial: pd.DataFrame, full_budget: bool = True) -> str:
-    """What a trial's final samples show, by the same rule for every loss: diverged (a NaN),
-    collapsed (realistic but narrow over the final window), not learned (diversity below
-    NONCONVERGED_DIVERSITY over it), else healthy; ``not_diverse_yet`` for narrow or
-    not-diverse samples whose coverage is still rising, and ``undetermined`` for a trial
-    stopped before its budget whose samples had not failed."""
-    trial = trial.sort_values("epoch")
-    if diverged(trial).any():
-        return DIVERGED
-    narrow, never = _holds_at_end(narrow_and_real(trial)), never_diverse(trial)
-    if (narrow or never) and full_budget and still_learning(trial):
-        return NOT_DIVERSE_YET
-    if narrow:
-        return COLLAPSED
-    if never:
-        return NOT_LEARNED
-    return HEALTHY if full_budget else UNDETERMINED
-
-
-def rule_family(cls: str, loss: str) -> str | None:
-    """The definition of ``cls`` a loss's trials are judged by; two losses compare on a class
-    only when they share one. None: the class does not exist for the loss."""
-    loss = arm_loss(loss)
-    if cls == VANISHING:
-        return "G's gradient, D(x) and D(G(z))" if loss in PROBABILITY_LOSSES \
-            else "G's gradient"
-    if cls == D_WINS:
-        return "d_loss" if loss in D_LOSS_FLOORED else None
-    if cls == OSCILLATION:
-        return "g_loss swing or never diverse" if loss in G_LOSS_ONE_SIDED else "never diverse"
-    if cls == NOT_DIVERSE_YET:
-        return "samples' coverage"
-    return "samples or NaN" if cls in (MODE_COLLAPSE, DIVERGED) else "gradients"

@@ -9,6 +9,7 @@ import statistics
 from pathlib import Path
 from typing import Any
 
+from gan.best_config import BestConfig
 from gan.config import PRECISIONS, GANConfig
 from gan.data import DataSplit
 from gan.quality import QualityEvaluator
@@ -62,7 +63,9 @@ def quality_params(path: Path) -> dict[str, Any]:
     Raises:
         OSError, ValueError, KeyError: when it is missing, not JSON, or has no params.
     """
-    params = dict(json.loads(Path(path).read_text())["params"])
+    params = dict(BestConfig.from_dict(json.loads(Path(path).read_text())).params)
+    if not params:
+        raise KeyError(f"{str(path)!r} names no params")
     ratio = params.pop("d_lr_ratio", None)
     if ratio not in (None, 1.0):
         params["d_lr"] = float(ratio) * float(params["lr"])

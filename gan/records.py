@@ -26,12 +26,17 @@ RENAMED_COLUMNS = {"js_estimate": "js_lower_bound"}
 STATUS_NO_REPORT = "no_report"  # a trial folder without a single epoch record
 
 
-def current_names(history: pd.DataFrame) -> pd.DataFrame:
+def current_names(history: pd.DataFrame, design: str = "search") -> pd.DataFrame:
     """A history with the names older studies wrote brought up to date: renamed columns and
-    phases (the race's runs were phase ``confirm``). The one place that knows them."""
+    phases (the race's runs were phase ``confirm``; an atlas's own trials, written before they
+    were named so, ``search``: they were never a search). The one place that knows them."""
     history = history.rename(columns=RENAMED_COLUMNS)
     if "phase" in history:
-        history = history.assign(phase=history["phase"].replace(layout.LEGACY_PHASES))
+        renamed = dict(layout.LEGACY_PHASES)
+        design_phase = layout.DESIGN_PHASES.get(design, layout.PHASE_SEARCH)
+        if design_phase != layout.PHASE_SEARCH:
+            renamed[layout.PHASE_SEARCH] = design_phase
+        history = history.assign(phase=history["phase"].replace(renamed))
     return history
 
 

@@ -1,8 +1,52 @@
-"""Where a study's trial slots went: training, evaluation, everything else, then the report."""
+"""Where a study's trial slots went: training, evaluation, everything else, then the report.
+``timing.json`` is :class:`Timing`, one typed record with a schema version."""
 
 from __future__ import annotations
 
+import json
+import math
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
 import pandas as pd
+
+from gan import layout
+from gan.atomic import write_text
+
+SCHEMA = 1
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Shares of the study's slot-seconds (``wall_seconds`` x ``slots``), and the report's
+    seconds apart (:func:`time_breakdown` says what each share is)."""
+
+    wall_seconds: float
+    slots: float
+    slot: str
+    training: float
+    evaluation: float
+    checkpoints: float
+    checkpoint_cost: float
+    other: float
+    report_seconds: float
+    training_with_report: float
+    schema: int = SCHEMA
+
+    def save(self, study_dir: str | Path) -> None:
+        write_text(Path(study_dir) / layout.TIMING_FILE, json.dumps(asdict(self), indent=2))
+
+    @classmethod
+    def load(cls, study_dir: str | Path) -> Timing:
+        """The study's timing record; an older one (schema 0) may lack the checkpoints' share.
+
+        Raises:
+            OSError, ValueError, TypeError: when it is missing or unreadable.
+        """
+        data = json.loads((Path(study_dir) / layout.TIMING_FILE).read_text())
+        data = {"checkpoints": 0.0, "checkpoint_cost": math.nan, "slot": "core", "schema": 0,
+                **data}
+        return cls(**{f.name: data[f.name] for f in fields(cls)})
 
 
 def slot_name(cpus_per_trial: float, gpus_per_trial: float = 0.0) -> str:
@@ -14,7 +58,7 @@ def slot_name(cpus_per_trial: float, gpus_per_trial: float = 0.0) -> str:
 
 
 def time_breakdown(history: pd.DataFrame, wall_seconds: float, slots: float,
-                   report_seconds: float = 0.0, slot: str = "core") -> dict[str, float | str]:
+                   report_seconds: float = 0.0, slot: str = "core") -> Timing:
     """Shares of ``wall_seconds x slots`` slot-seconds: the study, from start-up to its last
     trial's outputs, where ``slots`` is how many trials the cluster runs at once (its cores,
     on the CPU default; study.cluster.trial_slots).
@@ -39,12 +83,12 @@ def time_breakdown(history: pd.DataFrame, wall_seconds: float, slots: float,
 
     training, evaluation = used("epoch_seconds") / budget, used("eval_seconds") / budget
     checkpoints = used("checkpoint_seconds") / budget
-    return {"wall_seconds": wall_seconds, "slots": slots, "slot": slot, "training": training,
-            "evaluation": evaluation, "checkpoints": checkpoints,
-            "checkpoint_cost": checkpoints / training if training else float("nan"),
-            "other": max(0.0, 1.0 - training - evaluation - checkpoints),
-            "report_seconds": report_seconds,
-            "training_with_report": training * wall_seconds / (wall_seconds + report_seconds)}
+    return Timing(wall_seconds=wall_seconds, slots=slots, slot=slot, training=training,
+                  evaluation=evaluation, checkpoints=checkpoints,
+                  checkpoint_cost=checkpoints / training if training else math.nan,
+                  other=max(0.0, 1.0 - training - evaluation - checkpoints),
+                  report_seconds=report_seconds,
+                  training_with_report=training * wall_seconds / (wall_seconds + report_seconds))
 
 
 def _minutes(seconds: float) -> str:
@@ -59,16 +103,13 @@ def _slots_text(count: float, slot: str) -> str:
     return f"{count:g} {slot}"
 
 
-def breakdown_text(parts: dict[str, float | str]) -> str:
-    text = (f"training {parts['training']:.0%} of "
-            f"{_slots_text(parts['slots'], parts.get('slot', 'core'))} × "
-            f"{_minutes(parts['wall_seconds'])}; "
-            f"evaluation {parts['evaluation']:.0%}; "
-            f"checkpoints {parts.get('checkpoints', 0.0):.1%} "
-            f"({parts.get('checkpoint_cost', 0.0):.1%} of training); "
-            f"start-up, Ray and idle {parts['other']:.0%}")
-    if parts.get("report_seconds"):
-        text += (f"; then the report {_minutes(parts['report_seconds'])} (training "
-                 f"{parts['training_with_report']:.0%} of the whole "
-                 f"{_minutes(parts['wall_seconds'] + parts['report_seconds'])})")
+def breakdown_text(parts: Timing) -> str:
+    text = (f"training {parts.training:.0%} of {_slots_text(parts.slots, parts.slot)} × "
+            f"{_minutes(parts.wall_seconds)}; evaluation {parts.evaluation:.0%}; "
+            f"checkpoints {parts.checkpoints:.1%} ({parts.checkpoint_cost:.1%} of training); "
+            f"start-up, Ray and idle {parts.other:.0%}")
+    if parts.report_seconds:
+        text += (f"; then the report {_minutes(parts.report_seconds)} (training "
+                 f"{parts.training_with_report:.0%} of the whole "
+                 f"{_minutes(parts.wall_seconds + parts.report_seconds)})")
     return text

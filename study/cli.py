@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import logging
 import os
 import shlex
@@ -30,15 +29,15 @@ from pathlib import Path
 import ray
 import torch
 
-from gan.atomic import write_text
 from gan.classifier import load_or_train_classifier
-from gan.cli_common import OneLineParser, add_config_flags, fail, setup_logging
+from gan.cli_common import HelpFormatter, OneLineParser, add_config_flags, fail, setup_logging
 from gan.config import GANConfig
 from gan.integrity import check_study_files
 from gan.timing import breakdown_text, slot_name, time_breakdown
 from gan.data import DataError, load_data
-from gan.layout import RAY_DIR, TIMING_FILE
+from gan.layout import RAY_DIR
 from gan.losses import ARMS
+from gan.run_record import StudySettings
 from gan.runtime import resolve_device
 from study import cluster, outputs, runner
 from study.race import default_budget, run_race
@@ -92,7 +91,7 @@ EXAMPLES = """examples:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = OneLineParser(prog=PROG, description=__doc__, epilog=EXAMPLES,
-                      formatter_class=argparse.RawDescriptionHelpFormatter)
+                      formatter_class=HelpFormatter)
     p.add_argument("--num-samples", type=int, default=50,
                    help="trials of the search or atlas (default 50); a search's are gan.py's "
                         "defaults, the survey's points, then TPE's proposals")
@@ -111,7 +110,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "study folder keeps optuna.db, the history, the report and a mirror of "
                         "the trial folders without checkpoints")
     p.add_argument("--resume", action="store_true", help="continue an interrupted study")
-    p.add_argument("--objective", choices=tuple(OBJECTIVES), default="fcd")
+    p.add_argument("--objective", choices=tuple(OBJECTIVES), default="fcd",
+                   help="the metric the search ranks trials by (fcd and class_kl lower is better, "
+                        "the others higher)")
     p.add_argument("--design", choices=DESIGNS, default="search",
                    help="search: TPE + ASHA find the best config; atlas: a Sobol sweep at the "
                         "full budget, balanced across the losses (and the wgan-gp recipe "
@@ -122,7 +123,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--losses", nargs="+", metavar="LOSS", default=None,
                    help="--design atlas: the losses (arms) it compares (default all: "
                         f"{' '.join(ARMS)})")
-    p.add_argument("--space", choices=SPACES, default="default")
+    p.add_argument("--space", choices=SPACES, default="default",
+                   help="default: lr, b1, b2, latent size; extended adds the loss, BatchNorm eps "
+                        "and the D/G lr ratio")
     p.add_argument("--seed", type=int, default=0, help="seeds the TPE sampler and every trial")
     p.add_argument("--reproducible", action="store_true",
                    help="one trial at a time: the same --seed then gives the same trials and "
@@ -180,7 +183,8 @@ def _add_run_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--control-seeds", type=int, default=2, help="seeds of the minimax control")
     p.add_argument("--no-controls", action="store_true",
                    help="skip the fixed minimax control run beside the search")
-    p.add_argument("--cpus-per-trial", type=float, default=1.0)
+    p.add_argument("--cpus-per-trial", type=float, default=1.0,
+                   help="CPU cores each trial holds (its torch threads)")
     p.add_argument("--gpus-per-trial", type=float, default=None,
                    help=f"fractions pack trials on a GPU (default {GPU_SHARE_PER_TRIAL} with "
                         "GPUs, 0 without)")
@@ -246,7 +250,7 @@ def _study_config(args: argparse.Namespace, study_dir: Path):
                      sample_interval=args.sample_interval, log_interval=args.log_interval,
                      device="auto", eval_seed=args.seed, precision=args.precision,
                      cuda_graphs=args.cuda_graphs)
-    return base, runner.StudySettings(
+    return base, StudySettings(
         study_dir=study_dir, num_samples=args.num_samples, objective=args.objective,
         mode=OBJECTIVES[args.objective], space=args.space, scheduler=args.scheduler,
         grace_period=args.grace_period, reduction_factor=args.reduction_factor,
@@ -262,7 +266,7 @@ def _study_config(args: argparse.Namespace, study_dir: Path):
 
 
 def _report_time(study_dir: Path, history, study_seconds: float, report_seconds: float,
-                 settings: runner.StudySettings) -> None:
+                 settings: StudySettings) -> None:
     """Print and save where this run's trial slots went (a resumed run is not measured: its
     history holds epochs of earlier runs)."""
     per_trial = (settings.cpus_per_trial, settings.gpus_per_trial)
@@ -270,11 +274,11 @@ def _report_time(study_dir: Path, history, study_seconds: float, report_seconds:
     # idle is idle.
     parts = time_breakdown(history, study_seconds, max(1, cluster.cluster_slots(*per_trial)),
                            report_seconds, slot_name(*per_trial))
-    write_text(study_dir / TIMING_FILE, json.dumps(parts, indent=2))
+    parts.save(study_dir)
     log.info("time: %s", breakdown_text(parts))
 
 
-def _run_phases(args: argparse.Namespace, base: GANConfig, settings: runner.StudySettings,
+def _run_phases(args: argparse.Namespace, base: GANConfig, settings: StudySettings,
                 inputs: TrialInputs):
     """The search, then (when it finished) the race and controls, then the history and best
     config; (whether every run finished, the history)."""
@@ -287,7 +291,7 @@ def _run_phases(args: argparse.Namespace, base: GANConfig, settings: runner.Stud
     return complete, outputs.write_outputs(settings, base, errors, partial=not complete)
 
 
-def _run_guarded(args: argparse.Namespace, base: GANConfig, settings: runner.StudySettings,
+def _run_guarded(args: argparse.Namespace, base: GANConfig, settings: StudySettings,
                  inputs: TrialInputs):
     """:func:`_run_phases` under the storage-fault trap; (exit code, history): 0 when the
     study finished, EXIT_STORAGE after a write error, EXIT_INTERRUPTED after an interrupt."""
@@ -310,7 +314,7 @@ def _run_guarded(args: argparse.Namespace, base: GANConfig, settings: runner.Stu
     return 0, history
 
 
-def _storage_fault(number: int, settings: runner.StudySettings, resume: str) -> int:
+def _storage_fault(number: int, settings: StudySettings, resume: str) -> int:
     """One line for a write error under the study folder or the storage; exit EXIT_STORAGE.
     What could still be written (history and best config, marked partial) was written."""
     where = settings.storage or str(settings.study_dir)

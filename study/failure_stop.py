@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,22 +37,43 @@ log = logging.getLogger(__name__)
 STOPPABLE_PHASES = (*layout.PROPOSAL_PHASES, layout.PHASE_CONTROL)
 
 
-def read_stops(path: Path) -> dict[str, dict[str, Any]]:
-    """The study's failure stops by trial id ({} when there are none yet).
+FAILURE_STOPS_SCHEMA = 1
 
-    Raises:
-        ValueError: when the file exists but is not the JSON object this module writes.
-    """
-    if not path.is_file():
-        return {}
-    try:
-        stops = json.loads(path.read_text())
-    except (OSError, ValueError) as err:
-        raise ValueError(f"{str(path)!r} is unreadable ({err}); move it aside to continue "
-                         "without its record of failure-stopped trials") from err
-    if not isinstance(stops, dict):
-        raise ValueError(f"{str(path)!r} is not a failure-stop record")
-    return stops
+
+@dataclass
+class FailureStops:
+    """``failure_stops.json``: the trials failure-aware stopping ended, by trial id (class,
+    epoch, onset and window), written as each decision is made and read back on resume, by the
+    searcher (Optuna's record of the stop) and when trial folders are stamped."""
+
+    stops: dict[str, dict[str, Any]] = field(default_factory=dict)
+    schema: int = FAILURE_STOPS_SCHEMA
+
+    def save(self, path: Path) -> None:
+        _write_json(path, asdict(self))
+
+    @classmethod
+    def load(cls, path: Path) -> FailureStops:
+        """The record at ``path`` (empty when there is none yet). An older file (schema 0)
+        was the stops alone, with no schema.
+
+        Raises:
+            ValueError: when the file exists but is not a failure-stop record.
+        """
+        if not path.is_file():
+            return cls()
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError) as err:
+            raise ValueError(f"{str(path)!r} is unreadable ({err}); move it aside to continue "
+                             "without its record of failure-stopped trials") from err
+        if not isinstance(data, dict):
+            raise ValueError(f"{str(path)!r} is not a failure-stop record")
+        if "schema" not in data:
+            return cls(stops=data, schema=0)
+        if not isinstance(data.get("stops"), dict):
+            raise ValueError(f"{str(path)!r} is not a failure-stop record")
+        return cls(stops=data["stops"], schema=int(data["schema"]))
 
 
 def _write_json(path: Path, value: Any) -> None:
@@ -79,7 +101,7 @@ class FailureStopper(tune.Stopper):
         self.path = Path(study_dir) / layout.FAILURE_STOPS
         self.base_loss, self.window = base_loss, window
         self.rows: dict[str, list[dict[str, Any]]] = {}
-        self.stops = read_stops(self.path)
+        self.stops = FailureStops.load(self.path).stops
 
     def __call__(self, trial_id: str, result: dict[str, Any]) -> bool:
         if trial_id in self.stops:
@@ -103,7 +125,7 @@ class FailureStopper(tune.Stopper):
                                 "onset_epoch": None if math.isnan(onset) else int(onset),
                                 "window": failures.rule_window(self.window, cls)
                                 if cls != failures.DIVERGED else 1}
-        _write_json(self.path, self.stops)
+        FailureStops(self.stops).save(self.path)
         log.info("trial %s stopped for failure: %s (since epoch %s), at epoch %d", trial_id,
                  failures.class_label(cls), self.stops[trial_id]["onset_epoch"],
                  int(result["epoch"]))
@@ -113,7 +135,7 @@ class FailureStopper(tune.Stopper):
         # Restored with Tune's experiment (Tuner.restore unpickles the run config): the record
         # on disk, not the pickle's copy, says which trials were already stopped.
         self.__dict__.update(state)
-        self.rows, self.stops = {}, read_stops(self.path)
+        self.rows, self.stops = {}, FailureStops.load(self.path).stops
 
     def _earlier_rows(self, trial_id: str, epoch: float) -> list[dict[str, Any]]:
         """A trial first seen past epoch 1 was resumed after a restart of the driver: its
@@ -138,7 +160,7 @@ def stamp_trials(study_dir: Path) -> int:
     """Copy each failure stop into its (local) trial folder's ``trial.json`` as
     ``failure_stop``; how many trial files changed. Idempotent: runs after each experiment
     (and after its mirror from a --storage URI)."""
-    stops = read_stops(Path(study_dir) / layout.FAILURE_STOPS)
+    stops = FailureStops.load(Path(study_dir) / layout.FAILURE_STOPS).stops
     folders = layout.trial_dirs(Path(study_dir))
     changed = 0
     for trial_id, stop in stops.items():

@@ -3,7 +3,7 @@ errors of trials that failed."""
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import logging
 from pathlib import Path
 from typing import Any
@@ -11,8 +11,11 @@ from typing import Any
 import pandas as pd
 
 from gan import failures, layout
-from gan.atomic import replace_with, write_text
+from gan.atomic import replace_with
+from gan.best_config import RACED, SINGLE_DRAW, BestConfig
+from gan.race_record import RaceRecord
 from gan.records import history_from_trials, plain, trial_record
+from gan.run_record import StudySettings
 from gan.config import GANConfig
 from study import race_rule, race_runs
 from study.history import summarize
@@ -53,46 +56,44 @@ def fresh_runs(history: pd.DataFrame, trial_ids: list[str], max_epochs: int,
     return out
 
 
-def best_config(history: pd.DataFrame, search_best: dict[str, Any], settings: Any,
-                max_epochs: int) -> dict[str, Any]:
+def best_config(history: pd.DataFrame, search_best: dict[str, Any], settings: StudySettings,
+                max_epochs: int) -> BestConfig:
     """best_config.json: the race's winner, estimated on held-out seeds only (its search
     draw and race runs beside the estimate, never in it); the single best search trial when
     nothing was raced."""
-    path = settings.study_dir / layout.RACE_FILE
+    record = RaceRecord.load(settings.study_dir)
     estimate_ids: list[str] = []
-    if path.is_file():
-        record = json.loads(path.read_text())
-        winner = next(c for c in record["contenders"] if c["key"] == record["winner"])
+    if record is not None and record.winner is not None:
+        winner = record.contender(record.winner)
         estimate_ids = [r["trial_id"] for r in winner["runs"]
                         if r["stage"] == race_runs.STAGE_ESTIMATE]
     if not estimate_ids:
-        best = dict(search_best, selected_by="single search trial (no race over fresh seeds)")
-        if "trial_id" in best:
-            best["gan_config"] = _config_of(settings.study_dir, best["trial_id"])
-        return best
+        return BestConfig(
+            selected_by=SINGLE_DRAW, objective=settings.objective, mode=settings.mode,
+            params=search_best.get("params", {}), search_best=search_best,
+            gan_config=_config_of(settings.study_dir, search_best["trial_id"])
+            if "trial_id" in search_best else {})
     per_seed = fresh_runs(history, estimate_ids, max_epochs, settings.objective)
     raced = fresh_runs(history, [r["trial_id"] for r in winner["runs"]
                                  if r["stage"] == race_runs.STAGE_RACE], max_epochs,
                        settings.objective)
     summary = race_rule.run_summary([r["objective"] for r in per_seed],
                                     [r["failed"] for r in per_seed])
-    names = {c["key"]: c for c in record["contenders"]}
-    tied = [names[k]["params"] for k in record["survivors"] if k != winner["key"]]
-    return {"selected_by": "race over fresh seeds; estimated on held-out seeds only",
-            "objective": settings.objective, "mode": settings.mode, "params": winner["params"],
-            "label": winner["label"], "objective_mean": summary["mean"],
-            "objective_sd": summary["sd"], "objective_ci_low": summary["ci_low"],
-            "objective_ci_high": summary["ci_high"], "n_seeds": summary["n"],
-            "failure_share": summary["failure_share"], "failure_low": summary["failure_low"],
-            "failure_high": summary["failure_high"], "per_seed": per_seed,
-            "search_draw": winner["search_draw"], "race_runs": raced,
-            "race": {"reason": record["reason"], "rounds": len(record["rounds"]),
-                     "runs": record["runs_used"], "could_not_tell_from": tied},
-            "gan_config": _config_of(settings.study_dir, estimate_ids[0]),
-            "search_best": search_best}
+    tied = [record.contender(k)["params"] for k in record.survivors if k != winner["key"]]
+    return BestConfig(
+        selected_by=RACED, objective=settings.objective, mode=settings.mode,
+        params=winner["params"], label=winner["label"], objective_mean=summary["mean"],
+        objective_sd=summary["sd"], objective_ci_low=summary["ci_low"],
+        objective_ci_high=summary["ci_high"], n_seeds=summary["n"],
+        failure_share=summary["failure_share"], failure_low=summary["failure_low"],
+        failure_high=summary["failure_high"], per_seed=per_seed,
+        search_draw=winner["search_draw"], race_runs=raced,
+        race={"reason": record.reason, "rounds": len(record.rounds), "runs": record.runs_used,
+              "could_not_tell_from": tied},
+        gan_config=_config_of(settings.study_dir, estimate_ids[0]), search_best=search_best)
 
 
-def all_errored_line(history: pd.DataFrame | None, settings: Any) -> str:
+def all_errored_line(history: pd.DataFrame | None, settings: StudySettings) -> str:
     """One line when every trial of the design errored (where the errors are, and the first),
     else ""."""
     if history is None or "trial_error" not in history or history.empty:
@@ -105,7 +106,7 @@ def all_errored_line(history: pd.DataFrame | None, settings: Any) -> str:
             f"each trial's traceback is in {settings.study_dir / layout.RAY_DIR}/trial_*/error.txt")
 
 
-def write_outputs(settings: Any, base: GANConfig, errors: dict[str, str] | None = None,
+def write_outputs(settings: StudySettings, base: GANConfig, errors: dict[str, str] | None = None,
                   partial: bool = False) -> pd.DataFrame:
     """history.parquet/.csv from the trial folders, and best_config.json (``partial`` marks an
     interrupted study in both); the history."""
@@ -116,19 +117,19 @@ def write_outputs(settings: Any, base: GANConfig, errors: dict[str, str] | None 
     replace_with(out / layout.HISTORY_PARQUET, lambda tmp: history.to_parquet(tmp, index=False))
     replace_with(out / layout.HISTORY_CSV, lambda tmp: history.to_csv(tmp, index=False))
     summary = summarize(history, settings.mode)
-    best = {**best_config(history, summary["best"], settings, base.n_epochs), "partial": partial}
-    write_text(out / layout.BEST_CONFIG, json.dumps(best, indent=2, sort_keys=True,
-                                                     default=str))
+    best = dataclasses.replace(best_config(history, summary["best"], settings, base.n_epochs),
+                               partial=partial)
+    best.save(out)
     log.info("trials per status: %s", summary["status_counts"])
     if summary["table"] is not None:
         log.info("best search trials by %s (%s), one seed each:\n%s", settings.objective,
                  settings.mode,
                  summary["table"].to_string(index=False))
-    if best.get("n_seeds"):
-        draw = best.get("search_draw") or {}
+    if best.estimated:
+        draw = best.search_draw or {}
         log.info("the pick: %s; %s %.4g (95%% CI %.4g–%.4g) over %d held-out seeds, %d failed; "
-                 "its search draw %s (not in the estimate)", best["params"], settings.objective,
-                 best["objective_mean"], best["objective_ci_low"], best["objective_ci_high"],
-                 best["n_seeds"], sum(bool(r["failed"]) for r in best["per_seed"]),
+                 "its search draw %s (not in the estimate)", best.params, settings.objective,
+                 best.objective_mean, best.objective_ci_low, best.objective_ci_high,
+                 best.n_seeds, sum(bool(r["failed"]) for r in best.per_seed),
                  f"{draw['objective']:.4g}" if draw else "none (gan.py's defaults)")
     return history

@@ -18,7 +18,6 @@ results. ``race.json`` records the contenders, every round's tests, the drops an
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 from typing import Any
@@ -27,14 +26,15 @@ from ray import tune
 from ray.tune.search.basic_variant import BasicVariantGenerator
 
 from gan import layout
-from gan.atomic import write_text
 from gan.config import GANConfig
 from study import footprint, outputs, runner
 from study.race_runs import (STAGE_ESTIMATE, STAGE_RACE, config_key, race_runs, run_params,
                              run_score)
 from gan.train.callbacks import stages_for
+from gan.race_record import RaceRecord
 from gan.ranking import rank_trials
 from gan.records import contender_name, final_rows, history_from_trials
+from gan.run_record import StudySettings
 from study.failure_stop import stamp_trials
 from study.history import scored_rows
 from study.race_rule import RACE_TEST, SELECTION_MARGIN, RacePlan, RaceState, decide
@@ -49,7 +49,7 @@ RACE_LATER_SEEDS = 1  # seeds per survivor in every round after the first (irace
 ESTIMATE_REPLICATE_BASE = 1000
 
 
-def contenders(history, settings: Any, max_epochs: int) -> list[dict[str, Any]]:
+def contenders(history, settings: StudySettings, max_epochs: int) -> list[dict[str, Any]]:
     """The race's entrants, best search rank first: the top ``race_top`` distinct configs
     among the search and survey trials that ran all ``max_epochs`` epochs, ranked by their final
     objective, then gan.py's defaults. Each carries its search draw (the trial that put it
@@ -85,7 +85,7 @@ def default_budget(contenders: int, first_seeds: int) -> int:
     return contenders * first_seeds + contenders - 1
 
 
-def race_plan(entrants: list[dict[str, Any]], settings: Any) -> RacePlan:
+def race_plan(entrants: list[dict[str, Any]], settings: StudySettings) -> RacePlan:
     # A run record without a budget (written before the race) gets the default for the
     # contenders there are.
     budget = settings.race_budget or default_budget(len(entrants), settings.race_seeds)
@@ -137,7 +137,7 @@ def estimate_points(entrant: dict[str, Any], seeds: int) -> list[dict[str, Any]]
              "replicate": ESTIMATE_REPLICATE_BASE + i} for i in range(1, seeds + 1)]
 
 
-def control_points(settings: Any) -> list[dict[str, Any]]:
+def control_points(settings: StudySettings) -> list[dict[str, Any]]:
     control = {**CONTROL_POINT, "lr": settings.control_lr}
     return [{**control, "phase": layout.PHASE_CONTROL, "replicate": r}
             for r in range(1, max(1, settings.control_seeds) + 1)] if settings.controls else []
@@ -148,7 +148,7 @@ def _experiment_trials(study_dir, experiment: str) -> set[str]:
     return {t for t, folder in layout.trial_dirs(study_dir).items() if folder.parent == root}
 
 
-def run_experiment(base: GANConfig, settings: Any, inputs: TrialInputs, experiment: str,
+def run_experiment(base: GANConfig, settings: StudySettings, inputs: TrialInputs, experiment: str,
                    points: list[dict[str, Any]], resume: bool):
     """Run (or restore and finish) one round's experiment; (all its runs finished, errors,
     the study's history after it)."""
@@ -186,7 +186,7 @@ def _log_round(state: RaceState, entrants: list[dict[str, Any]]) -> None:
              ", ".join(names[k] for k in last["dropped"]) or "none")
 
 
-def run_race(base: GANConfig, settings: Any, inputs: TrialInputs,
+def run_race(base: GANConfig, settings: StudySettings, inputs: TrialInputs,
                       resume: bool) -> tuple[bool, dict[str, str]]:
     """Race, estimate and control (resuming what an interrupt left); (all finished, errors)."""
     history = history_from_trials(settings.study_dir)
@@ -229,22 +229,21 @@ def run_race(base: GANConfig, settings: Any, inputs: TrialInputs,
     return done, errors
 
 
-def write_race_record(settings: Any, plan: RacePlan, state: RaceState,
+def write_race_record(settings: StudySettings, plan: RacePlan, state: RaceState,
                       entrants: list[dict[str, Any]], runs: dict[str, list[dict[str, Any]]]
                       ) -> None:
     """``race.json``: what the report and best_config.json read of the race; ``runs``:
     :func:`contender_runs`."""
-    record = {"rule": {"test": RACE_TEST,
-                       "log_scale": bool(state.rounds and state.rounds[-1]["log_scale"]),
-                       "alpha": plan.alpha, "test_level": plan.test_level,
-                       "selection_margin": SELECTION_MARGIN,
-                       "max_rounds": plan.max_rounds, "first_seeds": plan.first_seeds,
-                       "later_seeds": plan.later_seeds, "budget": plan.budget,
-                       "estimate_seeds": settings.estimate_seeds},
-              "contenders": [{**{k: c[k] for k in ("key", "params", "label", "search_rank",
-                                                  "search_draw")}, "runs": runs[c["key"]]}
-                             for c in entrants],
-              "rounds": state.rounds, "dropped": state.dropped, "survivors": state.survivors,
-              "winner": state.winner, "reason": state.reason, "runs_used": state.runs_used}
-    write_text(settings.study_dir / layout.RACE_FILE,
-               json.dumps(record, indent=2, default=str, allow_nan=True))
+    RaceRecord(
+        rule={"test": RACE_TEST,
+              "log_scale": bool(state.rounds and state.rounds[-1]["log_scale"]),
+              "alpha": plan.alpha, "test_level": plan.test_level,
+              "selection_margin": SELECTION_MARGIN, "max_rounds": plan.max_rounds,
+              "first_seeds": plan.first_seeds, "later_seeds": plan.later_seeds,
+              "budget": plan.budget, "estimate_seeds": settings.estimate_seeds},
+        contenders=[{**{k: c[k] for k in ("key", "params", "label", "search_rank",
+                                           "search_draw")}, "runs": runs[c["key"]]}
+                    for c in entrants],
+        rounds=state.rounds, dropped=state.dropped, survivors=state.survivors,
+        winner=state.winner, reason=state.reason, runs_used=state.runs_used,
+    ).save(settings.study_dir)

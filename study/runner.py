@@ -4,10 +4,8 @@ Starting or joining Ray is :mod:`study.cluster`'s job."""
 
 from __future__ import annotations
 
-import json
 import logging
 import math
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +18,9 @@ from ray.tune.search import ConcurrencyLimiter
 from gan.census import STOP_COLUMN
 from gan.records import final_rows
 from gan import layout
-from gan.cli_common import write_run_record
 from gan.config import GANConfig
+from gan.records import StudyLoadError
+from gan.run_record import RunRecord, StudySettings
 from gan.state import STATUS_OK
 from study import cluster, footprint, outputs, storage
 from study.progress import TrialLines
@@ -29,7 +28,7 @@ from study.failure_stop import FailureStopper, stamp_trials
 from study.faults import StorageFaultCallback, TuneStateBackup, repair_tune_state
 from study.search import BalancedSobolSampler, ResumableOptunaSearch
 from study.survey import SurveyAwareASHA, survey_points
-from study.space import (BALANCED_PARAM, CONTROL_POINT, atlas_space, optuna_space,
+from study.space import (BALANCED_PARAM, atlas_space, optuna_space,
                          gan_py_point)
 from study.trainable import (OBJECTIVE_KEY, TrialInputs, TrialSettings, make_trainable,
                              trial_dirname_creator)
@@ -37,55 +36,12 @@ from study.trainable import (OBJECTIVE_KEY, TrialInputs, TrialSettings, make_tra
 log = logging.getLogger(__name__)
 
 CHECKPOINTS_KEPT = 2  # the newest (resume, last generator) and the one before it
-# StudySettings fields older run records name otherwise: old -> current.
-LEGACY_SETTINGS = {"confirm_top": "race_top", "confirm_seeds": "race_seeds"}
 # Trial workers are reused: Python, torch, the shipped data and classifier load once per
 # worker, not once per trial (docs/performance.md measures what that saves). Safe
 # because the trainable names its folder from gan.layout and the trial id: in Ray 2.60 a
 # reused actor's tune.get_context().get_trial_dir() still names a scratch folder of the
 # previous trial, which once made a second trial overwrite the first one's files.
 REUSE_ACTORS = True
-
-
-@dataclass(frozen=True)
-class StudySettings:
-    """Everything the study needs besides the per-trial GAN config."""
-
-    study_dir: Path
-    num_samples: int
-    objective: str
-    mode: str
-    space: str
-    scheduler: str
-    grace_period: int
-    reduction_factor: float
-    cpus_per_trial: float
-    gpus_per_trial: float
-    max_concurrent: int
-    seed: int
-    checkpoint_interval: int
-    address: str | None
-    # The race (study.race): contenders from the search, seeds per contender in its first round
-    # its budget of runs in all rounds, and the held-out seeds that estimate its winner.
-    race_top: int = 0
-    race_seeds: int = 0
-    race_budget: int = 0
-    estimate_seeds: int = 4
-    controls: bool = False
-    control_seeds: int = 1
-    design: str = "search"  # see study.space.DESIGNS
-    storage: str | None = None  # a URI for Tune's experiments (study.storage); None: study_dir
-    # Stop search and control trials once their failure is conclusive (study.failure_stop);
-    # False in run records written before it existed.
-    failure_stop: bool = False
-    control_lr: float = CONTROL_POINT["lr"]  # the minimax control's learning rate
-    # The atlas's losses (empty: all of gan.losses.LOSSES), and whether it runs every Sobol
-    # point under each of them from one seed (a paired atlas).
-    losses: tuple[str, ...] = ()
-    paired: bool = False
-    # Sobol points of the search space trained at the full budget beside a search
-    # (study.survey); 0 in run records written before the survey existed.
-    survey_points: int = 0
 
 
 def storage_url(settings: StudySettings) -> str:
@@ -282,24 +238,20 @@ def can_resume(study_dir: Path) -> bool:
 
 def save_run_record(base: GANConfig, settings: StudySettings, argv: list[str] | None) -> None:
     """``run_config.json`` (what --resume reads back) and ``run_command.txt``."""
-    study = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(settings).items()}
-    write_run_record(settings.study_dir, {"gan": base.to_dict(), "study": study}, argv,
-                     module="study.run", name="run")
+    RunRecord(base, settings).save(argv)
 
 
 def load_run_record(study_dir: Path) -> tuple[GANConfig, StudySettings]:
-    path = study_dir / layout.RUN_CONFIG
+    """The saved base config and settings of the study at ``study_dir``.
+
+    Raises:
+        ValueError: when the record is missing or corrupt (saying that it cannot resume).
+    """
     try:
-        saved = json.loads(path.read_text())
-        study = {**saved["study"], "study_dir": study_dir}
-        study["losses"] = tuple(study.get("losses", ()))
-        for old, new in LEGACY_SETTINGS.items():  # run records written before a rename
-            if old in study:
-                study[new] = study.pop(old)
-        return GANConfig.from_dict(saved["gan"]), StudySettings(**study)
-    except (OSError, KeyError, TypeError, ValueError) as err:
-        raise ValueError(f"{str(path)!r} is missing or corrupt ({type(err).__name__}: {err}); "
-                         "cannot resume") from err
+        record = RunRecord.load(study_dir)
+    except StudyLoadError as err:
+        raise ValueError(f"{err}; cannot resume") from err
+    return record.gan, record.study
 
 
 def search_finished(settings: StudySettings, grid: Any) -> int:

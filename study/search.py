@@ -34,7 +34,7 @@ from ray.tune.search import Searcher
 from gan.census import ended_before_budget
 from gan.layout import PHASE_SURVEY
 from gan.state import STATUS_OK
-from study.failure_stop import read_stops
+from study.failure_stop import FailureStops
 
 log = logging.getLogger(__name__)
 FINISHED_ERRORS = (optuna.exceptions.UpdateFinishedTrialError,)
@@ -133,7 +133,8 @@ class ResumableOptunaSearch(Searcher):
             log.warning("Optuna refused the result of %s: %s", trial_id, err)
 
     def _stamp_stop(self, trial_id: str, trial: optuna.trial.Trial) -> None:
-        stop = read_stops(self.failure_stops).get(trial_id) if self.failure_stops else None
+        stop = FailureStops.load(self.failure_stops).stops.get(trial_id) \
+            if self.failure_stops else None
         if not stop:
             return
         try:  # shown by optuna-dashboard beside the PRUNED state

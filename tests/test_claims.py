@@ -9,11 +9,12 @@ from scipy import stats
 
 from analysis import claims, paired
 from gan import failures
+from gan import outcomes
 from gan.losses import LOSSES
 
 H, V, C = failures.HEALTHY, failures.VANISHING, failures.MODE_COLLAPSE
-# The samples' outcome of each synthetic class (gan.failures.sample_outcome).
-OUTCOME = {H: failures.HEALTHY, V: failures.NOT_LEARNED, C: failures.COLLAPSED,
+# The samples' outcome of each synthetic class (gan.outcomes.sample_outcome).
+OUTCOME = {H: failures.HEALTHY, V: outcomes.NOT_LEARNED, C: outcomes.COLLAPSED,
            failures.D_WINS: failures.HEALTHY}  # a class wgan-gp cannot have; samples fine
 
 

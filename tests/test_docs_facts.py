@@ -53,3 +53,25 @@ def test_results_readme_names_every_study_file():
                  layout.GRAD_LOG_FILE, layout.TRIAL_FILE, layout.SNAPSHOTS_DIR,
                  layout.CHECKPOINT_FILE, layout.race_round_dir(1).removesuffix("1")):
         assert f"`{name}" in readme, name
+
+
+# Flags whose value has no default to state: a path to read, or a switch between modes.
+NO_DEFAULT = ("--checkpoint", "--resume-from", "--address", "--storage", "--data-dir",
+              "--losses", "--quality-config", "study_dir", "--out")
+
+
+@pytest.mark.parametrize("module", CLIS)
+def test_every_cli_help_states_its_defaults(module, capsys):
+    """Each flag that takes a value says its default: argparse's own, or the help's words
+    where the default is worked out at run time."""
+    with pytest.raises(SystemExit):
+        importlib.import_module(module).parse_args(["--help"])
+    out = capsys.readouterr().out
+    entries = re.split(r"\n(?=  -)", out[out.index("options:"):out.index("example")])
+    for entry in entries:
+        head = entry.strip().split("  ")[0]
+        takes_value = re.search(r"--[\w-]+[ =]([A-Z_]+|\{)", head)
+        flag = head.split()[0].rstrip(",") if head else ""
+        if not takes_value or any(name in head for name in NO_DEFAULT):
+            continue
+        assert "default" in " ".join(entry.split()), (module, flag)

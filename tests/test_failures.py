@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 from gan import census, failures, stop_rules
+from gan import outcomes
 from synthetic_study import histories, trial
 
 
@@ -107,7 +108,7 @@ def test_narrow_samples_whose_coverage_grew_and_held_are_not_diverse_yet():
     grew = _narrow([0.002, 0.02, 0.06, 0.1, 0.14, 0.12, 0.13, 0.13])
     cls, onset = failures.classify_trial(grew)
     assert cls == failures.NOT_DIVERSE_YET and math.isnan(onset)
-    assert failures.sample_outcome(grew) == failures.NOT_DIVERSE_YET
+    assert outcomes.sample_outcome(grew) == failures.NOT_DIVERSE_YET
     assert failures.NOT_DIVERSE_YET not in failures.FAILURES
     flat = _narrow(np.full(8, 0.04))  # never grew
     assert failures.classify_trial(flat)[0] == failures.MODE_COLLAPSE

@@ -1,5 +1,6 @@
 """Validity of the collapse detector on real embedded digits (the table in docs/metrics.md)."""
 
+from gan import outcomes
 import json
 import subprocess
 import sys
@@ -150,11 +151,11 @@ def test_collapse_thresholds_at_m_equals_n_separate_real_digits_known_collapses_
     noise = torch.rand(n, 1, 28, 28, generator=torch.Generator().manual_seed(0)) * 2 - 1
     cases = {
         "real": (images, failures.HEALTHY),
-        "one class": (images[labels == 7].repeat(20, 1, 1, 1)[:n], failures.COLLAPSED),
-        "three classes": (images[labels < 3].repeat(4, 1, 1, 1)[:n], failures.COLLAPSED),
+        "one class": (images[labels == 7].repeat(20, 1, 1, 1)[:n], outcomes.COLLAPSED),
+        "three classes": (images[labels < 3].repeat(4, 1, 1, 1)[:n], outcomes.COLLAPSED),
         "ten prototypes": (torch.stack([images[labels == c][0] for c in range(10)])
-                           .repeat(50, 1, 1, 1)[:n], failures.COLLAPSED),
-        "noise": (noise, failures.NOT_LEARNED),
+                           .repeat(50, 1, 1, 1)[:n], outcomes.COLLAPSED),
+        "noise": (noise, outcomes.NOT_LEARNED),
     }
     for name, (x, expected) in cases.items():
         m = evaluator[0].score(x)
@@ -162,4 +163,4 @@ def test_collapse_thresholds_at_m_equals_n_separate_real_digits_known_collapses_
                  "modes": 10, "density": 0.8}]
         rows += [{"epoch": e, "status": "ok", "d_loss": 0.6, **{k: m[k] for k in
                   ("diversity", "coverage", "modes", "density")}} for e in (2, 3, 4)]
-        assert failures.sample_outcome(pd.DataFrame(rows)) == expected, (name, m)
+        assert outcomes.sample_outcome(pd.DataFrame(rows)) == expected, (name, m)

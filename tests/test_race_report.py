@@ -8,6 +8,7 @@ import pytest
 
 from analysis import race
 from gan import failures
+from gan.race_record import WELCH_TEST, RaceRecord
 
 
 def _record():
@@ -19,7 +20,8 @@ def _record():
                                                           "objective": draw, "final": draw},
                 "runs": [{"trial_id": f"{key}{i}", "stage": stage, "round": rnd, "score": v}
                          for i, (stage, rnd, v) in enumerate(runs)]}
-    return {"rule": {"log_scale": True, "test_level": 0.0042, "alpha": 0.05, "max_rounds": 3},
+    return RaceRecord.from_dict({
+            "rule": {"log_scale": True, "test_level": 0.0042, "alpha": 0.05, "max_rounds": 3},
             "contenders": [
                 contender("a", 1, "", 80.0, [("race", 1, 100.0), ("race", 1, 120.0),
                                              ("estimate", 0, 110.0)]),
@@ -31,7 +33,7 @@ def _record():
                         "n": {"a": 2, "b": 2, "d": 2}}],
             "dropped": {"d": {"round": 1, "p": 0.001, "leader": "a"}},
             "survivors": ["a", "b"], "winner": "a", "reason": "seed budget spent",
-            "runs_used": 6}
+            "runs_used": 6})
 
 
 def test_tables_keep_the_search_draw_apart_and_name_each_verdict():
@@ -72,3 +74,23 @@ def test_rank_agreement_needs_three_configs():
                             "fcd": [300.0, 80.0, 95.0, 90.0]})
     out = race.rank_agreement(runs, history)
     assert out["n"] == 2 and math.isnan(out["window"]) and out["window_size"] == 5
+
+
+def test_the_record_round_trips_and_reads_older_studies(tmp_path):
+    """race.json is one typed record: saved and loaded whole; a record written before the
+    schema (no test named, no margin) reads as the Welch race it was; a damaged one is refused
+    with its path."""
+    record = _record()
+    assert record.schema == 0 and record.rule["test"] == WELCH_TEST  # from an older dict
+    assert record.rule["selection_margin"] == 1 and record.reference["key"] == "d"
+    record.save(tmp_path)
+    again = RaceRecord.load(tmp_path)
+    assert again == record and again.contender("b")["search_rank"] == 2
+    with pytest.raises(KeyError):
+        record.contender("zz")
+    assert RaceRecord.load(tmp_path / "none") is None
+    (tmp_path / "race.json").write_text('{"rule": {}}')
+    from gan.records import StudyLoadError
+
+    with pytest.raises(StudyLoadError, match="race.json"):
+        RaceRecord.load(tmp_path)

@@ -116,16 +116,16 @@ def test_old_history_column_js_estimate_is_migrated(tmp_path):
 def test_no_vanishing_sentence_never_calls_a_zero_norm_above_the_threshold():
     """A zero gradient norm with D(G(z)) near 0.4 is not the vanishing rule: the sentence must
     say how low the norm went without claiming it stayed above the threshold."""
-    from analysis import findings
+    from analysis import vanishing
     from gan import census
     from synthetic_study import histories
 
     history = histories()["healthy"].copy()
     history.loc[history.index[2], "g_grad_norm"] = 0.0
-    (text,) = findings.vanishing(census.classify_study(history, 8), history)
+    (text,) = vanishing.findings(census.classify_study(history, 8), history)
     assert "went as low as 0" in text and "above the" not in text
     history["g_grad_norm"] = 2.0
-    (text,) = findings.vanishing(census.classify_study(history, 8), history)
+    (text,) = vanishing.findings(census.classify_study(history, 8), history)
     assert "was 2, above the 0.01 threshold" in text
     assert "froze" not in text
 
@@ -135,11 +135,11 @@ def test_no_vanishing_sentence_names_the_frozen_trials():
     went instead."""
     import pandas as pd
 
-    from analysis import findings
+    from analysis import vanishing
     from gan import census
     from synthetic_study import histories
 
     h = histories()
     history = pd.concat([h["healthy"], h["training_frozen"]], ignore_index=True)
-    (text,) = findings.vanishing(census.classify_study(history, 8), history)
+    (text,) = vanishing.findings(census.classify_study(history, 8), history)
     assert "reached 0 in 1 trial (h8) that froze instead" in text

@@ -2,7 +2,6 @@
 synthetic atlas (written before atlas trials were named so: phase "search") give reports whose
 vocabularies do not cross, and the atlas compares lr and latent sizes within each loss."""
 
-import json
 import re
 
 import numpy as np
@@ -11,6 +10,8 @@ import pytest
 
 from analysis.report import build_report
 from gan import layout
+from gan.config import GANConfig
+from gan.run_record import RunRecord, StudySettings
 from synthetic_study import EPOCHS, histories
 
 LOSSES = ("ns", "wgan-gp")
@@ -35,10 +36,13 @@ def _study(folder, design: str):
     history.loc[history["status"] == "diverged", ["fcd", "diversity"]] = np.nan
     folder.mkdir(parents=True)
     history.to_parquet(folder / layout.HISTORY_PARQUET, index=False)
-    study = {"design": design, "scheduler": "fifo" if design == "atlas" else "asha",
-             "num_samples": len(frames), "space": "default", "objective": "fcd", "seed": 0}
-    (folder / layout.RUN_CONFIG).write_text(json.dumps({"study": study,
-                                                        "gan": {"n_epochs": EPOCHS}}))
+    settings = StudySettings(study_dir=folder, num_samples=len(frames), objective="fcd",
+                             mode="min", space="default",
+                             scheduler="fifo" if design == "atlas" else "asha", grace_period=3,
+                             reduction_factor=3.0, cpus_per_trial=1.0, gpus_per_trial=0.0,
+                             max_concurrent=0, seed=0, checkpoint_interval=10, address=None,
+                             design=design)
+    RunRecord(GANConfig(n_epochs=EPOCHS), settings).save(argv=[])
     return folder
 
 

@@ -51,19 +51,35 @@ def test_time_breakdown_shares():
     history = pd.DataFrame({"epoch_seconds": [30.0, 30.0, None], "eval_seconds": [2.0, 2.0, 4.0],
                             "checkpoint_seconds": [0.0, 0.6, 0.0]})
     parts = time_breakdown(history, wall_seconds=50.0, slots=2)
-    assert parts["training"] == pytest.approx(0.6) and parts["evaluation"] == pytest.approx(0.08)
-    assert parts["checkpoint_cost"] == pytest.approx(0.01)  # 0.6 s of 60 s of training
+    assert parts.training == pytest.approx(0.6) and parts.evaluation == pytest.approx(0.08)
+    assert parts.checkpoint_cost == pytest.approx(0.01)  # 0.6 s of 60 s of training
     assert breakdown_text(parts) == ("training 60% of 2 cores × 0 m 50 s; evaluation 8%; "
                                      "checkpoints 0.6% (1.0% of training); start-up, Ray and "
                                      "idle 31%")
     # the report that follows is kept apart; the whole run's share is given beside it
     parts = time_breakdown(history, wall_seconds=50.0, slots=2, report_seconds=25.0)
-    assert parts["training"] == pytest.approx(0.6)
-    assert parts["training_with_report"] == pytest.approx(60 / 150)
+    assert parts.training == pytest.approx(0.6)
+    assert parts.training_with_report == pytest.approx(60 / 150)
     assert breakdown_text(parts).endswith("then the report 0 m 25 s (training 40% of the whole "
                                           "1 m 15 s)")
     with pytest.raises(ValueError, match="0"):
         time_breakdown(history, wall_seconds=0, slots=2)
+
+
+def test_timing_is_one_typed_record(tmp_path):
+    import json
+
+    import pandas as pd
+
+    from gan.timing import Timing, time_breakdown
+
+    parts = time_breakdown(pd.DataFrame({"epoch_seconds": [30.0]}), wall_seconds=50.0, slots=2)
+    parts.save(tmp_path)
+    assert Timing.load(tmp_path) == parts and parts.schema == 1
+    older = {k: v for k, v in json.loads((tmp_path / "timing.json").read_text()).items()
+             if k not in ("checkpoints", "checkpoint_cost", "schema")}
+    (tmp_path / "timing.json").write_text(json.dumps(older))
+    assert Timing.load(tmp_path).schema == 0 and Timing.load(tmp_path).checkpoints == 0.0
 
 
 def test_breakdown_of_gpu_trial_slots():
@@ -75,7 +91,7 @@ def test_breakdown_of_gpu_trial_slots():
     # four trials that trained 40 s each in a 50-s study on one GPU shared four ways: 80%
     history = pd.DataFrame({"epoch_seconds": [40.0] * 4})
     parts = time_breakdown(history, 50.0, slots=4, slot=slot_name(1, 0.25))
-    assert parts["training"] == pytest.approx(0.8)
+    assert parts.training == pytest.approx(0.8)
     assert breakdown_text(parts).startswith(
         "training 80% of 4 trial slots (1 CPU + 0.25 GPU each) × 0 m 50 s")
     parts = time_breakdown(history[:1], 50.0, slots=1)

@@ -17,7 +17,7 @@ from synthetic_study import EPOCHS, histories, trial
 
 pytest.importorskip("ray.tune")
 
-from study.failure_stop import FailureStopper, read_stops, stamp_trials  # noqa: E402
+from study.failure_stop import FailureStopper, FailureStops, stamp_trials  # noqa: E402
 from study.search import ResumableOptunaSearch  # noqa: E402
 from study.space import optuna_space  # noqa: E402
 
@@ -113,7 +113,7 @@ def test_live_stopper_stops_records_and_survives_a_restore(tmp_path):
     stopper = FailureStopper(tmp_path, base_loss="ns", window=3)
     decisions = [stopper("t1", r) for r in _results(histories()["vanishing_gradients"])]
     assert decisions.index(True) == 4  # epoch 5, as the replay says
-    stop = read_stops(tmp_path / layout.FAILURE_STOPS)["t1"]
+    stop = FailureStops.load(tmp_path / layout.FAILURE_STOPS).stops["t1"]
     assert stop == {"failure": failures.VANISHING, "epoch": 5, "onset_epoch": 3, "window": 3}
     # Confirmation runs measure a config over seeds: never stopped.
     assert not any(stopper("c1", r) for r in _results(histories()["vanishing_gradients"],
@@ -128,7 +128,7 @@ def test_live_stopper_stops_a_frozen_control(tmp_path):
     stopper = FailureStopper(tmp_path, base_loss="minimax", window=stop_rules.STOP_WINDOWS)
     decisions = [stopper("k1", r) for r in _results(histories()["training_frozen"], "control")]
     assert decisions.index(True) == 4
-    assert read_stops(tmp_path / layout.FAILURE_STOPS)["k1"]["failure"] == failures.FROZEN
+    assert FailureStops.load(tmp_path / layout.FAILURE_STOPS).stops["k1"]["failure"] == failures.FROZEN
 
 
 def test_stopped_trial_is_pruned_with_its_class_and_stamped(tmp_path):

@@ -6,6 +6,8 @@ import sys
 
 import pytest
 
+from gan.run_record import StudySettings
+
 from study.cli import main
 
 BAD_FLAGS = [
@@ -138,8 +140,8 @@ def test_search_limit_fills_every_slot_and_keeps_one_waiting(tmp_path, monkeypat
 
     from study import cluster, runner
 
-    def settings(max_concurrent: int, gpus_per_trial: float = 0.0) -> runner.StudySettings:
-        return runner.StudySettings(
+    def settings(max_concurrent: int, gpus_per_trial: float = 0.0) -> StudySettings:
+        return StudySettings(
             study_dir=Path(tmp_path), num_samples=50, objective="fcd", mode="min",
             space="default", scheduler="asha", grace_period=3, reduction_factor=3,
             cpus_per_trial=1, gpus_per_trial=gpus_per_trial, max_concurrent=max_concurrent,
@@ -156,9 +158,9 @@ def test_search_limit_fills_every_slot_and_keeps_one_waiting(tmp_path, monkeypat
 def test_a_study_whose_every_trial_errored_says_so_in_one_line(tmp_path):
     import pandas as pd
 
-    from study import outputs, runner
+    from study import outputs
 
-    settings = runner.StudySettings(
+    settings = StudySettings(
         study_dir=tmp_path / "s", num_samples=2, objective="fcd", mode="min", space="default",
         scheduler="asha", grace_period=1, reduction_factor=3.0, cpus_per_trial=1.0,
         gpus_per_trial=0.0, max_concurrent=0, seed=0, checkpoint_interval=1, address=None)

@@ -64,19 +64,24 @@ class _Trial(SimpleNamespace):
         return hash(self.trial_id)
 
 
-def test_asha_never_cuts_a_survey_trial_but_still_cuts_the_search():
+def test_asha_never_cuts_a_survey_trial_and_cuts_the_search_among_itself():
     asha = SurveyAwareASHA(time_attr="epoch", max_t=9, grace_period=1, reduction_factor=3,
                            metric="objective", mode="min")
     good = [_Trial(trial_id=f"g{i}", config={}) for i in range(3)]
-    survey = _Trial(trial_id="s", config={"phase": layout.PHASE_SURVEY})
-    search = _Trial(trial_id="b", config={})
-    for trial in (*good, survey, search):
+    survey = [_Trial(trial_id=f"s{i}", config={"phase": layout.PHASE_SURVEY}) for i in range(6)]
+    middling = _Trial(trial_id="m", config={})
+    for trial in (*good, *survey, middling):
         asha.on_trial_add(None, trial)
     for trial in good:
         asha.on_trial_result(None, trial, {"epoch": 1, "objective": 1.0})
     bad = {"epoch": 1, "objective": 100.0}
-    assert asha.on_trial_result(None, survey, bad) == TrialScheduler.CONTINUE
-    assert asha.on_trial_result(None, search, bad) == TrialScheduler.STOP
+    for trial in survey:  # far worse than every search trial, and never cut
+        assert asha.on_trial_result(None, trial, bad) == TrialScheduler.CONTINUE
+        asha.on_trial_complete(None, trial, {"epoch": 9, "objective": 100.0})
+    # The survey's poor results did not lower the bar: a search trial worse than the search's
+    # own is cut as it would be without them.
+    assert asha.on_trial_result(None, middling, {"epoch": 1, "objective": 50.0}) == \
+        TrialScheduler.STOP
 
 
 def _with_survey(history: pd.DataFrame) -> pd.DataFrame:

@@ -12,8 +12,8 @@ from pathlib import Path
 import torch
 
 from gan.checkpoint import config_from_checkpoint, load_checkpoint
-from gan.cli_common import (OneLineParser, add_config_flags, config_overrides, fail,
-                            setup_logging, write_run_record)
+from gan.cli_common import (HelpFormatter, OneLineParser, add_config_flags, config_overrides,
+                            fail, setup_logging, write_run_record)
 from gan.config import LOSS_PAPER_SETTINGS, RESUMABLE_CHANGES, GANConfig, paper_settings
 from gan.data import DataError, load_data
 from gan.runtime import resolve_device
@@ -52,12 +52,13 @@ EXAMPLES = """examples:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = OneLineParser(prog=PROG, description=__doc__, epilog=EXAMPLES,
-                           formatter_class=argparse.RawDescriptionHelpFormatter)
+                           formatter_class=HelpFormatter)
     add_config_flags(parser.add_argument_group("gan.py's flags (each also spelled with "
                                                "hyphens)"), SEED_FLAGS)
     add_config_flags(parser.add_argument_group("study settings"), STUDY_FLAGS)
     run = parser.add_argument_group("outputs")
-    run.add_argument("--out-dir", type=Path, default=DEFAULT_OUT_DIR)
+    run.add_argument("--out-dir", type=Path, default=DEFAULT_OUT_DIR,
+                     help="the run's folder: metrics, grids, checkpoint")
     run.add_argument("--checkpoint-interval", type=int, default=DEFAULT_CHECKPOINT_INTERVAL,
                      help="epochs between checkpoints")
     run.add_argument("--resume", action="store_true", help="continue from OUT_DIR/checkpoint.pt")
