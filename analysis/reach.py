@@ -117,10 +117,21 @@ def reach_findings(table: pd.DataFrame, at: int, max_epochs: int) -> list[str]:
                       f"{k}" for (a, b), k in changes.items()) or "none"
     collapsed = table[table["class_at"] == failures.MODE_COLLAPSE]
     revived = collapsed[collapsed["class_end"] == failures.HEALTHY]
+    verdict = table[~table["class_at"].isin(failures.NO_VERDICT)]
+    held = int((verdict["class_at"] == verdict["class_end"]).sum())
+    slow = table[table["class_at"] == failures.NOT_DIVERSE_YET]
+    fates = ", ".join(f"{int(k)} {failures.class_label(c)}"
+                      for c, k in slow["class_end"].value_counts().items())
     out = [f"Budget's reach ({len(table)} trials trained {max_epochs} epochs, each classified "
            f"on its first {at} epochs and on all {max_epochs}): the class at epoch {at} held "
-           f"at {max_epochs} in {rate_text(same, len(table))}; {corr}.",
+           f"at {max_epochs} in {rate_text(same, len(table))}, and a verdict at epoch {at} "
+           f"(a class other than not diverse yet) in "
+           + (rate_text(held, len(verdict)) if len(verdict) else "none (no verdict)")
+           + f"; {corr}.",
            f"Classes that changed after epoch {at}: {later}."]
+    if len(slow):
+        out.append(f"Not diverse yet at epoch {at} is no verdict, and the long run says why: of "
+                   f"its {len(slow)} trials, at epoch {max_epochs}: {fates}.")
     if len(collapsed):
         out.append(f"Of the {len(collapsed)} trials named mode collapse at epoch {at}, "
                    f"{rate_text(len(revived), len(collapsed))} were healthy at {max_epochs}.")

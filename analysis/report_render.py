@@ -12,6 +12,7 @@ from matplotlib.figure import Figure
 
 from analysis import claims
 from gan import failures, layout, stop_rules
+from gan.run_record import provenance as run_provenance
 from analysis.load import StudyData
 
 
@@ -91,6 +92,22 @@ def _design(data: StudyData) -> str:
             "populations are named in every line.")
 
 
+def provenance_text(data: StudyData) -> str:
+    """Which run the report is of and when it was rendered: the study's command, its start,
+    version, commit and machine (from run_config.json), and the renderer's own."""
+    path = data.study_dir / layout.RUN_COMMAND
+    command = path.read_text().strip() if path.is_file() else "not recorded"
+    ran = data.run.provenance if data.run else {}
+    if ran:
+        when = (f"started {ran.get('started', '?')}, gan-study {ran.get('version', '?')} "
+                f"(commit {ran.get('commit') or 'not recorded'}), on {ran.get('machine', '?')}")
+    else:
+        when = "its start, commit and machine were not recorded (a study older than that record)"
+    now = run_provenance()
+    return (f"Run: `{command}`; {when}. Report rendered {now['started']} by gan-study "
+            f"{now['version']} (commit {now['commit'] or 'not recorded'}).")
+
+
 def _claims_markdown(rep: Report) -> list[str]:
     lines = []
     for i, (title, frame) in enumerate((t, f) for t, f in rep.claims if len(f)):
@@ -111,8 +128,8 @@ def _summary_markdown(rep: Report) -> list[str]:
 
 def markdown(data: StudyData, rep: Report, census: pd.DataFrame, table: pd.DataFrame) -> str:
     lines = [f"# Failure modes of the vanilla GAN: {data.study_dir.name}", "", _design(data), "",
-             ] + _summary_markdown(rep) + _claims_markdown(rep) + ["## Findings", ""] \
-        + [f"- {f}" for f in rep.facts]
+             provenance_text(data), ""] + _summary_markdown(rep) + _claims_markdown(rep)
+    lines += ["## Findings", ""] + [f"- {f}" for f in rep.facts]
     lines += ["", "## Census (count, 95% Wilson interval)", "",
               census.to_markdown(index=False), "", "Failure thresholds:", "",
               thresholds_table().to_markdown(index=False), ""]
@@ -135,7 +152,8 @@ def html_page(data: StudyData, rep: Report, census: pd.DataFrame, table: pd.Data
 
     title = html.escape(data.study_dir.name)
     body = [f"<h1>Failure modes of the vanilla GAN: {title}</h1>",
-            f"<p>{html.escape(_design(data))}</p>"]
+            f"<p>{html.escape(_design(data))}</p>",
+            f"<p>{html.escape(provenance_text(data))}</p>"]
     if rep.summary:
         body += ["<h2>Summary</h2>"]
         for images, text in rep.summary:

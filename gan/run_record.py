@@ -10,7 +10,11 @@ that every module that takes them can name their type.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields
+import os
+import platform
+import subprocess
+from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +22,7 @@ from gan import layout
 from gan.cli_common import write_run_record
 from gan.config import GANConfig
 from gan.records import StudyLoadError
+from gan.version import __version__
 
 SCHEMA = 1
 CONTROL_LR = 2e-3  # the minimax control's learning rate: ten times gan.py's
@@ -67,13 +72,34 @@ class StudySettings:
 
 
 
+def provenance() -> dict[str, str]:
+    """Where and when a study ran: UTC start, package version, git commit (when the package
+    runs from a checkout; ``-dirty`` with uncommitted changes), and the machine (CPU cores,
+    GPU)."""
+    try:
+        commit = subprocess.run(["git", "describe", "--always", "--dirty", "--abbrev=7"],
+                                capture_output=True,
+                                text=True, timeout=10, cwd=Path(__file__).resolve().parent
+                                ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        commit = ""
+    import torch  # here, not at import: a run record is read where torch may be slow to load
+
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
+    return {"started": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "version": __version__, "commit": commit,
+            "machine": f"{platform.machine()}, {os.cpu_count()} cores, {gpu}"}
+
+
 @dataclass(frozen=True)
 class RunRecord:
-    """What ``run_config.json`` holds: the base GAN config and the study's settings."""
+    """What ``run_config.json`` holds: the base GAN config, the study's settings, and where
+    and when it ran (:func:`provenance`; empty in records written before it was kept)."""
 
     gan: GANConfig
     study: StudySettings
     schema: int = SCHEMA
+    provenance: dict[str, str] = field(default_factory=dict)
 
     @property
     def max_epochs(self) -> int:
@@ -84,8 +110,9 @@ class RunRecord:
         study = {k: (str(v) if isinstance(v, Path) else v)
                  for k, v in asdict(self.study).items()}
         write_run_record(self.study.study_dir, {"gan": self.gan.to_dict(), "study": study,
-                                                "schema": self.schema}, argv,
-                         module="study.run", name="run")
+                                                "schema": self.schema,
+                                                "provenance": self.provenance or provenance()},
+                         argv, module="study.run", name="run")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], study_dir: Path) -> RunRecord:
@@ -102,7 +129,8 @@ class RunRecord:
                 study[new] = study.pop(old)
         known = {f.name for f in fields(StudySettings)}
         settings = StudySettings(**{k: v for k, v in study.items() if k in known})
-        return cls(GANConfig.from_dict(data["gan"]), settings, int(data.get("schema", 0)))
+        return cls(GANConfig.from_dict(data["gan"]), settings, int(data.get("schema", 0)),
+                   dict(data.get("provenance", {})))
 
     @classmethod
     def load(cls, study_dir: str | Path) -> RunRecord:

@@ -47,7 +47,7 @@ def test_both_clis_take_gan_flags_from_the_config():
 
     from gan.config import GANConfig
     from gan.train.__main__ import parse_args as train_args
-    from study.cli import GAN_FLAGS
+    from study.flags import GAN_FLAGS
     from study.cli import parse_args as study_args
 
     defaults = GANConfig()

@@ -33,7 +33,8 @@ def test_exit_codes_in_the_reliability_table_are_the_codes():
 
 
 def test_race_defaults_quoted_in_the_study_page():
-    from study.cli import _apply_defaults, parse_args
+    from study.cli import parse_args
+    from study.flags import apply_defaults as _apply_defaults
 
     args = parse_args([])
     _apply_defaults(args)

@@ -111,7 +111,8 @@ def test_unreachable_address_and_impossible_gpu_request_refused(tmp_path):
 
 
 def test_grace_period_above_max_epochs_is_clamped_with_a_warning(caplog):
-    from study.cli import _apply_defaults, parse_args
+    from study.cli import parse_args
+    from study.flags import apply_defaults as _apply_defaults
 
     args = parse_args(["--max-epochs", "2"])  # default grace period is 3
     with caplog.at_level("WARNING"):
