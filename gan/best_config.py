@@ -14,7 +14,7 @@ from typing import Any
 
 from gan import layout
 from gan.atomic import write_text
-from gan.records import StudyLoadError
+from gan.records import read_record
 
 SCHEMA = 1
 RACED = "race over fresh seeds; estimated on held-out seeds only"
@@ -79,11 +79,4 @@ class BestConfig:
         Raises:
             StudyLoadError: when the file is there but unreadable.
         """
-        path = Path(study_dir) / layout.BEST_CONFIG
-        if not path.is_file():
-            return None
-        try:
-            return cls.from_dict(json.loads(path.read_text()))
-        except (OSError, ValueError, KeyError, TypeError) as err:
-            raise StudyLoadError(f"{str(path)!r} is corrupt ({type(err).__name__}: {err})") \
-                from err
+        return read_record(Path(study_dir) / layout.BEST_CONFIG, cls.from_dict)

@@ -14,7 +14,7 @@ from typing import Any
 
 from gan import layout
 from gan.atomic import write_text
-from gan.records import StudyLoadError
+from gan.records import read_record
 
 SCHEMA = 1
 # What an older record's rule was when it did not name its test: Welch's, at the full
@@ -85,11 +85,4 @@ class RaceRecord:
         Raises:
             StudyLoadError: when the record is there but unreadable.
         """
-        path = Path(study_dir) / layout.RACE_FILE
-        if not path.is_file():
-            return None
-        try:
-            return cls.from_dict(json.loads(path.read_text()))
-        except (OSError, ValueError, KeyError, TypeError) as err:
-            raise StudyLoadError(f"{str(path)!r} is corrupt ({type(err).__name__}: {err})") \
-                from err
+        return read_record(Path(study_dir) / layout.RACE_FILE, cls.from_dict)

@@ -12,7 +12,7 @@ import json
 import logging
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import pandas as pd
 
@@ -42,6 +42,21 @@ def current_names(history: pd.DataFrame, design: str = "search") -> pd.DataFrame
 
 class StudyLoadError(ValueError):
     """The folder is not a readable study."""
+
+
+def read_record(path: Path, build: Callable[[dict[str, Any]], Any]) -> Any:
+    """``build`` of the JSON at ``path``, or None when there is no file: how every typed
+    record of a study folder is read.
+
+    Raises:
+        StudyLoadError: when the file is there but unreadable (naming the file).
+    """
+    if not path.is_file():
+        return None
+    try:
+        return build(json.loads(path.read_text()))
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise StudyLoadError(f"{str(path)!r} is corrupt ({type(err).__name__}: {err})") from err
 
 
 def plain(value: Any) -> Any:
