@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis.stats import count_cell, rate_text, rates_differ
+from analysis.sections import survey
+from analysis.stats.intervals import count_cell, rate_text, rates_differ
 from gan import failures, layout
 
 MIN_GROUP = 3  # a group rate is quoted only for groups of at least this many trials
@@ -94,11 +95,10 @@ def judged(trials: pd.DataFrame, column: str = "failure") -> pd.DataFrame:
 def landscape_population(trials: pd.DataFrame, design: str) -> tuple[pd.DataFrame, str]:
     """(judged trials, their name) the landscape's rates stand on: a search's survey points
     when it has them (an unbiased sample of the space), else the design's own trials."""
-    if design == "search" and "phase" in trials:
-        points = trials[trials["phase"] == layout.PHASE_SURVEY]
-        points = points[~points["failure"].isin(failures.NO_VERDICT)]
-        if len(points):
-            return points, "survey"
+    points = survey.judged(survey.survey_trials(trials)) if design == "search" \
+        else trials.iloc[:0]
+    if len(points):
+        return points, "survey"
     return judged(trials), design
 
 
@@ -258,8 +258,7 @@ def census_table(trials: pd.DataFrame, max_epochs: int, design: str = "search"
     groups = {f"{design}, all": search, f"{design}, all {max_epochs} epochs":
               search[search["epochs"] >= max_epochs],
               f"{design}, stopped early": search[search["stopped_early"]]}
-    survey_points = trials[trials["phase"] == layout.PHASE_SURVEY] if "phase" in trials \
-        else trials.iloc[:0]
+    survey_points = survey.survey_trials(trials)
     if len(survey_points):
         groups = {"survey (Sobol points, full budget)": survey_points, **groups}
     if design == "atlas" and not search["stopped_early"].any():

@@ -39,7 +39,6 @@ from gan.models import Discriminator, Generator
 from gan.runtime import make_adam, resolve_device
 from gan.state import Callback, TrainState
 from gan.train import build_state, train
-from gan.train.callbacks import PAPER_STAGES, stages_for  # noqa: F401 (the probe's stages)
 
 log = logging.getLogger("analysis.gradient_probe")
 PROG = "python -m analysis.gradient_probe"
@@ -271,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
     prefix = args.out or args.checkpoint.with_name("gradient_probe")
     prefix.parent.mkdir(parents=True, exist_ok=True)
     frame.to_csv(prefix.with_suffix(".csv"), index=False)
-    # Imported here: the study driver (study.race) and the probe's worker processes
+    # Imported here: the study driver (study.race.rounds) and the probe's worker processes
     # import this module for its computations, and need no plotting library.
     from analysis.plots import gradient_probe as plot
 

@@ -14,10 +14,10 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
-from analysis.stats import wilson_interval
+from analysis.stats.intervals import wilson_interval
 from gan import census
 from gan.failures import (D_WINS, DIVERGED, FAILURES, FROZEN, HEALTHY, MODE_COLLAPSE, NO_VERDICT,
-                          NOT_DIVERSE_YET, OSCILLATION, UNDETERMINED, VANISHING)
+                          NOT_DIVERSE_YET, OSCILLATION, UNDETERMINED, VANISHING, class_label)
 
 # Fixed colours per class, so every chart reads the same; diverged is black (no data after it).
 PALETTE = {HEALTHY: "tab:blue", MODE_COLLAPSE: "tab:orange", VANISHING: "tab:green",
@@ -32,6 +32,16 @@ ZERO_BAND = "0.9"  # the band of a log-like axis where exact zeros are drawn
 
 def with_class(history: pd.DataFrame, trials: pd.DataFrame) -> pd.DataFrame:
     return history.merge(trials[["trial_id", "failure"]], on="trial_id", how="left")
+
+
+def tidy_legend(ax, title: str = "class") -> None:
+    """A seaborn legend of class names as prose (``mode_collapse`` -> ``mode collapse``)."""
+    legend = ax.get_legend()
+    if legend is None:
+        return
+    legend.set_title(title)
+    for text in legend.get_texts():
+        text.set_text(class_label(text.get_text()))
 
 
 def empty_panel(ax, message: str) -> None:
@@ -72,6 +82,7 @@ def lr_b1_landscape(trials: pd.DataFrame) -> Figure:
                     ax=axes[1])
     axes[1].set_xscale("log")
     axes[1].set_title("Failure class")
+    tidy_legend(axes[1])
     for ax in axes:
         ax.set_xlabel("learning rate")
     fig.tight_layout()

@@ -25,7 +25,7 @@ from scipy import stats
 from analysis.findings import proposal_trials
 from analysis.load import load_study
 from gan.records import StudyLoadError
-from analysis.stats import rate_text
+from analysis.stats.intervals import rate_text
 from gan import failures
 from gan.census import classify_study
 from gan.cli_common import HelpFormatter, OneLineParser, fail, setup_logging

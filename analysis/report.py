@@ -16,9 +16,17 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis import (atlas, atlas_plots, claims, collapse, findings, paired, plots, reach,
-                      report_race, samples, stopping, survey, vanishing)
-from analysis.gradient_probe import INIT_STAGE, stage_probe, stages_for
+from analysis import findings, plots, reach, stopping
+from analysis.atlas import tables as atlas
+from analysis.atlas import plots as atlas_plots
+from analysis.claims import table as claims
+from analysis.sections import collapse
+from analysis.stats import paired
+from analysis.race import section as report_race
+from analysis.sections import samples
+from analysis.sections import survey
+from analysis.sections import vanishing
+from analysis.gradient_probe import INIT_STAGE, stage_probe
 from analysis.importance import param_importances
 from analysis.load import StudyData, load_study
 from analysis.report_render import Report, html_page, markdown
@@ -29,6 +37,7 @@ from gan.config import GANConfig
 from gan.data import load_data
 from gan.integrity import check_study_files
 from gan.records import StudyLoadError, trial_record
+from gan.train.callbacks import stages_for
 
 log = logging.getLogger("analysis.report")
 PROG = "python -m analysis.report"
@@ -71,7 +80,7 @@ def _landscape_section(rep: Report, data: StudyData, trials: pd.DataFrame, desig
 
 def _snapshot_source(data: StudyData, best: str, stages: list[int]
                      ) -> tuple[str, dict[int, Path]] | None:
-    """A run of ``best``'s config that kept G at every stage (study.race asks the best
+    """A run of ``best``'s config that kept G at every stage (study.race.rounds asks the best
     config's first race run to), as (trial id, snapshots by epoch)."""
     params = trial_record(data.trial_dirs[best])["params"]
     for trial_id, folder in data.trial_dirs.items():

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 from matplotlib.figure import Figure
 
-from analysis import claims
+from analysis.claims import rule as claims_rule
 from gan import failures, layout, stop_rules
 from gan.run_record import provenance as run_provenance
 from analysis.load import StudyData
@@ -111,7 +111,7 @@ def provenance_text(data: StudyData) -> str:
 def _claims_markdown(rep: Report) -> list[str]:
     lines = []
     for i, (title, frame) in enumerate((t, f) for t, f in rep.claims if len(f)):
-        lines += [f"## {title}", ""] + ([f"Verdict rule: {claims.RULE}", ""] if i == 0 else [])
+        lines += [f"## {title}", ""] + ([f"Verdict rule: {claims_rule.RULE}", ""] if i == 0 else [])
         lines += [frame.to_markdown(index=False), ""]
     return lines + ([rep.claims_note, ""] if rep.claims_note else [])
 
@@ -160,7 +160,7 @@ def html_page(data: StudyData, rep: Report, census: pd.DataFrame, table: pd.Data
             body += [img(i) for i in images] + ([bullets(text)] if text else [])
     for i, (name, frame) in enumerate((t, f) for t, f in rep.claims if len(f)):
         body += [f"<h2>{html.escape(name)}</h2>"]
-        body += [f"<p>Verdict rule: {html.escape(claims.RULE)}</p>"] if i == 0 else []
+        body += [f"<p>Verdict rule: {html.escape(claims_rule.RULE)}</p>"] if i == 0 else []
         body += [frame.to_html(index=False, border=0)]
     body += [f"<p>{html.escape(rep.claims_note)}</p>"] if rep.claims_note else []
     body += ["<h2>Findings</h2>", bullets(rep.facts),

@@ -30,7 +30,7 @@ from gan.losses import in_arm_order
 from gan.integrity import check_study_files
 from analysis.load import load_study
 from gan.records import StudyLoadError
-from analysis.stats import count_cell, wilson_interval
+from analysis.stats.intervals import count_cell, wilson_interval
 from gan.cli_common import HelpFormatter, OneLineParser, fail, setup_logging
 
 log = logging.getLogger("analysis.stopping")
@@ -241,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
         table, sweep, goal = analyse(args.study_dir)
     except StudyLoadError as err:
         return fail(PROG, str(err))
-    from analysis.atlas_plots import stopping_tradeoff  # matplotlib only when charting
+    from analysis.atlas.plots import stopping_tradeoff  # matplotlib only when charting
 
     out = args.study_dir / OUT_DIR
     out.mkdir(exist_ok=True)

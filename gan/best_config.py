@@ -1,6 +1,6 @@
 """``best_config.json``: the study's pick, one typed record with a schema version.
 
-The study writes it (study.outputs); the report (analysis.report_race) and users read it
+The study writes it (study.outputs); the report (analysis.race.section) and users read it
 through :meth:`BestConfig.load`, the one place that reads the files of older studies.
 """
 

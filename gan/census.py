@@ -28,6 +28,12 @@ CUT_NOT_LEARNING = "not_learning_yet"  # neither diverse nor rising
 CUT_STATES = (CUT_FROZEN, CUT_VANISHING, CUT_LEARNING, CUT_NARROW, CUT_NOT_LEARNING)
 
 
+def cut_label(state: str) -> str:
+    """A state at the cut as prose: ``d_saturated_so_far`` -> ``D saturated so far``."""
+    text = state.replace("_", " ")
+    return "D" + text[1:] if text.startswith("d ") else text
+
+
 def cut_state(trial: pd.DataFrame) -> str:
     """What a trial cut before its budget looked like at its last epoch, read from its own
     signals, in this order: D saturated so far (both gradients exactly 0), vanishing so far,

@@ -1,7 +1,7 @@
 """``race.json``: the race's record, one typed record with a schema version.
 
-The study writes it after every round (study.race); the best config (study.outputs) and the
-report (analysis.race, analysis.report_race) read it through :meth:`RaceRecord.load`, which is
+The study writes it after every round (study.race.rounds); the best config (study.outputs) and the
+report (analysis.race.tables, analysis.race.section) read it through :meth:`RaceRecord.load`, which is
 also the one place that reads the records of older studies.
 """
 

@@ -48,7 +48,7 @@ class StudySettings:
     seed: int
     checkpoint_interval: int
     address: str | None
-    # The race (study.race): contenders from the search, seeds per contender in its first round
+    # The race (study.race.rounds): contenders from the search, seeds per contender in its first round
     # its budget of runs in all rounds, and the held-out seeds that estimate its winner.
     race_top: int = 0
     race_seeds: int = 0

@@ -38,7 +38,7 @@ from gan.layout import RAY_DIR
 from gan.run_record import StudySettings
 from gan.runtime import resolve_device
 from study import cluster, flags, outputs, runner
-from study.race import run_race
+from study.race.rounds import run_race
 from study.flag_checks import check_flags
 from study.faults import EXIT_STORAGE, StorageFaultTrap, fault_line, storage_errno
 from study.space import OBJECTIVES

@@ -12,7 +12,7 @@ import torch
 from gan.cli_common import HelpFormatter, OneLineParser, add_config_flags
 from gan.config import GANConfig
 from gan.losses import ARMS
-from study.race import default_budget
+from study.race.rounds import default_budget
 from study.space import CONTROL_POINT, DESIGNS, OBJECTIVES, SPACES
 from study.survey import DEFAULT_SURVEY_POINTS_CPU, DEFAULT_SURVEY_POINTS_GPU
 

@@ -17,7 +17,8 @@ from gan.race_record import RaceRecord
 from gan.records import history_from_trials, plain, trial_record
 from gan.run_record import StudySettings
 from gan.config import GANConfig
-from study import race_rule, race_runs
+from study.race import rule as race_rule
+from study.race import runs as race_runs
 from study.history import summarize
 
 log = logging.getLogger(__name__)

@@ -22,7 +22,7 @@ DESIGNS = ("search", "atlas")
 BALANCED_PARAM = "loss"  # the atlas gives each of its values the same number of trials
 BN_EPS_VALUES = (0.8, 1e-5)  # gan.py's quirk, and PyTorch's default
 # What a trial is besides its search parameters: phase, replicate of a race or control run (it picks the
-# run's seed), the race's round and stage (study.race: "race" or "estimate"), and the epochs
+# run's seed), the race's round and stage (study.race.rounds: "race" or "estimate"), and the epochs
 # after which it keeps G's weights for the report's gradient probe.
 TRIAL_META_KEYS = ("phase", "replicate", "race_round", "stage", "snapshot_epochs")
 LATENT_DIMS = (2, 8, 16, 32, 64, 100, 128, 256)

@@ -32,7 +32,7 @@ from gan.layout import CHECKPOINT_FILE, PHASE_SEARCH, TRIAL_FILE, trial_checkpoi
 from gan.state import STATUS_OK, Callback, TrainState
 from gan.train import train
 from gan.train.callbacks import GeneratorSnapshots, MetricsWriter, SampleGrids
-from study.space import TRIAL_META_KEYS, split_trial_params, trial_config
+from study.space import split_trial_params, trial_config
 from study.storage import is_uri, mirror, uri_join
 from study.trial_checkpoints import TrialCheckpoints
 
@@ -265,5 +265,5 @@ def trial_dirname_creator(trial: Any) -> str:
     return trial_dirname(trial.trial_id)
 
 
-__all__ = ["OBJECTIVE_KEY", "TRIAL_META_KEYS", "TrialInputs", "TrialSettings", "make_trainable",
+__all__ = ["OBJECTIVE_KEY", "TrialInputs", "TrialSettings", "make_trainable",
            "objective_value", "trial_dirname_creator"]

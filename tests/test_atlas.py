@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import atlas, atlas_plots
+from analysis.atlas import tables as atlas
+from analysis.atlas import plots as atlas_plots
 from gan import failures
 from gan import layout
 from gan.records import trial_record

@@ -7,7 +7,9 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from analysis import claims, paired
+from analysis.claims import table as claims
+from analysis.claims import rule as claims_rule
+from analysis.stats import paired
 from gan import failures
 from gan import outcomes
 from gan.losses import LOSSES
@@ -65,7 +67,7 @@ def test_mcnemar_and_wilcoxon_agree_with_scipy_and_known_counts():
 
 
 def test_holm_adjusts_step_down_and_keeps_nan():
-    adjusted = claims.holm([0.01, 0.04, math.nan, 0.03])
+    adjusted = claims_rule.holm([0.01, 0.04, math.nan, 0.03])
     assert adjusted[0] == pytest.approx(0.03)  # 3 tests: 3 x 0.01
     assert adjusted[3] == pytest.approx(0.06) and adjusted[1] == pytest.approx(0.06)
     assert math.isnan(adjusted[2])
@@ -83,9 +85,9 @@ def test_claim_1_vanishing_known_effect_none_and_reversed():
     none, _ = _study(outcome=lambda loss, i: V if loss in ("minimax", "ns") and i < 12 else H)
     reverse, history = _study(outcome=lambda loss, i: V if loss == "ns" and i < 12 else H)
     start = "minimax ends in vanishing"
-    assert _pick(_verdicts(effect, history)[0], start) == claims.SUPPORTED
-    assert _pick(_verdicts(none, history)[0], start) == claims.CANNOT_TELL
-    assert _pick(_verdicts(reverse, history)[0], start) == claims.CONTRADICTED
+    assert _pick(_verdicts(effect, history)[0], start) == claims_rule.SUPPORTED
+    assert _pick(_verdicts(none, history)[0], start) == claims_rule.CANNOT_TELL
+    assert _pick(_verdicts(reverse, history)[0], start) == claims_rule.CONTRADICTED
 
 
 def test_claim_2_needs_the_pairing_to_see_a_small_consistent_shift():
@@ -95,15 +97,15 @@ def test_claim_2_needs_the_pairing_to_see_a_small_consistent_shift():
     trials, history = _study(density=lambda loss, i: base[i] + (0.03 if loss == "ns" else 0),
                              coverage=lambda loss, i: base[i] - (0.03 if loss == "ns" else 0))
     verdicts, _, _ = _verdicts(trials, history)
-    assert _pick(verdicts, "ns ends with higher density") == claims.SUPPORTED
-    assert _pick(verdicts, "ns ends with lower coverage") == claims.SUPPORTED
+    assert _pick(verdicts, "ns ends with higher density") == claims_rule.SUPPORTED
+    assert _pick(verdicts, "ns ends with lower coverage") == claims_rule.SUPPORTED
     ns = trials["loss"] == "ns"
     trials.loc[ns, "seed"] = trials.loc[ns, "seed"].sample(frac=1, random_state=3).to_numpy()
     trials.loc[ns, ["lr", "b1", "latent_dim"]] = trials.loc[~ns & (trials["loss"] == "minimax"),
                                                             ["lr", "b1", "latent_dim"]].iloc[
         trials.loc[ns, "seed"].to_numpy() - 1000].to_numpy()
     shuffled, _, _ = _verdicts(trials, history)
-    assert _pick(shuffled, "ns ends with higher density") == claims.CANNOT_TELL
+    assert _pick(shuffled, "ns ends with higher density") == claims_rule.CANNOT_TELL
 
 
 def test_claim_2_no_effect_and_collapse_non_inferiority():
@@ -112,9 +114,9 @@ def test_claim_2_no_effect_and_collapse_non_inferiority():
     trials, history = _study(density=lambda loss, i: 0.5 + noise[i, LOSSES.index(loss)],
                              coverage=lambda loss, i: 0.5 + noise[i, LOSSES.index(loss)])
     verdicts, _, _ = _verdicts(trials, history)
-    assert _pick(verdicts, "ns ends with higher density") == claims.CANNOT_TELL
+    assert _pick(verdicts, "ns ends with higher density") == claims_rule.CANNOT_TELL
     fewer, _ = _study(outcome=lambda loss, i: C if loss == "minimax" and i < 14 else H)
-    assert _pick(_verdicts(fewer, history)[0], "ns collapses no less") == claims.CONTRADICTED
+    assert _pick(_verdicts(fewer, history)[0], "ns collapses no less") == claims_rule.CONTRADICTED
 
 
 def test_degenerate_evidence_supports_nothing():
@@ -122,18 +124,18 @@ def test_degenerate_evidence_supports_nothing():
     concordant pairs cannot exclude a 10-point deficit (exact p 0.9^20 = 0.12); 60 can."""
     trials, history = _study()
     verdicts, _, detail = _verdicts(trials, history)
-    assert _pick(verdicts, "ns collapses no less") == claims.CANNOT_TELL
+    assert _pick(verdicts, "ns collapses no less") == claims_rule.CANNOT_TELL
     row = detail[detail["prediction"].str.startswith("ns collapses no less")].iloc[0]
     assert "95% CI" not in row["measured"] and "exact p 0.12" in row["measured"]
     many, history60 = _study(n=60)
-    assert _pick(_verdicts(many, history60)[0], "ns collapses no less") == claims.SUPPORTED
+    assert _pick(_verdicts(many, history60)[0], "ns collapses no less") == claims_rule.SUPPORTED
     one, history1 = _study(n=1, outcome=lambda loss, i: C if loss == "minimax" else H)
     verdicts, _, detail = _verdicts(one, history1)
-    assert set(detail.loc[detail["n"] == 1, "verdict"]) == {claims.CANNOT_TELL}
+    assert set(detail.loc[detail["n"] == 1, "verdict"]) == {claims_rule.CANNOT_TELL}
     # Five points where only minimax vanishes: McNemar needs six discordant pairs.
     five, history = _study(outcome=lambda loss, i: V if loss == "minimax" and i < 5 else H)
     verdicts, _, detail = _verdicts(five, history)
-    assert _pick(verdicts, "minimax ends in vanishing") == claims.CANNOT_TELL
+    assert _pick(verdicts, "minimax ends in vanishing") == claims_rule.CANNOT_TELL
     row = detail[detail["prediction"].str.startswith("minimax ends in vanishing")].iloc[0]
     assert "5 discordant pairs; the test needs 6" in row["measured"]
     test = paired.shift_test(np.ones(5), np.zeros(5))
@@ -154,36 +156,36 @@ def test_claim_3_premise_is_judged_on_a_converged_d():
     outcome = lambda loss, i: H if loss == "wgan-gp" or i >= 14 else V  # noqa: E731
     trials, history = _study(outcome=outcome, js=lambda loss, i: 0.2)  # the online D: never
     verdicts, summary, detail = _verdicts(trials, history, _separation_probe(0.69))
-    assert _pick(verdicts, "A fresh D trained to convergence") == claims.SUPPORTED
-    assert _pick(verdicts, "Secondary (the training D, not") == claims.CONTRADICTED
-    assert summary[2] == claims.SUPPORTED  # the secondary row is shown, not counted
+    assert _pick(verdicts, "A fresh D trained to convergence") == claims_rule.SUPPORTED
+    assert _pick(verdicts, "Secondary (the training D, not") == claims_rule.CONTRADICTED
+    assert summary[2] == claims_rule.SUPPORTED  # the secondary row is shown, not counted
     row = detail[detail["prediction"].str.startswith("A fresh D")].iloc[0]
     assert row["n"] == 4 and "as initialised: JS bound 0.690, D(x) 0.990, D(G(z)) 0.010" in \
         row["measured"]
     verdicts, summary, _ = _verdicts(trials, history, _separation_probe(0.3, 0.3))
-    assert _pick(verdicts, "A fresh D trained to convergence") == claims.CONTRADICTED
-    assert summary[2] == claims.CONTRADICTED  # a contradicted prediction sinks the claim
+    assert _pick(verdicts, "A fresh D trained to convergence") == claims_rule.CONTRADICTED
+    assert summary[2] == claims_rule.CONTRADICTED  # a contradicted prediction sinks the claim
     mixed = _verdicts(trials, history, _separation_probe(0.3))[0]
-    assert _pick(mixed, "A fresh D trained to convergence") == claims.CANNOT_TELL
-    assert _pick(_verdicts(trials, history)[0], "A fresh D") == claims.CANNOT_TELL  # no probe
+    assert _pick(mixed, "A fresh D trained to convergence") == claims_rule.CANNOT_TELL
+    assert _pick(_verdicts(trials, history)[0], "A fresh D") == claims_rule.CANNOT_TELL  # no probe
 
 
 def test_claim_3_separation_and_wasserstein():
     outcome = lambda loss, i: H if loss == "wgan-gp" or i >= 14 else V  # noqa: E731
     trials, history = _study(outcome=outcome, js=lambda loss, i: 0.69 if i < 12 else 0.2)
     verdicts, summary, _ = _verdicts(trials, history)
-    assert _pick(verdicts, "Secondary (the training D, not") == claims.CANNOT_TELL  # 24/40
-    assert _pick(verdicts, "Secondary (the training D): ns") == claims.SUPPORTED
-    assert _pick(verdicts, "wgan-gp fails less often than ns") == claims.SUPPORTED
+    assert _pick(verdicts, "Secondary (the training D, not") == claims_rule.CANNOT_TELL  # 24/40
+    assert _pick(verdicts, "Secondary (the training D): ns") == claims_rule.SUPPORTED
+    assert _pick(verdicts, "wgan-gp fails less often than ns") == claims_rule.SUPPORTED
     same, _ = _study(outcome=lambda loss, i: V if i < 14 else H)  # every loss fails alike
     verdicts, _, _ = _verdicts(same, history)
-    assert _pick(verdicts, "wgan-gp fails less often than ns") == claims.CANNOT_TELL
-    assert _pick(verdicts, "wgan-gp fails less often than minimax") == claims.CANNOT_TELL
+    assert _pick(verdicts, "wgan-gp fails less often than ns") == claims_rule.CANNOT_TELL
+    assert _pick(verdicts, "wgan-gp fails less often than minimax") == claims_rule.CANNOT_TELL
     # ns "fails" by D wins at 14 points, a class wgan-gp's loss cannot fall into: on the
     # samples' outcome, one definition for both, the two do not differ.
     dwins, _ = _study(outcome=lambda loss, i: failures.D_WINS if loss == "ns" and i < 14 else H)
     assert _pick(_verdicts(dwins, history)[0], "wgan-gp fails less often than ns") == \
-        claims.CANNOT_TELL
+        claims_rule.CANNOT_TELL
 
 
 def test_probe_prediction_and_an_unpaired_design():
@@ -194,12 +196,12 @@ def test_probe_prediction_and_an_unpaired_design():
         return pd.DataFrame(rows)
 
     trials, history = _study()
-    assert _pick(_verdicts(trials, history, probe(1e-3))[0], "Probe") == claims.SUPPORTED
-    assert _pick(_verdicts(trials, history, probe(0.5))[0], "Probe") == claims.CONTRADICTED
-    assert _pick(_verdicts(trials, history, None)[0], "Probe") == claims.CANNOT_TELL
+    assert _pick(_verdicts(trials, history, probe(1e-3))[0], "Probe") == claims_rule.SUPPORTED
+    assert _pick(_verdicts(trials, history, probe(0.5))[0], "Probe") == claims_rule.CONTRADICTED
+    assert _pick(_verdicts(trials, history, None)[0], "Probe") == claims_rule.CANNOT_TELL
     verdicts, _, detail = _verdicts(trials, history, None, is_paired=False)
     row = detail[detail["prediction"].str.startswith("minimax ends")].iloc[0]
-    assert row["measured"] == claims.PAIRED_ONLY and row["verdict"] == claims.CANNOT_TELL
+    assert row["measured"] == claims.PAIRED_ONLY and row["verdict"] == claims_rule.CANNOT_TELL
 
 
 def test_paired_loss_comparison_table_against_ns():
@@ -229,4 +231,4 @@ def test_trials_that_do_not_pair_are_not_tested_and_say_why():
     _, _, detail = _verdicts(trials, history)
     row = detail[detail["prediction"].str.startswith("minimax ends")].iloc[0]
     assert row["measured"].startswith("not tested: the trials of seed 1001 disagree on b1")
-    assert row["verdict"] == claims.CANNOT_TELL
+    assert row["verdict"] == claims_rule.CANNOT_TELL

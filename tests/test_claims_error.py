@@ -7,9 +7,11 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from analysis import claims, paired
-from analysis.noninferiority import noninferiority_p
-from analysis.stats import wilson_interval
+from analysis.claims import table as claims
+from analysis.claims import rule as claims_rule
+from analysis.stats import paired
+from analysis.stats.noninferiority import noninferiority_p
+from analysis.stats.intervals import wilson_interval
 from test_claims import _separation_probe, _study
 
 TABLES = 1000  # simulated tables per check: the standard error of a 5% rate is 0.7%
@@ -32,7 +34,7 @@ def _null_test(pred: claims.Prediction, rng: np.random.Generator, kind: str) -> 
     if pred.expect == "not_less" or kind == "binary":
         rate = rng.uniform(0.1, 0.6)
         a, b = rng.random(POINTS) < rate, rng.random(POINTS) < rate
-        margin = claims.MARGIN if pred.expect == "not_less" else None
+        margin = claims_rule.MARGIN if pred.expect == "not_less" else None
         return paired.rate_test(a, b, margin=margin, interval=False)
     return paired.shift_test(rng.normal(size=POINTS), rng.normal(size=POINTS), interval=False)
 
@@ -40,8 +42,8 @@ def _null_test(pred: claims.Prediction, rng: np.random.Generator, kind: str) -> 
 def _wrong(verdicts: list[claims.Prediction]) -> bool:
     """Any verdict the null makes wrong: every verdict but 'cannot tell', except a 'no less'
     prediction's support (with equal rates 'no less by the margin' is true)."""
-    return any(p.verdict != claims.CANNOT_TELL and not (p.expect == "not_less" and
-                                                        p.verdict == claims.SUPPORTED)
+    return any(p.verdict != claims_rule.CANNOT_TELL and not (p.expect == "not_less" and
+                                                        p.verdict == claims_rule.SUPPORTED)
                for p in verdicts)
 
 
@@ -78,9 +80,9 @@ def test_the_simulation_sees_a_doubled_level():
 def test_no_less_is_supported_at_most_5_percent_at_the_margin(n, rate_b):
     """A true deficit of exactly MARGIN: A's rate rate_b - 0.10 against B's rate_b."""
     rng = np.random.default_rng(n)
-    counts = rng.multinomial(n, [rate_b - claims.MARGIN, rate_b, 1 - 2 * rate_b + claims.MARGIN],
+    counts = rng.multinomial(n, [rate_b - claims_rule.MARGIN, rate_b, 1 - 2 * rate_b + claims_rule.MARGIN],
                              size=TABLES)
-    supported = np.mean([noninferiority_p(int(x), int(y), n, claims.MARGIN) < claims.ALPHA
+    supported = np.mean([noninferiority_p(int(x), int(y), n, claims_rule.MARGIN) < claims_rule.ALPHA
                          for x, y, _ in counts])
     assert supported <= _tolerance()
 

@@ -11,7 +11,7 @@ from gan import layout
 
 ROOT = Path(__file__).resolve().parents[1]
 CLIS = ("study.cli", "gan.train.__main__", "gan.evaluate", "gan.bench", "gan.concurrency_bench",
-        "analysis.report", "analysis.stopping", "analysis.gradient_probe")
+        "analysis.report", "analysis.stopping", "analysis.gradient_probe", "analysis.reach")
 
 
 @pytest.mark.parametrize("module", CLIS)

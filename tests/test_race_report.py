@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import race
+from analysis.race import tables as race
 from gan import failures
 from gan.race_record import WELCH_TEST, RaceRecord
 

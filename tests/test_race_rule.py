@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from study.race_rule import (ALPHA, BUDGET_SPENT, SELECTION_MARGIN, STANDS_APART, RacePlan,
+from study.race.rule import (ALPHA, BUDGET_SPENT, SELECTION_MARGIN, STANDS_APART, RacePlan,
                              decide, drop_p, pooled_variance, run_summary, simulate)
 
 # Within-config variance of log fcd among the top configs' fresh runs: 0.016 and 0.018 in the
@@ -248,7 +248,7 @@ def test_race_table_for_the_docs(monkeypatch):
     """Prints the table in docs/metrics.md (``pytest tests/test_race_rule.py -s -k table``)
     and checks what it claims: the floor rule keeps the true best in the calibrated rows and
     drops gan.py's defaults in round 1 far more often than the former Welch rule."""
-    from study import race_rule
+    from study.race import rule as race_rule
 
     print("\n| setting | rule | true best dropped | pick = true best | defaults dropped in "
           "round 1 | races with a round 2 |\n| --- | --- | --- | --- | --- | --- |")

@@ -33,7 +33,7 @@ def test_one_ranking_honours_the_objectives_direction_everywhere():
     history's summary and in the report's example trials (which the gradient probe follows)."""
     import pandas as pd
 
-    from analysis.samples import example_trials
+    from analysis.sections.samples import example_trials
     from gan.ranking import rank_trials
     from study.history import summarize
 

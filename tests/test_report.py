@@ -116,7 +116,7 @@ def test_old_history_column_js_estimate_is_migrated(tmp_path):
 def test_no_vanishing_sentence_never_calls_a_zero_norm_above_the_threshold():
     """A zero gradient norm with D(G(z)) near 0.4 is not the vanishing rule: the sentence must
     say how low the norm went without claiming it stayed above the threshold."""
-    from analysis import vanishing
+    from analysis.sections import vanishing
     from gan import census
     from synthetic_study import histories
 
@@ -135,7 +135,7 @@ def test_no_vanishing_sentence_names_the_frozen_trials():
     went instead."""
     import pandas as pd
 
-    from analysis import vanishing
+    from analysis.sections import vanishing
     from gan import census
     from synthetic_study import histories
 

@@ -1,6 +1,6 @@
 import pytest
 
-from analysis.stats import rate_text, rates_differ, wilson_interval
+from analysis.stats.intervals import rate_text, rates_differ, wilson_interval
 
 
 def test_wilson_against_known_values():

@@ -93,7 +93,7 @@ def _with_survey(history: pd.DataFrame) -> pd.DataFrame:
 
 
 def test_survey_findings_give_rates_with_n_and_intervals():
-    from analysis import survey
+    from analysis.sections import survey
     from gan.census import classify_study
 
     history = _with_survey(pd.concat(histories().values(), ignore_index=True))

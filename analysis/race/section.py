@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import pandas as pd
 
-from analysis import race, race_plots, race_text, samples
+from analysis.race import tables as race
+from analysis.race import plots as race_plots
+from analysis.race import text as race_text
+from analysis.sections import samples
 from analysis.load import StudyData
 from analysis.report_render import Report
 from gan import failures, layout

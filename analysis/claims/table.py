@@ -7,9 +7,9 @@
 3. No signal: a fresh G's samples barely overlap the data, D separates them almost
    perfectly, and the JS-based losses give G nothing to follow; Wasserstein does.
 
-Each claim makes predictions, measured here; :mod:`analysis.claims_rule` turns them into
+Each claim makes predictions, measured here; :mod:`analysis.claims.rule` turns them into
 verdicts (:data:`RULE` states how). Loss
-comparisons need a paired atlas (:mod:`analysis.paired`); the others hold in any design.
+comparisons need a paired atlas (:mod:`analysis.stats.paired`); the others hold in any design.
 """
 
 from __future__ import annotations
@@ -26,12 +26,12 @@ from scipy import stats
 from analysis import findings
 from gan import failures
 from gan import outcomes
-from analysis.paired import PairedTest, PairingError, pairs, rate_test, shift_test
-from analysis.stats import rate_text, span_text, wilson_interval
+from analysis.stats.paired import PairedTest, PairingError, pairs, rate_test, shift_test
+from analysis.stats.intervals import rate_text, span_text, wilson_interval
 # The verdict rule, re-exported: the claims table's callers read it from here.
-from analysis.claims_rule import (ALPHA, CANNOT_TELL, CONTRADICTED, EARLY_EPOCHS,  # noqa: F401
-                                  MARGIN, PROBE_STEADY, PROBE_VANISHED, RULE, SEPARATED_JS,
-                                  SUPPORTED, Prediction, claim_verdict, decide, holm)
+from analysis.claims.rule import (CANNOT_TELL, CONTRADICTED, EARLY_EPOCHS,
+                                  MARGIN, PROBE_STEADY, PROBE_VANISHED, SEPARATED_JS,
+                                  SUPPORTED, Prediction, claim_verdict, decide)
 
 CLAIMS = {
     1: "With the saturating (minimax) loss, G's gradient vanishes once D gets good.",

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis import race
+from analysis.race import tables as race
 from gan import failures
 from gan.best_config import BestConfig
 from gan.race_record import RaceRecord
@@ -58,10 +58,11 @@ def defaults_beside(record: RaceRecord, runs: pd.DataFrame, objective: str) -> l
     scores = mine["score"].astype(float)
     if not len(mine):
         return []
-    failed = int(mine["failure"].isin(failures.FAILURES).sum())
-    return [f"gan.py's defaults (lr 2e-4, b1 0.5, latent 100) on {len(mine)} fresh seeds: "
-            f"{objective} {scores.mean():.4g} (runs {', '.join(f'{v:.4g}' for v in scores)}), "
-            f"failed {failed} of {len(mine)}."]
+    classes = mine["failure"].value_counts()
+    named = ", ".join(f"{int(k)} {failures.class_label(c)}" for c, k in classes.items() if c)
+    return [f"{contender_name(reference)}, on {len(mine)} fresh seeds: {objective} "
+            f"{scores.mean():.4g} (runs {', '.join(f'{v:.4g}' for v in scores)}); "
+            f"{named or 'no class'}."]
 
 
 def noise_findings(noise: dict[str, float], ranks: dict[str, Any]) -> list[str]:

@@ -15,7 +15,7 @@ import pandas as pd
 from gan import failures
 from gan import outcomes
 from analysis.findings import design_trials
-from analysis.stats import count_cell, rate_text, rates_differ, span_text, wilson_interval
+from analysis.stats.intervals import count_cell, rate_text, rates_differ, span_text, wilson_interval
 from gan.losses import in_arm_order
 
 BASELINES = ("ns", "minimax")  # gan.py's two costs; the other losses are the remedies

@@ -10,7 +10,7 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from analysis.race import ESTIMATE, RACE, SEARCH_DRAW  # noqa: E402
+from analysis.race.tables import ESTIMATE, RACE, SEARCH_DRAW  # noqa: E402
 
 KIND_STYLE = {SEARCH_DRAW: ("*", "tab:red", 220), RACE: ("o", "tab:blue", 60),
               ESTIMATE: ("D", "tab:green", 60)}

@@ -19,7 +19,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import NullFormatter
 
 from analysis.plots import CUT_PALETTE, PALETTE, empty_panel
-from analysis.stats import rate_text, wilson_interval
+from analysis.stats.intervals import rate_text, wilson_interval
 from gan import census, failures, layout
 
 TITLE = "Failure survey: where the vanilla GAN fails"
@@ -84,12 +84,12 @@ def survey_findings(trials: pd.DataFrame, max_epochs: int) -> list[str]:
     rates = class_rates(survey).set_index("class")
     seen = [f"{failures.class_label(c)} {int(rates.loc[c, 'k'])}" for c in failures.FAILURES
             if rates.loc[c, "k"]]
-    out = [head + f" Failed: {rate_text(int(rates.loc['any failure', 'k']), len(verdict))} of "
-           "the points with a verdict" + (f" ({', '.join(seen)})" if seen else "") + "."]
     slow = survey[survey["failure"] == failures.NOT_DIVERSE_YET]
-    if len(slow):
-        out.append(f"{len(slow)} survey point(s) ended not diverse yet (coverage still rising at "
-                   f"epoch {max_epochs}): no verdict, left out of the rates.")
+    out = [head + f" Failed: {rate_text(int(rates.loc['any failure', 'k']), len(verdict))} of "
+           "the points with a verdict" + (f" ({', '.join(seen)})" if seen else "")
+           + (f"; {len(slow)} more ended not diverse yet (narrow, but their coverage had grown "
+              f"and held by epoch {max_epochs}): no verdict, left out of the rates"
+              if len(slow) else "") + "."]
     if verdict["lr"].nunique() >= LR_BANDS:
         out.append(f"Survey failure rate by learning rate: {_lr_bands(verdict)}.")
     return out
@@ -97,10 +97,11 @@ def survey_findings(trials: pd.DataFrame, max_epochs: int) -> list[str]:
 
 def _scatter(ax, frame: pd.DataFrame, column: str, palette: dict[str, str], marker: str,
              filled: bool) -> None:
+    label = census.cut_label if column == "cut_state" else failures.class_label
     for value, group in frame.groupby(column, sort=False):
         color = palette.get(value, "0.5")
         ax.scatter(group["lr"].astype(float), group["b1"].astype(float), s=70, marker=marker,
-                   label=f"{value.replace('_', ' ')} ({len(group)})",
+                   label=f"{label(value)} ({len(group)})",
                    facecolors=color if filled else "none", edgecolors=color, linewidths=1.5)
 
 
@@ -165,7 +166,7 @@ def cut_states_text(trials: pd.DataFrame) -> str:
     if cut.empty or "cut_state" not in cut:
         return ""
     counts = cut["cut_state"].value_counts()
-    parts = [f"{int(counts[s])} {s.replace('_', ' ')}" for s in census.CUT_STATES
+    parts = [f"{int(counts[s])} {census.cut_label(s)}" for s in census.CUT_STATES
              if counts.get(s, 0)]
     return (f"The {len(cut)} search trials ASHA cut before any failure was conclusive stay "
             f"undetermined; at the cut they were: {', '.join(parts)} (states, not failures).")

@@ -3,7 +3,7 @@ seeds, and run a fixed minimax control.
 
 The contenders are the top ``race_top`` search configs that ran the full budget (ranked by
 the ranking signal, :mod:`gan.ranking`) and gan.py's defaults as the reference. The race
-(:mod:`study.race_rule`) gives each ``race_seeds`` fresh seeds in its first round and each
+(:mod:`study.race.rule`) gives each ``race_seeds`` fresh seeds in its first round and each
 survivor ``RACE_LATER_SEEDS`` more per round, dropping a contender once the stated test says
 it is worse than the leader, until one stands apart or ``race_budget`` runs are spent. The
 winner then trains ``estimate_seeds`` more seeds that played no part in choosing it: its
@@ -28,7 +28,7 @@ from ray.tune.search.basic_variant import BasicVariantGenerator
 from gan import layout
 from gan.config import GANConfig
 from study import footprint, outputs, runner
-from study.race_runs import (STAGE_ESTIMATE, STAGE_RACE, config_key, race_runs, run_params,
+from study.race.runs import (STAGE_ESTIMATE, STAGE_RACE, config_key, race_runs, run_params,
                              run_score)
 from gan.train.callbacks import stages_for
 from gan.race_record import RaceRecord
@@ -37,7 +37,7 @@ from gan.records import contender_name, final_rows, history_from_trials
 from gan.run_record import StudySettings
 from study.failure_stop import stamp_trials
 from study.history import scored_rows
-from study.race_rule import RACE_TEST, SELECTION_MARGIN, RacePlan, RaceState, decide
+from study.race.rule import RACE_TEST, SELECTION_MARGIN, RacePlan, RaceState, decide
 from study.space import CONTROL_POINT, gan_py_point
 from study.trainable import OBJECTIVE_KEY, RUN_KEY, TrialInputs, trial_dirname_creator
 

@@ -26,7 +26,7 @@ A run that produced no finite score (it diverged) counts as the worst finite sco
 whole race: it ranks last without inventing a number of its own. It is never reported as a
 score; the failure share reports it.
 
-Pure: no Ray, no files. ``study.race`` runs the rounds under Tune and records them.
+Pure: no Ray, no files. ``study.race.rounds`` runs the rounds under Tune and records them.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
-from analysis.plots import PALETTE, with_class, empty_panel
+from analysis.plots import PALETTE, empty_panel, tidy_legend, with_class
 from gan import failures
 from gan.failures import MODE_COLLAPSE
 
@@ -35,6 +35,7 @@ def diversity_collapse(history: pd.DataFrame, trials: pd.DataFrame) -> Figure:
              f"no dated collapse onset ({collapsed} collapsed without first learning variety)"
              if collapsed else "no trial collapsed")
     ax.set_title(f"Diversity (coverage x class entropy); {marks}", fontsize=10)
+    tidy_legend(ax)
     ax.set_ylim(-0.02, 1.02)
     fig.tight_layout()
     return fig

@@ -33,7 +33,7 @@ def race_runs(history, stage: str):
 
 def run_score(row, max_epochs: int) -> float:
     """A race run's score: its final objective when it trained every epoch and stayed
-    finite, else NaN (study.race_rule ranks such a run last)."""
+    finite, else NaN (study.race.rule ranks such a run last)."""
     ok = row["epoch"] >= max_epochs and row["status"] == STATUS_OK \
         and not bool(row.get("objective_penalized", False))
     return float(row["objective"]) if ok else math.nan

@@ -14,8 +14,8 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
-from analysis.plots import PALETTE, with_class, empty_panel, log_axis_with_zero
-from analysis.stats import rate_text
+from analysis.plots import PALETTE, empty_panel, log_axis_with_zero, tidy_legend, with_class
+from analysis.stats.intervals import rate_text
 from gan import failures
 from gan.failures import (FROZEN, VANISHING, VANISHING_D_FAKE, VANISHING_D_REAL,
                           VANISHING_GRAD_NORM, class_label)
@@ -84,6 +84,7 @@ def vanishing_gradients(history: pd.DataFrame, trials: pd.DataFrame) -> Figure:
     log_axis_with_zero(axes[0], data["g_grad_norm"], keep=VANISHING_GRAD_NORM)
     axes[0].axhline(VANISHING_GRAD_NORM, color="grey", ls="--", lw=1)
     axes[0].set_title("Generator gradient norm (vanishing below the dashed line)", fontsize=10)
+    tidy_legend(axes[0])
     for ax, column, line, title in ((axes[1], "d_real", VANISHING_D_REAL, "Mean D(x)"),
                                     (axes[2], "d_fake", VANISHING_D_FAKE, "Mean D(G(z))")):
         if column in data and data[column].notna().any():
@@ -111,6 +112,7 @@ def step_grad_norms(grad_logs: dict[str, pd.DataFrame], trials: pd.DataFrame) ->
                  units="trial_id", estimator=None, palette=PALETTE, alpha=0.6, lw=0.8, ax=ax)
     log_axis_with_zero(ax, data["g_grad_norm"], keep=VANISHING_GRAD_NORM)
     ax.axhline(VANISHING_GRAD_NORM, color="grey", ls="--", lw=1)
+    tidy_legend(ax)
     ax.set_title("Generator gradient norm per step")
     fig.tight_layout()
     return fig

@@ -8,7 +8,7 @@ import seaborn as sns
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from analysis.atlas import losses_in
+from analysis.atlas.tables import losses_in
 from gan.failures import FAILURES, class_label
 from analysis.plots import PALETTE, class_strip, empty_panel
 

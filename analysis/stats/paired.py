@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analysis.noninferiority import noninferiority_p
+from analysis.stats.noninferiority import noninferiority_p
 from gan.losses import RECIPE_ARMS, arm_loss, in_arm_order
 
 POINT_KEY = "seed"  # a paired atlas's trial seed leaves the loss out (study.space.trial_config)
@@ -122,7 +122,7 @@ def rate_test(a: np.ndarray, b: np.ndarray, margin: float | None = None,
     Args:
         a, b: booleans, one per point, equal length.
         margin: also test non-inferiority, H0 rate(A) - rate(B) <= -margin
-            (:func:`analysis.noninferiority.noninferiority_p`).
+            (:func:`analysis.stats.noninferiority.noninferiority_p`).
         interval: compute the bootstrap interval (a simulation of the p-values skips it).
 
     Returns:

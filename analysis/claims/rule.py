@@ -4,7 +4,7 @@ or "the data cannot tell", at a family-wise error of at most ALPHA.
 Every p-value prediction is tested two-sided and all the table's p-values are Holm-adjusted
 together; a "no less" prediction adds its non-inferiority p-value to the family. The rule is
 checked on simulated tables where the truth is known (tests/test_claims_error.py). What is
-measured, and on which trials, is :mod:`analysis.claims`.
+measured, and on which trials, is :mod:`analysis.claims.table`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from analysis.paired import PairedTest, two_sided
+from analysis.stats.paired import PairedTest, two_sided
 from gan import failures
 
 SUPPORTED, CONTRADICTED, CANNOT_TELL = "supported", "contradicted", "the data cannot tell"
