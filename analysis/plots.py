@@ -1,4 +1,7 @@
-"""Charts: each takes DataFrames and returns a matplotlib Figure.
+"""What every chart shares: the classes' colours, legends in words, a log axis that also draws
+exact zeros, strips by class, loss curves and sample grids. Each takes DataFrames and returns a
+matplotlib Figure; a section's own chart lives in its module (analysis.sections), and a
+chart two modules draw lives here (the gradient probe's: its command and its section).
 
 Figures are built without pyplot, so no backend is chosen or changed: a notebook
 keeps its own, and ``fig.savefig`` renders PNG/SVG on any machine.
@@ -14,10 +17,9 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
-from analysis.stats.intervals import wilson_interval
 from gan import census
-from gan.failures import (D_WINS, DIVERGED, FAILURES, FROZEN, HEALTHY, MODE_COLLAPSE, NO_VERDICT,
-                          NOT_DIVERSE_YET, OSCILLATION, UNDETERMINED, VANISHING, class_label)
+from gan.failures import (D_WINS, DIVERGED, FROZEN, HEALTHY, MODE_COLLAPSE, NOT_DIVERSE_YET,
+                          OSCILLATION, UNDETERMINED, VANISHING, class_label)
 
 # Fixed colours per class, so every chart reads the same; diverged is black (no data after it).
 PALETTE = {HEALTHY: "tab:blue", MODE_COLLAPSE: "tab:orange", VANISHING: "tab:green",
@@ -67,28 +69,6 @@ def log_axis_with_zero(ax, values, keep: float | None = None) -> float:
     return linthresh
 
 
-def lr_b1_landscape(trials: pd.DataFrame) -> Figure:
-    """lr x b1 scatter: left coloured by final fcd, right by failure class."""
-    fig = Figure(figsize=(12, 4.5))
-    axes = fig.subplots(1, 2, sharey=True)
-    scored = trials[np.isfinite(trials.get("fcd", pd.Series(dtype=float)))]
-    if len(scored):
-        points = axes[0].scatter(scored["lr"], scored["b1"], c=np.log10(scored["fcd"] + 1e-9),
-                                 cmap="viridis_r", s=40)
-        fig.colorbar(points, ax=axes[0], label="log10 final fcd (lower is better)")
-    axes[0].set_xscale("log")
-    axes[0].set_title("Final fcd")
-    sns.scatterplot(data=trials, x="lr", y="b1", hue="failure", palette=PALETTE, s=50,
-                    ax=axes[1])
-    axes[1].set_xscale("log")
-    axes[1].set_title("Failure class")
-    tidy_legend(axes[1])
-    for ax in axes:
-        ax.set_xlabel("learning rate")
-    fig.tight_layout()
-    return fig
-
-
 def class_strip(data: pd.DataFrame, x: str, y: str, order: list[str], title: str, *,
                 log_y: bool = False, box: bool = False, empty: str = "no data") -> Figure:
     """``y`` per category ``x`` (in ``order``), one point per trial coloured by failure class;
@@ -109,91 +89,6 @@ def class_strip(data: pd.DataFrame, x: str, y: str, order: list[str], title: str
     return fig
 
 
-def latent_outcome(trials: pd.DataFrame) -> Figure:
-    """Final fcd per latent size, points coloured by failure class."""
-    data = trials.assign(latent_dim=trials["latent_dim"].astype(int).astype(str))
-    order = sorted(data["latent_dim"].unique(), key=int)
-    return class_strip(data, "latent_dim", "fcd", order, "Final fcd by latent size", log_y=True)
-
-
-MIN_IMPORTANCE_TRIALS = 30  # below this many trials, fANOVA importances are a rough guide only
-
-
-def _rate_bars(ax, data: pd.DataFrame, edges: np.ndarray, title: str) -> None:
-    """Failure share per lr bin of ``data``, with 95% Wilson intervals; labels from ``edges``."""
-    lr = data["lr"].astype(float).to_numpy()
-    index = np.clip(np.searchsorted(edges, lr, side="right") - 1, 0, len(edges) - 2)
-    failed = data["failure"].isin(FAILURES).to_numpy()
-    labels, shares, errors = [], [], []
-    for b in range(len(edges) - 1):
-        n = int((index == b).sum())
-        if n == 0:
-            continue
-        k = int(failed[index == b].sum())
-        low, high = wilson_interval(k, n)
-        # Bin edges on the axis's own (log) scale, from the data's range: never below its min.
-        labels.append(f"{edges[b]:.0e}–{edges[b + 1]:.0e}\n(n={n})")
-        shares.append(k / n)
-        # clipped: at k = 0 or k = n a bound can miss the share by a rounding error
-        errors.append((max(0.0, k / n - low), max(0.0, high - k / n)))
-    ax.bar(labels, shares, color=sns.color_palette("rocket", 1)[0],
-           yerr=np.array(errors).T if errors else None, capsize=4)
-    ax.set_ylim(0, 1)
-    ax.set_title(title, fontsize=10)
-    ax.tick_params(axis="x", labelsize=7)
-
-
-def failure_rate_vs_lr(trials: pd.DataFrame, bins: int = 6, by: str | None = None,
-                       who: str = "judged") -> Figure:
-    """Share of judged trials that failed per learning-rate bin (log-spaced over the data's lr
-    range), with 95% Wilson intervals; undetermined (stopped early, not conclusive) trials are
-    left out. ``by`` (e.g. ``loss``): one panel per value, on the same bins."""
-    data = trials[~trials["failure"].isin(NO_VERDICT)]
-    groups = list(data.groupby(data[by].astype(str), sort=False)) if by else [("", data)]
-    fig = Figure(figsize=(8 if not by else 3.6 * len(groups), 4))
-    axes = np.atleast_1d(fig.subplots(1, max(1, len(groups)), sharey=True))
-    if len(data) < 2 or data["lr"].nunique() < 2:
-        empty_panel(axes[0], "too few judged trials")
-        return fig
-    lr = data["lr"].astype(float)
-    edges = np.logspace(math.log10(lr.min()), math.log10(lr.max()), bins + 1)
-    for ax, (name, group) in zip(axes, groups):
-        _rate_bars(ax, group, edges, f"{by} {name} (n={len(group)})" if by else
-                   f"Failure rate against learning rate ({who} trials with a verdict)")
-    axes[0].set_ylabel("failure rate (95% CI)")
-    fig.tight_layout()
-    return fig
-
-
-def importance_caveat(counts: dict[str, int]) -> str:
-    """What the importances rest on: each target's n, and a warning where it is small."""
-    parts = [f"{target} from {n} trials" for target, n in counts.items()]
-    few = [t for t, n in counts.items() if n < MIN_IMPORTANCE_TRIALS]
-    return ("Parameter importances (fANOVA): " + ", ".join(parts) + "."
-            + (f" Fewer than {MIN_IMPORTANCE_TRIALS} trials support {' and '.join(few)}: read "
-               "those importances as a rough guide, not a ranking." if few else ""))
-
-
-def importances(scores: dict[str, dict[str, float]],
-                counts: dict[str, int] | None = None) -> Figure:
-    """Optuna parameter importances, one panel per target; ``counts``: the trials behind each."""
-    counts = counts or {}
-    fig = Figure(figsize=(6 * max(1, len(scores)), 3.5))
-    axes = fig.subplots(1, max(1, len(scores)))
-    axes = np.atleast_1d(axes)
-    for ax, (target, values) in zip(axes, scores.items()):
-        if not values:
-            empty_panel(ax, f"{target}: not enough trials")
-            continue
-        series = pd.Series(values).sort_values()
-        ax.barh(series.index, series.values, color=sns.color_palette("crest", len(series)))
-        n = counts.get(target)
-        few = n is not None and n < MIN_IMPORTANCE_TRIALS
-        ax.set_title(f"Importance for {target}" + (f" (n={n}" if n is not None else "")
-                     + (", few: rough guide)" if few else ")" if n is not None else ""))
-        ax.set_xlim(0, 1)
-    fig.tight_layout()
-    return fig
 
 
 def loss_curves(history: pd.DataFrame, labels: dict[str, str]) -> Figure:

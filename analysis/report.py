@@ -11,12 +11,11 @@ import argparse
 import logging
 import shutil
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
 
-from analysis import findings, plots, reach, stopping
+from analysis import findings, reach, stopping
 from analysis.atlas import tables as atlas
 from analysis.atlas import plots as atlas_plots
 from analysis.claims import table as claims
@@ -26,18 +25,15 @@ from analysis.race import section as report_race
 from analysis.sections import samples
 from analysis.sections import survey
 from analysis.sections import vanishing
-from analysis.gradient_probe import INIT_STAGE, stage_probe
-from analysis.importance import param_importances
+from analysis.sections import landscape
+from analysis.sections import probe as probe_section
 from analysis.load import StudyData, load_study
 from analysis.report_render import Report, html_page, markdown
-from gan import census, failures, layout, stop_rules
+from gan import census, layout, stop_rules
 from gan import outcomes
 from gan.cli_common import HelpFormatter, OneLineParser, fail, setup_logging
-from gan.config import GANConfig
-from gan.data import load_data
 from gan.integrity import check_study_files
-from gan.records import StudyLoadError, trial_record
-from gan.train.callbacks import stages_for
+from gan.records import StudyLoadError
 
 log = logging.getLogger("analysis.report")
 PROG = "python -m analysis.report"
@@ -45,83 +41,11 @@ TABLE_COLUMNS = ("trial_id", "phase", "failure", "onset_epoch", "cut_state", "ep
                  "stopped_early", "failure_stop",
                  *layout.SEARCH_PARAMS, "fcd", "diversity", "coverage", "density", "modes",
                  "g_grad_norm", "d_loss", "status")
-PROBE_SEEDS = 2
 PAIRED_TITLE = ("The loss effect (each loss against ns) and the recipe effect (wgan-gp-recipe "
                 "against wgan-gp) at the same points (paired: arm minus the one it is compared "
                 "with, median paired difference or rate difference, 95% bootstrap interval over "
                 "the points, two-sided McNemar exact or Wilcoxon signed-rank p; failure: by the "
                 "samples, collapsed, not learned or diverged; onset: pairs that both failed)")
-PROBE_WHY = ("The probe's fresh D trains on its logits (the same objective as gan.py's "
-             "Sigmoid + BCELoss, computed stably): through the sigmoid a confident D saturates "
-             "to p = 0 exactly and stops learning, so it would never approach the optimal D the "
-             "probe is about. G's gradients are measured both through gan.py's numerics and "
-             "exactly on the logits.")
-
-
-def _landscape_section(rep: Report, data: StudyData, trials: pd.DataFrame, design: str) -> None:
-    # Failure rates stand on the survey when there is one (an unbiased sample of the space).
-    judged, who = findings.landscape_population(trials, design)
-    judged = judged.assign(failed=judged["failure"].isin(failures.FAILURES).astype(float))
-    scored = findings.proposal_trials(trials)
-    scores = {"fcd": param_importances(scored, "fcd", data.study_dir),
-              "failure": param_importances(judged, "failed", data.study_dir)}
-    counts = {"fcd": int(scored["fcd"].notna().sum()) if "fcd" in scored else 0,
-              "failure": len(judged)}
-    # An atlas runs every loss, whose failure rates differ: its lr chart is per loss.
-    by_loss = design == "atlas" and "loss" in judged and judged["loss"].nunique() > 1
-    rep.sections.append(("Hyperparameter landscape", [
-        rep.save(plots.lr_b1_landscape(trials), "lr_b1"),
-        rep.save(plots.latent_outcome(trials), "latent_dim"),
-        rep.save(plots.failure_rate_vs_lr(judged, by="loss" if by_loss else None, who=who),
-                 "failure_rate_lr"),
-        rep.save(plots.importances(scores, counts), "importances")],
-        findings.landscape(trials, design) + [plots.importance_caveat(counts)]))
-
-
-def _snapshot_source(data: StudyData, best: str, stages: list[int]
-                     ) -> tuple[str, dict[int, Path]] | None:
-    """A run of ``best``'s config that kept G at every stage (study.race.rounds asks the best
-    config's first race run to), as (trial id, snapshots by epoch)."""
-    params = trial_record(data.trial_dirs[best])["params"]
-    for trial_id, folder in data.trial_dirs.items():
-        snapshots = layout.generator_snapshots(folder)
-        if set(stages) <= set(snapshots) and trial_record(folder)["params"] == params:
-            return trial_id, snapshots
-    return None
-
-
-def _probe_section(rep: Report, data: StudyData, trials: pd.DataFrame, iterations: int
-                   ) -> pd.DataFrame | None:
-    """The probe's section; returns the probe's rows (None when it is skipped)."""
-    picks = samples.example_trials(trials, data.mode)
-    best = next((t for t, label in picks.items() if label == "best"), None)
-    if best is None or iterations <= 0 or best not in data.trial_dirs:
-        return None
-    stages = stages_for(data.max_epochs or int(data.history["epoch"].max()))
-    source = _snapshot_source(data, best, stages)
-    run, snapshots = source if source else (best, None)
-    saved = trial_record(data.trial_dirs[run])["config"]
-    config = GANConfig.from_dict({**saved, "device": "cpu"})
-    log.info("gradient probe: trial %s's G after epochs %s, %d D iterations", run, stages,
-             iterations)
-    started = time.monotonic()
-    # The stages, and G as initialised: the separation premise of claim 3 is about a fresh G.
-    probe = stage_probe(config, load_data(config), [INIT_STAGE, *stages], PROBE_SEEDS, iterations,
-                        every=max(1, iterations // 20), snapshots=snapshots)
-    log.info("gradient probe: %d probes in %.0f s (--probe-iterations 0 skips them)",
-             (len(stages) + 1) * PROBE_SEEDS, time.monotonic() - started)
-    probe.to_csv(rep.out / "gradient_probe.csv", index=False)
-    facts = findings.probe_findings(probe)
-    rep.facts += facts
-    design = data.design
-    origin = (f"Best {design} trial {best}'s config, G as saved during its race run "
-              f"{run}." if source else f"Best {design} trial {best}, retrained with its seed.")
-    rep.sections.append(("Gradient probe (Arjovsky & Bottou 2017, Fig. 2)",
-                         [rep.save(plots.gradient_probe(probe), "gradient_probe")],
-                         [origin, PROBE_WHY]))
-    return probe
-
-
 def _claims_section(rep: Report, data: StudyData, trials: pd.DataFrame,
                     probe: pd.DataFrame | None, paired_design: bool) -> None:
     summary, detail, rep.claims_note = claims.report_tables(
@@ -210,15 +134,15 @@ def build_report(study_dir: str | Path, probe_iterations: int = 2000) -> list[Pa
     rep.summarize(lines=[budget])
     rep.facts.append(budget)
     reach.reach_section(rep, data, trials, max_epochs)
-    rep.facts += vanishing.findings(trials, data.history) + findings.landscape(trials, design)
+    rep.facts += vanishing.findings(trials, data.history) + landscape.findings(trials, design)
     if "loss" in trials and trials["loss"].nunique() > 1:
         rep.facts.append(findings.gradient_change_by_loss(data.history))
     vanishing.section(rep, data, trials)
     collapse.section(rep, data, trials)
-    _landscape_section(rep, data, trials, design)
+    landscape.section(rep, data, trials, design)
     samples.samples_section(rep, data, trials, data.mode)
     _stopping_section(rep, data, trials, max_epochs)
-    probe = _probe_section(rep, data, trials, probe_iterations)
+    probe = probe_section.section(rep, data, trials, probe_iterations)
     _claims_section(rep, data, trials, probe, paired_design)
     counts = findings.census_table(trials, max_epochs, design)
     table = trials[[c for c in TABLE_COLUMNS if c in trials]].sort_values(

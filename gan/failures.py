@@ -80,9 +80,8 @@ OSCILLATION_CV = 0.5  # detrended spread of g_loss over the window, relative to 
 OSCILLATION_SMOOTH = 5  # grad-log rows averaged before detrending (per-batch noise is not a swing)
 # Still learning (not diverse yet): a trial that never learned variety whose coverage over the
 # final window is still within LEARNING_KEEP of its best (3-epoch means) and above its first
-# quarter's by at least LEARNING_GAIN. Set on the 200-epoch survey (docs/findings.md): the one
-# point called collapse at 30 epochs that was healthy at 200 had grown its coverage from 0.05 to
-# 0.13 and held it; the points that stayed narrow had fallen from their best or never grown.
+# quarter's by at least LEARNING_GAIN: a run that is slow, not collapsed, grows its coverage and
+# keeps it (docs/findings.md, "The budget's reach", has the 200-epoch survey that set it).
 LEARNING_KEEP = 0.8
 LEARNING_GAIN = 0.02
 THRESHOLDS = ("FINAL_WINDOW", "VANISHING_GRAD_NORM", "VANISHING_D_FAKE", "VANISHING_D_REAL",

@@ -1,9 +1,9 @@
 """The ranking signal: a trial's score averaged over its last evaluations.
 
-A GAN's sample quality swings from epoch to epoch: one full-budget search trial's last five
-fcd values read 135, 92, 100, 97 and 80, and ranking it on the final 80 ranks it on a lucky
-epoch. The study ranks trials (and tells Optuna and ASHA) on the mean of the last
-``RANK_WINDOW`` evaluations instead; docs/findings.md compares both signals on fresh seeds.
+A GAN's sample quality swings from epoch to epoch, so ranking a trial on its final epoch ranks
+it on one lucky or unlucky epoch (docs/study.md shows a trial's last five). The study ranks
+trials (and tells Optuna and ASHA) on the mean of the last ``RANK_WINDOW`` evaluations instead;
+docs/findings.md compares both signals on fresh seeds.
 """
 
 from __future__ import annotations

@@ -38,7 +38,7 @@ def test_loss_findings_and_remedies_carry_n_and_intervals():
     text = atlas.loss_findings(trials)
     assert text[0].startswith("minimax: vanishing gradients 9 of 10 (90%, 95% CI")
     assert "at lr 0.0001–0.01" in text[0] and "from epoch 5–13" in text[0]
-    assert text[-1].startswith("wgan-gp: no failure in 10 trials (0%, 95% CI 0–28%)")
+    assert text[-1].startswith("wgan-gp: no failure in 10 trials with a verdict (0%, 95% CI 0–28%)")
     remedies = " ".join(atlas.remedy_findings(trials))
     assert "less often under wgan-gp 0/10" in remedies  # 9/10 vs 0/10: intervals separate
     assert "cannot tell for hinge 5/10" in remedies  # 9/10 vs 5/10: they overlap
@@ -46,6 +46,23 @@ def test_loss_findings_and_remedies_carry_n_and_intervals():
     assert list(table.index) == ["minimax", "hinge", "wgan-gp"]  # gan.losses order
     assert table.loc["minimax", failures.VANISHING].startswith("9 (")
     assert table.loc["wgan-gp", "best fcd"] == 100.0
+
+
+def test_a_trial_not_diverse_yet_is_left_out_of_every_failure_rate():
+    """Not diverse yet is no verdict: neither a failure nor a success. Counted in n, it would
+    dilute every failure rate of a loss whose runs are slow."""
+    trials = _trials({"ns": [failures.MODE_COLLAPSE] * 4 + [failures.NOT_DIVERSE_YET] * 6
+                      + [failures.HEALTHY] * 2})
+    trials["outcome"] = trials["failure"].map({failures.MODE_COLLAPSE: "collapsed",
+                                               failures.HEALTHY: failures.HEALTHY,
+                                               failures.NOT_DIVERSE_YET: failures.NOT_DIVERSE_YET})
+    (text,) = atlas.loss_findings(trials)
+    assert "mode collapse 4 of 6 (67%" in text and "6 of 12 not diverse yet" in text
+    assert "failed by its samples 4 of 6 (67%" in text
+    row = atlas.loss_table(trials).set_index("loss").loc["ns"]
+    assert row["n"] == 12 and row["with a verdict"] == 6
+    assert row[failures.MODE_COLLAPSE].startswith("4 (") and row[atlas.ANY_FAILURE].startswith("4 (")
+    assert row[failures.NOT_DIVERSE_YET].startswith("6 (")
 
 
 def test_bn_eps_finding_says_when_the_data_cannot_tell():

@@ -76,3 +76,18 @@ def test_every_cli_help_states_its_defaults(module, capsys):
         if not takes_value or any(name in head for name in NO_DEFAULT):
             continue
         assert "default" in " ".join(entry.split()), (module, flag)
+
+
+def test_the_numbers_the_docs_quote_from_the_example_report_are_in_it():
+    """docs/example-report/README.md lists what the docs quote from the example report; each
+    must be in the page, and each quoted figure must be the README's too."""
+    import html as html_module
+
+    folder = ROOT / "docs" / "example-report"
+    page = html_module.unescape((folder / "report.html").read_text())
+    listed = re.findall(r"^- `(.+)`$", (folder / "README.md").read_text(), flags=re.M)
+    assert len(listed) >= 4
+    for quote in listed:
+        assert quote in page, quote
+    readme = (ROOT / "README.md").read_text()
+    assert "129.5 (95% CI 121.1–137.9)" in readme and "5 of 8" in readme

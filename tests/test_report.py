@@ -87,7 +87,8 @@ def test_findings_name_populations_and_intervals():
     import pandas as pd
 
     from gan.census import classify_study
-    from analysis.findings import census, landscape
+    from analysis.findings import census
+    from analysis.sections.landscape import findings as landscape
     from synthetic_study import histories
 
     h = histories()

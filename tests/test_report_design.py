@@ -82,7 +82,7 @@ def test_lr_bins_are_positive_and_importances_carry_their_n(reports):
     for design in ("search", "atlas"):
         md, _ = reports[design]
         assert "Parameter importances (fANOVA): fcd from" in md
-    from analysis.plots import failure_rate_vs_lr
+    from analysis.sections.landscape import failure_rate_vs_lr
 
     trials = pd.DataFrame({"lr": [1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 1e-2], "failure":
                            ["healthy", "mode_collapse"] * 3})

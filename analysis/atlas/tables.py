@@ -1,9 +1,10 @@
 """The failure atlas, per loss: class rates with intervals, where in lr each class lives, its
 onset, and the quality each loss reaches.
 
-An atlas trial runs the full budget (FIFO), so every trial is judged; none is
-undetermined. Every rate carries its n and 95% Wilson interval, and a remedy is
-said to remove a failure only when its interval separates from the baseline's.
+An atlas trial runs the full budget (FIFO), so none is undetermined; a trial that is not
+diverse yet carries no verdict, so every failure rate stands on the trials with one. Every
+rate carries its n and 95% Wilson interval, and a remedy is said to remove a failure only when
+its interval separates from the baseline's.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import pandas as pd
 
 from gan import failures
 from gan import outcomes
-from analysis.findings import design_trials
+from analysis.findings import design_trials, judged
 from analysis.stats.intervals import count_cell, rate_text, rates_differ, span_text, wilson_interval
 from gan.losses import in_arm_order
 
@@ -27,20 +28,23 @@ def losses_in(trials: pd.DataFrame) -> list[str]:
 
 
 def loss_table(trials: pd.DataFrame) -> pd.DataFrame:
-    """One row per loss: n, each class as ``k (95% CI)`` ("n/a" where the class does not exist
-    for the loss), failure by the samples, median onset per failure, and the best and median
-    final fcd of the trials that did not diverge."""
+    """One row per loss: n, the trials with a verdict, each class as ``k (95% CI)`` of them
+    ("n/a" where the class does not exist for the loss; a class without a verdict, of all n),
+    failure by the samples (of the trials whose samples have a verdict), median onset per
+    failure, and the best and median final fcd of the trials that did not diverge."""
     rows = []
     for loss in losses_in(trials):
         group = trials[trials["loss"].astype(str) == loss]
         n = len(group)
-        row: dict[str, object] = {"loss": loss, "n": n}
+        row: dict[str, object] = {"loss": loss, "n": n, "with a verdict": len(verdicts(group))}
         for cls in failures.CLASSES:
             if outcomes.rule_family(cls, loss) is None:
                 row[cls] = "n/a"  # the class does not exist for this loss (gan.failures)
-            elif cls not in failures.NO_VERDICT or (group["failure"] == cls).any():
+            elif cls not in failures.NO_VERDICT:
+                row[cls] = _cell(_hits(group, cls), len(verdicts(group)))
+            elif (group["failure"] == cls).any():
                 row[cls] = count_cell(int((group["failure"] == cls).sum()), n)
-        row[ANY_FAILURE] = count_cell(_hits(group, ANY_FAILURE), n)
+        row[ANY_FAILURE] = _cell(_hits(group, ANY_FAILURE), len(verdicts(group, ANY_FAILURE)))
         for cls in failures.FAILURES:
             onsets = group.loc[group["failure"] == cls, "onset_epoch"].dropna()
             row[f"onset {failures.class_label(cls)}"] = \
@@ -55,7 +59,7 @@ def loss_table(trials: pd.DataFrame) -> pd.DataFrame:
 
 def _class_sentence(group: pd.DataFrame, cls: str) -> str:
     hit = group[group["failure"] == cls]
-    text = f"{failures.class_label(cls)} {rate_text(len(hit), len(group))}"
+    text = f"{failures.class_label(cls)} {rate_text(len(hit), len(verdicts(group)))}"
     if len(hit):
         text += f", at lr {span_text(hit['lr'], '.2g')}"
         onsets = hit["onset_epoch"].dropna()
@@ -69,21 +73,37 @@ def loss_findings(trials: pd.DataFrame) -> list[str]:
     out = []
     for loss in losses_in(trials):
         group = trials[trials["loss"].astype(str) == loss]
-        n = len(group)
+        n = len(verdicts(group))
         seen = [c for c in failures.FAILURES if (group["failure"] == c).any()]
         failed = _hits(group, ANY_FAILURE)
         if seen:
             body = "; ".join(_class_sentence(group, c) for c in seen)
         else:
-            body = f"no failure in {n} trials (0%, 95% CI 0–{wilson_interval(0, n)[1]:.0%})"
+            body = (f"no failure in {n} trials with a verdict (0%, 95% CI "
+                    f"0–{wilson_interval(0, n)[1]:.0%})" if n else "no trial with a verdict")
+        slow = len(group) - n
+        if slow:
+            body += f" ({slow} of {len(group)} not diverse yet, no verdict)"
         fcd = group["fcd"].dropna() if "fcd" in group else pd.Series(dtype=float)
         quality = (f"; best fcd {fcd.min():.4g}, median {fcd.median():.4g} (n={len(fcd)})"
                    if len(fcd) else "")
-        out.append(f"{loss}: {body}; {ANY_FAILURE} {rate_text(failed, n)}{quality}.")
+        judged = len(verdicts(group, ANY_FAILURE))
+        out.append(f"{loss}: {body}; {ANY_FAILURE} "
+                   f"{rate_text(failed, judged) if judged else 'no verdict'}{quality}.")
     return out
 
 
 ANY_FAILURE = "failed by its samples"  # one outcome for every loss (gan.outcomes.sample_outcome)
+
+
+def _cell(k: int, n: int) -> str:
+    return count_cell(k, n) if n else "no verdict"
+
+
+def verdicts(group: pd.DataFrame, cls: str | None = None) -> pd.DataFrame:
+    """The trials a failure rate stands on: those with a verdict (not diverse yet and
+    undetermined carry none); for failure by the samples, those whose samples have one."""
+    return judged(group, "outcome" if cls == ANY_FAILURE and "outcome" in group else "failure")
 
 
 def _hits(group: pd.DataFrame, cls: str) -> int:
@@ -104,7 +124,7 @@ def remedy_findings(trials: pd.DataFrame) -> list[str]:
     for base in [b for b in BASELINES if b in losses]:
         group = trials[trials["loss"].astype(str) == base]
         for cls in (ANY_FAILURE, *failures.FAILURES):
-            k = _hits(group, cls)
+            k, n = _hits(group, cls), len(verdicts(group, cls))
             if k == 0:
                 continue
             fewer, unclear = [], []
@@ -112,10 +132,10 @@ def remedy_findings(trials: pd.DataFrame) -> list[str]:
             for other in [x for x in losses if x != base and (
                     cls == ANY_FAILURE or outcomes.rule_family(cls, x) == family)]:
                 rival = trials[trials["loss"].astype(str) == other]
-                pair = (_hits(rival, cls), len(rival))
-                separate = rates_differ((k, len(group)), pair) and pair[0] / pair[1] < k / len(group)
+                pair = (_hits(rival, cls), len(verdicts(rival, cls)))
+                separate = pair[1] > 0 and rates_differ((k, n), pair) and pair[0] / pair[1] < k / n
                 (fewer if separate else unclear).append(f"{other} {pair[0]}/{pair[1]}")
-            text = f"{failures.class_label(cls)} under {base} ({k}/{len(group)}): "
+            text = f"{failures.class_label(cls)} under {base} ({k}/{n}): "
             if not fewer and not unclear:
                 continue  # no loss shares this class's definition
             text += (f"less often under {', '.join(fewer)} (95% intervals separate)"
@@ -143,14 +163,18 @@ def bn_eps_findings(trials: pd.DataFrame) -> list[str]:
     for loss in losses_in(trials):
         group = trials[trials["loss"].astype(str) == loss]
         rates = [(_hits(g, ANY_FAILURE), len(g)) for g in
-                 (group[group["bn_eps"].astype(float) == v] for v in values)]
-        balanced &= min(n for _, n in rates) >= BALANCED_SHARE * len(group)
+                 (verdicts(group, ANY_FAILURE)[lambda t: t["bn_eps"].astype(float) == v]
+                  for v in values)]
+        balanced &= min(n for _, n in rates) >= BALANCED_SHARE * sum(n for _, n in rates)
         verdict = ("differ" if rates_differ(*rates) else "cannot tell") \
             if min(n for _, n in rates) else "one value only"
         strata.append(f"{loss}: {rates[0][0]}/{rates[0][1]} vs {rates[1][0]}/{rates[1][1]} "
                       f"({verdict})")
+    judged = verdicts(trials, ANY_FAILURE)
     pooled = [(_hits(g, ANY_FAILURE), len(g)) for g in
-              (trials[trials["bn_eps"].astype(float) == v] for v in values)]
+              (judged[judged["bn_eps"].astype(float) == v] for v in values)]
+    if not min(n for _, n in pooled):
+        return []
     if not balanced:
         verdict = ("no pooled verdict: the losses split their trials unevenly between the two "
                    "values, so the pooled difference mixes the eps effect with the loss effect")

@@ -24,6 +24,7 @@ import pandas as pd
 from scipy import stats
 
 from analysis import findings
+from analysis.sections import probe as probe_section
 from gan import failures
 from gan import outcomes
 from analysis.stats.paired import PairedTest, PairingError, pairs, rate_test, shift_test
@@ -99,7 +100,7 @@ def _probe(inputs: Inputs) -> Prediction:
     trained = None if inputs.probe is None else inputs.probe[inputs.probe["stage_epoch"] > 0]
     if trained is None or not len(trained):
         return Prediction(1, text, "gradient probe", 0, "not measured (the probe was skipped)")
-    minimax, ns = (findings.probe_orders(trained, cost) for cost in ("minimax", "ns"))
+    minimax, ns = (probe_section.orders(trained, cost) for cost in ("minimax", "ns"))
     mm, nn = float(minimax.median()), float(ns.median())
     verdict = (SUPPORTED if mm >= PROBE_VANISHED and nn < PROBE_STEADY else
                CONTRADICTED if mm < PROBE_STEADY else CANNOT_TELL)

@@ -77,7 +77,7 @@ def vanishing_gradients(history: pd.DataFrame, trials: pd.DataFrame) -> Figure:
     epoch, one line per trial, by class: vanishing needs D to separate (D(x) high, D(G(z))
     near 0); a D saturated on every input (both at 0, or both at 1) is frozen."""
     data = with_class(history, trials)
-    fig = Figure(figsize=(14, 4.5))
+    fig = Figure(figsize=(14, 5))
     axes = fig.subplots(1, 3)
     sns.lineplot(data=data, x="epoch", y="g_grad_norm", hue="failure",
                  units="trial_id", estimator=None, palette=PALETTE, alpha=0.7, ax=axes[0])
@@ -95,7 +95,12 @@ def vanishing_gradients(history: pd.DataFrame, trials: pd.DataFrame) -> Figure:
             ax.set_title(f"{title} (dashed: the vanishing rule's bound)", fontsize=10)
         else:
             empty_panel(ax, f"no {title} (logit losses only)")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.09, 1, 1))
+    if axes[0].get_legend() is not None:
+        # Below the panels: inside one, the legend would hide the lines at exactly 0.
+        sns.move_legend(axes[0], "lower center", bbox_to_anchor=(0.5, 0.0),
+                        bbox_transform=fig.transFigure, ncol=8, frameon=False)
+        tidy_legend(axes[0])
     return fig
 
 

@@ -40,9 +40,9 @@ from scipy import stats
 
 ALPHA = 0.05
 # The level is halved beyond Bonferroni: a bimodal contender that is lucky on its first seeds
-# can lead a round while its expected score is a hair worse than the true best's; at the full
-# Bonferroni level the simulation dropped that true best 5.4% of the time, at half of it 2.7%
-# (docs/metrics.md, "The race").
+# can lead a round while its expected score is a hair worse than the true best's, and at the
+# full Bonferroni level that drops the true best more often than alpha (docs/metrics.md, "The
+# race", has the simulation that set the margin).
 SELECTION_MARGIN = 2
 RACE_TEST = ("one-sided t-test against the round's leader, each contender's variance floored "
              "at the round's pooled variance (runs minus contenders degrees of freedom)")
