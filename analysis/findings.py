@@ -16,6 +16,7 @@ import pandas as pd
 from analysis.sections import survey
 from analysis.stats.intervals import count_cell, rate_text
 from gan import failures, layout
+from gan.census import with_verdict
 
 
 def design_trials(trials: pd.DataFrame) -> pd.DataFrame:
@@ -87,8 +88,7 @@ def judged(trials: pd.DataFrame, column: str = "failure") -> pd.DataFrame:
     """The design's trials with a verdict: full budget or stopped with a conclusive failure,
     and not still improving at the end (gan.failures.NO_VERDICT). ``column``: the census class
     (``failure``) or the samples' outcome (``outcome``)."""
-    own = design_trials(trials)
-    return own[~own[column].isin(failures.NO_VERDICT)]
+    return with_verdict(design_trials(trials), column)
 
 
 def gradient_change_by_loss(history: pd.DataFrame) -> str:

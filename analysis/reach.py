@@ -27,13 +27,13 @@ from analysis.load import load_study
 from gan.records import StudyLoadError
 from analysis.stats.intervals import rate_text
 from gan import failures
-from gan.census import classify_study
+from gan.census import classify_study, with_verdict
 from gan.cli_common import HelpFormatter, OneLineParser, fail, setup_logging
-from gan.config import GANConfig
+from gan.config import CPU_STUDY_EPOCHS, GANConfig
 from gan.ranking import trailing_mean
 
 PROG = "python -m analysis.reach"
-DEFAULT_AT = 30  # the study's default budget on a CPU (study.cli.DEFAULT_MAX_EPOCHS_CPU)
+DEFAULT_AT = CPU_STUDY_EPOCHS  # the short budget: a study's default on a CPU
 MNIST_TRAIN = 60_000  # gan.py's training set: the full MNIST training split
 TITLE = "The budget's reach: each trial's class at the short budget against at its end"
 
@@ -42,11 +42,11 @@ def budget_sentence(history: pd.DataFrame, max_epochs: int) -> str:
     """What the study's budget is, set against gan.py's, and what it can and cannot tell."""
     steps = history.dropna(subset=["step"]) if "step" in history else history.iloc[:0]
     per_epoch = int(round((steps["step"] / steps["epoch"]).median())) if len(steps) else 0
-    seed = GANConfig()
-    theirs = seed.n_epochs * math.ceil(MNIST_TRAIN / seed.batch_size)
+    gan_py = GANConfig()
+    theirs = gan_py.n_epochs * math.ceil(MNIST_TRAIN / gan_py.batch_size)
     ours = per_epoch * max_epochs
     share = (f"{ours:,} generator steps ({per_epoch} per epoch), 1/{theirs / ours:.0f} of "
-             f"gan.py's {seed.n_epochs} epochs on {MNIST_TRAIN:,} digits ({theirs:,} steps)"
+             f"gan.py's {gan_py.n_epochs} epochs on {MNIST_TRAIN:,} digits ({theirs:,} steps)"
              if ours else f"{max_epochs} epochs")
     return (f"Budget: {max_epochs} epochs per trial, {share}. A class here is what a trial "
             f"looked like after {max_epochs} epochs: it cannot tell a failure that sets in "
@@ -117,7 +117,7 @@ def reach_findings(table: pd.DataFrame, at: int, max_epochs: int) -> list[str]:
                       f"{k}" for (a, b), k in changes.items()) or "none"
     collapsed = table[table["class_at"] == failures.MODE_COLLAPSE]
     revived = collapsed[collapsed["class_end"] == failures.HEALTHY]
-    verdict = table[~table["class_at"].isin(failures.NO_VERDICT)]
+    verdict = with_verdict(table, "class_at")
     held = int((verdict["class_at"] == verdict["class_end"]).sum())
     slow = table[table["class_at"] == failures.NOT_DIVERSE_YET]
     fates = ", ".join(f"{int(k)} {failures.class_label(c)}"

@@ -8,14 +8,14 @@ helpers from here (:func:`ended_before_budget`, :data:`STOP_COLUMN`).
 
 from __future__ import annotations
 
-
 import math
 
 import numpy as np
 import pandas as pd
 
-from gan.failures import (DIVERGED, FROZEN, LEARNING_GAIN, NONCONVERGED_DIVERSITY, UNDETERMINED,
-                          VANISHING, classify_trial, conclusive_masks, narrow_and_real)
+from gan.failures import (DIVERGED, FROZEN, LEARNING_GAIN, NO_VERDICT, NONCONVERGED_DIVERSITY,
+                          UNDETERMINED, VANISHING, classify_trial, conclusive_masks,
+                          narrow_and_real)
 from gan.outcomes import sample_outcome
 from gan.state import STATUS_DIVERGED
 
@@ -56,6 +56,12 @@ def cut_state(trial: pd.DataFrame) -> str:
         return CUT_LEARNING
     return CUT_NARROW if narrow_and_real(trial)[-1] else CUT_NOT_LEARNING
 
+
+def with_verdict(trials: pd.DataFrame, column: str = "failure") -> pd.DataFrame:
+    """The trials a failure rate stands on: those whose ``column`` (the census class, or the
+    samples' ``outcome``) carries a verdict. Not diverse yet and undetermined carry none
+    (:data:`gan.failures.NO_VERDICT`), and no rate counts them."""
+    return trials[~trials[column].isin(NO_VERDICT)]
 
 
 def ended_before_budget(epochs: float, max_epochs: int, status: str) -> bool:

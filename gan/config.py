@@ -25,6 +25,9 @@ RESUMABLE_CHANGES = ("n_epochs", *EXECUTION_SETTINGS)
 DATASETS = ("auto", "mnist", "embedded", "synthetic")
 PRECISIONS = ("fp32", "bf16")
 CUDA_GRAPH_MODES = ("auto", "off")
+# A study's epochs per trial on a CPU: gan.py's 200 are days of CPU time for 50 trials. The
+# study's default, and the short budget the budget's reach (analysis.reach) measures.
+CPU_STUDY_EPOCHS = 30
 # Settings a loss's own paper uses, applied where the user (or the search) did not set them:
 # Gulrajani et al. 2017 train the critic 5 times per generator step, Adam betas (0, 0.9).
 LOSS_PAPER_SETTINGS: dict[str, dict[str, Any]] = {

@@ -45,8 +45,10 @@ class StudyLoadError(ValueError):
 
 
 def read_record(path: Path, build: Callable[[dict[str, Any]], Any]) -> Any:
-    """``build`` of the JSON at ``path``, or None when there is no file: how every typed
-    record of a study folder is read.
+    """``build`` of the JSON at ``path``, or None when there is no file: how the typed records
+    a study may lack are read (race, best config, timing). The run record, which a study
+    cannot lack, and the failure-stop record, whose damage the study explains in its own
+    words, read their files themselves.
 
     Raises:
         StudyLoadError: when the file is there but unreadable (naming the file).

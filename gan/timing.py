@@ -12,6 +12,7 @@ import pandas as pd
 
 from gan import layout
 from gan.atomic import write_text
+from gan.records import read_record
 
 SCHEMA = 1
 
@@ -37,16 +38,20 @@ class Timing:
         write_text(Path(study_dir) / layout.TIMING_FILE, json.dumps(asdict(self), indent=2))
 
     @classmethod
-    def load(cls, study_dir: str | Path) -> Timing:
-        """The study's timing record; an older one (schema 0) may lack the checkpoints' share.
-
-        Raises:
-            OSError, ValueError, TypeError: when it is missing or unreadable.
-        """
-        data = json.loads((Path(study_dir) / layout.TIMING_FILE).read_text())
+    def from_dict(cls, data: dict) -> Timing:
+        """A record from its JSON; an older one (schema 0) may lack the checkpoints' share."""
         data = {"checkpoints": 0.0, "checkpoint_cost": math.nan, "slot": "core", "schema": 0,
                 **data}
         return cls(**{f.name: data[f.name] for f in fields(cls)})
+
+    @classmethod
+    def load(cls, study_dir: str | Path) -> Timing | None:
+        """The study's timing record, or None when it has none (an unfinished study).
+
+        Raises:
+            StudyLoadError: when the file is there but unreadable.
+        """
+        return read_record(Path(study_dir) / layout.TIMING_FILE, cls.from_dict)
 
 
 def slot_name(cpus_per_trial: float, gpus_per_trial: float = 0.0) -> str:

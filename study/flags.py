@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 
 from gan.cli_common import HelpFormatter, OneLineParser, add_config_flags
-from gan.config import GANConfig
+from gan.config import CPU_STUDY_EPOCHS, GANConfig
 from gan.losses import ARMS
 from study.race.rounds import default_budget
 from study.space import CONTROL_POINT, DESIGNS, OBJECTIVES, SPACES
@@ -18,7 +18,7 @@ from study.survey import DEFAULT_SURVEY_POINTS_CPU, DEFAULT_SURVEY_POINTS_GPU
 
 log = logging.getLogger("study.run")
 
-DEFAULT_MAX_EPOCHS_CPU = 30  # gan.py's 200 epochs are days of CPU time for 50 trials
+DEFAULT_MAX_EPOCHS_CPU = CPU_STUDY_EPOCHS
 DEFAULT_MAX_EPOCHS_GPU = GANConfig().n_epochs
 GPU_SHARE_PER_TRIAL = 0.25  # this MLP uses a sliver of a GPU: four trials share one
 DEFAULT_PROBE_ITERATIONS = 2000

@@ -13,9 +13,9 @@ import math
 
 import pandas as pd
 
-from gan import failures
+from gan import census, failures
 from gan import outcomes
-from analysis.findings import design_trials, judged
+from analysis.findings import design_trials
 from analysis.stats.intervals import count_cell, rate_text, rates_differ, span_text, wilson_interval
 from gan.losses import in_arm_order
 
@@ -103,7 +103,8 @@ def _cell(k: int, n: int) -> str:
 def verdicts(group: pd.DataFrame, cls: str | None = None) -> pd.DataFrame:
     """The trials a failure rate stands on: those with a verdict (not diverse yet and
     undetermined carry none); for failure by the samples, those whose samples have one."""
-    return judged(group, "outcome" if cls == ANY_FAILURE and "outcome" in group else "failure")
+    return census.with_verdict(group, "outcome" if cls == ANY_FAILURE and "outcome" in group
+                               else "failure")
 
 
 def _hits(group: pd.DataFrame, cls: str) -> int:

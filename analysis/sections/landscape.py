@@ -22,8 +22,8 @@ from analysis.load import StudyData
 from analysis.plots import PALETTE, class_strip, empty_panel, tidy_legend
 from analysis.sections import survey
 from analysis.stats.intervals import rate_text, rates_differ, wilson_interval
-from gan import failures, layout
-from gan.failures import FAILURES, NO_VERDICT
+from gan import census, failures, layout
+from gan.failures import FAILURES
 
 MIN_IMPORTANCE_TRIALS = 30  # below this many trials, fANOVA importances are a rough guide only
 
@@ -36,7 +36,7 @@ LR_BINS = 3  # learning-rate terciles for the failure-rate comparison
 def population(trials: pd.DataFrame, design: str) -> tuple[pd.DataFrame, str]:
     """(judged trials, their name) the landscape's rates stand on: a search's survey points
     when it has them (an unbiased sample of the space), else the design's own trials."""
-    points = survey.judged(survey.survey_trials(trials)) if design == "search" \
+    points = census.with_verdict(survey.survey_trials(trials)) if design == "search" \
         else trials.iloc[:0]
     if len(points):
         return points, "survey"
@@ -198,7 +198,7 @@ def failure_rate_vs_lr(trials: pd.DataFrame, bins: int = 6, by: str | None = Non
     """Share of judged trials that failed per learning-rate bin (log-spaced over the data's lr
     range), with 95% Wilson intervals; undetermined (stopped early, not conclusive) trials are
     left out. ``by`` (e.g. ``loss``): one panel per value, on the same bins."""
-    data = trials[~trials["failure"].isin(NO_VERDICT)]
+    data = census.with_verdict(trials)
     groups = list(data.groupby(data[by].astype(str), sort=False)) if by else [("", data)]
     fig = Figure(figsize=(8 if not by else 3.6 * len(groups), 4))
     axes = np.atleast_1d(fig.subplots(1, max(1, len(groups)), sharey=True))

@@ -33,15 +33,10 @@ def survey_trials(trials: pd.DataFrame) -> pd.DataFrame:
     return trials[trials["phase"] == layout.PHASE_SURVEY]
 
 
-def judged(group: pd.DataFrame) -> pd.DataFrame:
-    """The trials with a verdict: neither undetermined nor not diverse yet."""
-    return group[~group["failure"].isin(failures.NO_VERDICT)]
-
-
 def class_rates(survey: pd.DataFrame) -> pd.DataFrame:
     """One row per failure class and one for any failure: k, n (judged points), share and its
     95% Wilson interval."""
-    verdict = judged(survey)
+    verdict = census.with_verdict(survey)
     n = len(verdict)
     rows = []
     for cls in (*failures.FAILURES, "any failure"):
@@ -74,7 +69,7 @@ def survey_findings(trials: pd.DataFrame, max_epochs: int) -> list[str]:
     survey = survey_trials(trials)
     if survey.empty:
         return []
-    verdict = judged(survey)
+    verdict = census.with_verdict(survey)
     stopped = int(survey.get("stopped_for_failure", pd.Series(False)).astype(bool).sum())
     head = (f"Survey: {len(survey)} Sobol points of the search space with gan.py's loss, each "
             f"trained up to all {max_epochs} epochs and never cut by the scheduler"
