@@ -61,6 +61,8 @@ def census(trials: pd.DataFrame, max_epochs: int, design: str = "search") -> lis
                    + "; ".join(parts) + ".")
     if len(for_failure):
         out.append(stopped_for_failure(for_failure, max_epochs))
+    if "secondary" in search and (search["secondary"].fillna("") != "").any():
+        out.append(secondary_text(search))
     if len(early):
         counts = early["failure"].value_counts()
         undetermined = int(counts.get(failures.UNDETERMINED, 0))
@@ -71,6 +73,16 @@ def census(trials: pd.DataFrame, max_epochs: int, design: str = "search") -> lis
                    "not a failure)" + (f"; conclusive: {', '.join(conclusive)}" if conclusive
                                       else "") + ".")
     return out
+
+
+def secondary_text(group: pd.DataFrame) -> str:
+    """The trials with a second failure signal beside their class: which pairs, how many."""
+    two = group[group["secondary"].fillna("") != ""]
+    pairs = (two["failure"].map(failures.class_label) + " with "
+             + two["secondary"].str.replace(",", " and ").str.replace("_", " "))
+    counts = ", ".join(f"{int(k)} {pair}" for pair, k in pairs.value_counts().items())
+    return (f"{len(two)} of these trials show a second failure signal beside their class "
+            f"(rates count the class alone): {counts}.")
 
 
 def stopped_for_failure(group: pd.DataFrame, max_epochs: int) -> str:
@@ -86,7 +98,7 @@ def stopped_for_failure(group: pd.DataFrame, max_epochs: int) -> str:
 
 def judged(trials: pd.DataFrame, column: str = "failure") -> pd.DataFrame:
     """The design's trials with a verdict: full budget or stopped with a conclusive failure,
-    and not still improving at the end (gan.failures.NO_VERDICT). ``column``: the census class
+    and not still climbing at the end (gan.failures.NO_VERDICT). ``column``: the census class
     (``failure``) or the samples' outcome (``outcome``)."""
     return with_verdict(design_trials(trials), column)
 

@@ -50,16 +50,17 @@ def budget_sentence(history: pd.DataFrame, max_epochs: int) -> str:
              if ours else f"{max_epochs} epochs")
     return (f"Budget: {max_epochs} epochs per trial, {share}. A class here is what a trial "
             f"looked like after {max_epochs} epochs: it cannot tell a failure that sets in "
-            "later, and a run still improving ends \"not diverse yet\", without a verdict; how "
+            "later, and a run still climbing ends \"not diverse yet\", without a verdict; how "
             "often a 30-epoch class holds at 200 epochs is measured in docs/findings.md "
             f"({PROG}).")
 
 
-def reach_table(history: pd.DataFrame, trials: pd.DataFrame, at: int, max_epochs: int
-                ) -> pd.DataFrame:
+def reach_table(history: pd.DataFrame, trials: pd.DataFrame, at: int, max_epochs: int,
+                grad_logs: dict[str, pd.DataFrame] | None = None) -> pd.DataFrame:
     """One row per proposed trial that trained past ``at`` epochs or ended for good before
     (a divergence or a conclusive stop): its class and ranking signal (the objective metric's
-    trailing mean, fcd here) at ``at`` and at its end.
+    trailing mean, fcd here) at ``at`` and at its end. Both classes read the same signals:
+    the epochs up to each budget and the trial's logged steps up to it.
 
     Raises:
         ValueError: when ``at`` is not below ``max_epochs``.
@@ -76,12 +77,17 @@ def reach_table(history: pd.DataFrame, trials: pd.DataFrame, at: int, max_epochs
     for _, row in own[ended].iterrows():
         trial = history[history["trial_id"] == row["trial_id"]].sort_values("epoch")
         early = trial[trial["epoch"] <= at]
-        short, _ = failures.classify_trial(early)  # ``at`` epochs as its full budget
+        steps = (grad_logs or {}).get(row["trial_id"])
+        early_steps = steps[steps["epoch"] <= at] if steps is not None and "epoch" in steps \
+            else None
+        short, _ = failures.classify_trial(early, steps=early_steps)  # ``at`` as its budget
+        end, _ = failures.classify_trial(trial, full_budget=int(trial["epoch"].max())
+                                         >= max_epochs, steps=steps)
         rows.append({"trial_id": row["trial_id"], "phase": row.get("phase"),
                      "lr": row.get("lr"), "b1": row.get("b1"),
                      "class_at": short if int(early["epoch"].max()) >= at
                      or short in failures.FAILURES else failures.UNDETERMINED,
-                     "class_end": row["failure"],
+                     "class_end": end,
                      "fcd_at": trailing_mean(early["fcd"]) if "fcd" in early else math.nan,
                      "fcd_end": trailing_mean(trial["fcd"]) if "fcd" in trial else math.nan})
     return pd.DataFrame(rows)
@@ -117,21 +123,33 @@ def reach_findings(table: pd.DataFrame, at: int, max_epochs: int) -> list[str]:
                       f"{k}" for (a, b), k in changes.items()) or "none"
     collapsed = table[table["class_at"] == failures.MODE_COLLAPSE]
     revived = collapsed[collapsed["class_end"] == failures.HEALTHY]
-    verdict = with_verdict(table, "class_at")
-    held = int((verdict["class_at"] == verdict["class_end"]).sum())
+    both = with_verdict(with_verdict(table, "class_at"), "class_end")
+    agree = int((both["class_at"] == both["class_end"]).sum())
+    failed_at = table[table["class_at"].isin(failures.FAILURES)]
+    still = int(failed_at["class_end"].isin(failures.FAILURES).sum())
+    kept = int((failed_at["class_at"] == failed_at["class_end"]).sum())
     slow = table[table["class_at"] == failures.NOT_DIVERSE_YET]
     fates = ", ".join(f"{int(k)} {failures.class_label(c)}"
                       for c, k in slow["class_end"].value_counts().items())
     out = [f"Budget's reach ({len(table)} trials trained {max_epochs} epochs, each classified "
-           f"on its first {at} epochs and on all {max_epochs}): the class at epoch {at} held "
-           f"at {max_epochs} in {rate_text(same, len(table))}, and a verdict at epoch {at} "
-           f"(a class other than not diverse yet) in "
-           + (rate_text(held, len(verdict)) if len(verdict) else "none (no verdict)")
+           f"on its first {at} epochs and on all {max_epochs}, from the same signals): the "
+           f"class at epoch {at} held at {max_epochs} in {rate_text(same, len(table))} of all "
+           "pairs (no verdict at both counted as agreeing), and in "
+           + (rate_text(agree, len(both)) if len(both) else "none")
+           + " of the pairs with a verdict at both; a failure verdict at epoch "
+           f"{at} was still a failure at {max_epochs} in "
+           + (f"{rate_text(still, len(failed_at))} (the same class in {kept})"
+              if len(failed_at) else f"none (no failure at epoch {at})")
            + f"; {corr}.",
            f"Classes that changed after epoch {at}: {later}."]
     if len(slow):
+        resolved = with_verdict(slow, "class_end")
+        collapsed_later = int((resolved["class_end"] == failures.MODE_COLLAPSE).sum())
         out.append(f"Not diverse yet at epoch {at} is no verdict, and the long run says why: of "
-                   f"its {len(slow)} trials, at epoch {max_epochs}: {fates}.")
+                   f"its {len(slow)} trials, at epoch {max_epochs}: {fates}; of the "
+                   f"{len(resolved)} that reached a verdict, mode collapse in "
+                   + (rate_text(collapsed_later, len(resolved)) if len(resolved) else "none")
+                   + ".")
     if len(collapsed):
         out.append(f"Of the {len(collapsed)} trials named mode collapse at epoch {at}, "
                    f"{rate_text(len(revived), len(collapsed))} were healthy at {max_epochs}.")
@@ -160,7 +178,7 @@ def reach_section(rep, data, trials: pd.DataFrame, max_epochs: int, at: int = DE
     """For a study whose budget is at least twice ``at``: the reach, measured on itself."""
     if max_epochs < 2 * at:
         return
-    table = reach_table(data.history, trials, at, max_epochs)
+    table = reach_table(data.history, trials, at, max_epochs, data.grad_logs)
     lines = reach_findings(table, at, max_epochs)
     rep.facts += lines
     rep.summarize(lines=lines[:1])
@@ -186,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
         data = load_study(args.study_dir)
         max_epochs = data.max_epochs or int(data.history["epoch"].max())
         trials = classify_study(data.history, max_epochs, data.grad_logs)
-        table = reach_table(data.history, trials, args.at, max_epochs)
+        table = reach_table(data.history, trials, args.at, max_epochs, data.grad_logs)
     except (StudyLoadError, ValueError) as err:
         return fail(PROG, str(err))
     print("\n".join(reach_findings(table, args.at, max_epochs)))

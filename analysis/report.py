@@ -37,7 +37,7 @@ from gan.records import StudyLoadError
 
 log = logging.getLogger("analysis.report")
 PROG = "python -m analysis.report"
-TABLE_COLUMNS = ("trial_id", "phase", "failure", "onset_epoch", "cut_state", "epochs",
+TABLE_COLUMNS = ("trial_id", "phase", "failure", "secondary", "onset_epoch", "cut_state", "epochs",
                  "stopped_early", "failure_stop",
                  *layout.SEARCH_PARAMS, "fcd", "diversity", "coverage", "density", "modes",
                  "g_grad_norm", "d_loss", "status")

@@ -11,7 +11,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from analysis.claims import rule as claims_rule
-from gan import failures, layout, stop_rules
+from gan import climbing, failures, layout, oscillation, stop_rules
 from gan.run_record import provenance as run_provenance
 from analysis.load import StudyData
 
@@ -46,7 +46,10 @@ THRESHOLD_MEANINGS = {
     "VANISHING_GRAD_NORM": "G's gradient norm below this counts as vanished",
     "VANISHING_D_FAKE": "... while D(G(z)) stays below this (D rejects every fake)",
     "VANISHING_D_REAL": "... and D(x) at least this (D accepts real digits: it separates)",
-    "D_WINS_LOSS": "d_loss below this: D separates real from fake almost perfectly",
+    "D_WINS_LOSS": "ns, minimax, hinge: d_loss below this: D separates real from fake almost "
+                   "perfectly (BCE of a D at 0.95 on real and 0.05 on fake; hinge: past its "
+                   "margin on nearly every input)",
+    "D_WINS_LOSS_LSGAN": "lsgan: the same D on lsgan's squared scale; wgan-gp has no D-wins rule",
     "FROZEN_GRAD_NORM": "G's and D's gradient norms both exactly this while D does not "
                         "separate (saturated on every input, at 0 or at 1): training frozen",
     "COLLAPSE_PEAK": "diversity a trial must first reach before it can collapse",
@@ -57,16 +60,31 @@ THRESHOLD_MEANINGS = {
     "NONCONVERGED_DIVERSITY": "diversity still below this at the end: never learned",
     "OSCILLATION_CV": "detrended swing of g_loss, relative to its size, above this: oscillation",
     "OSCILLATION_SMOOTH": "logged steps averaged before the swing is measured",
-    "LEARNING_KEEP": "not diverse yet: never learned variety, final coverage at least this share "
-                     "of its best 3-epoch mean",
-    "LEARNING_GAIN": "... and at least this above its first quarter's (a slow run, no verdict)",
+    "CLIMB_GAIN": "not diverse yet: never learned variety, and coverage rose at least this "
+                  "across the latter half of the run (Theil-Sen)",
+    "CLIMB_NOISE": "... and by at least this many times the half's own residual noise",
+    "CLIMB_ALPHA": "... with Kendall's one-sided trend test below this",
+    "CLIMB_KEEP": "... and final coverage at least this share of its best 3-epoch mean",
+    "CLIMB_MIN_POINTS": "fewer scored epochs in the latter half: no climb can be shown",
 }
+
+
+def precedence_text() -> str:
+    """The order in which the census's rules name a trial's class, and what a rate counts."""
+    order = ", ".join(failures.class_label(c) for c in failures.PRECEDENCE)
+    return (f"A trial's class is the first failure rule that holds at its end, in this order: "
+            f"{order}; every other rule that also holds is named beside it as secondary (the "
+            "trials table's secondary column), and every rate counts the class alone. The "
+            "budget-end rules (mode collapse without a learned peak, non-convergence) are read "
+            "only at the full budget, after the not-diverse-yet test: a run still climbing has "
+            "no verdict.")
 
 
 def thresholds_table() -> pd.DataFrame:
     """The census's thresholds: name, value and what each means."""
-    rows = [{"threshold": n, "value": str(getattr(failures, n)),
-             "meaning": THRESHOLD_MEANINGS.get(n, "")} for n in failures.THRESHOLDS]
+    rows = [{"threshold": n, "value": str(getattr(module, n)),
+             "meaning": THRESHOLD_MEANINGS.get(n, "")}
+            for module in (failures, oscillation, climbing) for n in module.THRESHOLDS]
     rows.append({"threshold": "STOP_WINDOWS", "value": stop_rules.windows_text(),
                  "meaning": "epochs a conclusive rule must hold before failure-aware stopping "
                             "ends a trial"})
@@ -132,7 +150,7 @@ def markdown(data: StudyData, rep: Report, census: pd.DataFrame, table: pd.DataF
     lines += ["## Findings", ""] + [f"- {f}" for f in rep.facts]
     lines += ["", "## Census (count, 95% Wilson interval)", "",
               census.to_markdown(index=False), "", "Failure thresholds:", "",
-              thresholds_table().to_markdown(index=False), ""]
+              thresholds_table().to_markdown(index=False), "", precedence_text(), ""]
     for title, frame in rep.tables:
         lines += [f"## {title}", "", frame.to_markdown(index=False, floatfmt=".4g"), ""]
     for title, images, notes in rep.sections:
@@ -165,7 +183,8 @@ def html_page(data: StudyData, rep: Report, census: pd.DataFrame, table: pd.Data
     body += [f"<p>{html.escape(rep.claims_note)}</p>"] if rep.claims_note else []
     body += ["<h2>Findings</h2>", bullets(rep.facts),
             "<h2>Census (count, 95% Wilson interval)</h2>", census.to_html(index=False, border=0),
-            "<p>Failure thresholds:</p>", thresholds_table().to_html(index=False, border=0)]
+            "<p>Failure thresholds:</p>", thresholds_table().to_html(index=False, border=0),
+            f"<p>{html.escape(precedence_text())}</p>"]
     for name, frame in rep.tables:
         body += [f"<h2>{html.escape(name)}</h2>",
                  frame.to_html(index=False, float_format=lambda v: f"{v:.4g}", na_rep="–",

@@ -37,9 +37,13 @@ class BestConfig:
     objective_ci_low: float = math.nan
     objective_ci_high: float = math.nan
     n_seeds: int = 0
-    failure_share: float = math.nan
+    n_scored: int = -1  # held-out runs with a finite score (-1: a record older than the field)
+    n_no_verdict: int = 0  # held-out runs without a verdict, left out of failure_share
+    failure_share: float = math.nan  # of the runs with a verdict
     failure_low: float = math.nan
     failure_high: float = math.nan
+    failure_bound_low: float = math.nan  # over every run: none of the no-verdict ones failed
+    failure_bound_high: float = math.nan  # ... and all of them failed
     per_seed: list[dict[str, Any]] = field(default_factory=list)
     search_draw: dict[str, Any] | None = None
     race_runs: list[dict[str, Any]] = field(default_factory=list)

@@ -13,8 +13,9 @@ import math
 import numpy as np
 import pandas as pd
 
-from gan.failures import (DIVERGED, FROZEN, LEARNING_GAIN, NO_VERDICT, NONCONVERGED_DIVERSITY,
-                          UNDETERMINED, VANISHING, classify_trial, conclusive_masks,
+from gan.climbing import CLIMB_GAIN
+from gan.failures import (DIVERGED, FROZEN, NO_VERDICT, NONCONVERGED_DIVERSITY, UNDETERMINED,
+                          VANISHING, classify_trial, conclusive_masks, failure_signals,
                           narrow_and_real)
 from gan.outcomes import sample_outcome
 from gan.state import STATUS_DIVERGED
@@ -37,7 +38,7 @@ def cut_label(state: str) -> str:
 def cut_state(trial: pd.DataFrame) -> str:
     """What a trial cut before its budget looked like at its last epoch, read from its own
     signals, in this order: D saturated so far (both gradients exactly 0), vanishing so far,
-    learning (diversity at least NONCONVERGED_DIVERSITY, or coverage grown by LEARNING_GAIN
+    learning (diversity at least NONCONVERGED_DIVERSITY, or coverage grown by CLIMB_GAIN
     since the first epoch), narrow so far (realistic but narrow samples), else not learning
     yet. A state at the cut, never a failure: the trial may have recovered."""
     trial = trial.sort_values("epoch")
@@ -51,7 +52,7 @@ def cut_state(trial: pd.DataFrame) -> str:
     last = trial.iloc[-1]
     cover = trial["coverage"].dropna().to_numpy(dtype=float) if "coverage" in trial \
         else np.array([])
-    grown = len(cover) >= 2 and cover[-1] - cover[0] >= LEARNING_GAIN
+    grown = len(cover) >= 2 and cover[-1] - cover[0] >= CLIMB_GAIN
     if last.get("diversity", math.nan) >= NONCONVERGED_DIVERSITY or grown:
         return CUT_LEARNING
     return CUT_NARROW if narrow_and_real(trial)[-1] else CUT_NOT_LEARNING
@@ -62,6 +63,13 @@ def with_verdict(trials: pd.DataFrame, column: str = "failure") -> pd.DataFrame:
     samples' ``outcome``) carries a verdict. Not diverse yet and undetermined carry none
     (:data:`gan.failures.NO_VERDICT`), and no rate counts them."""
     return trials[~trials[column].isin(NO_VERDICT)]
+
+
+def no_verdict_counts(trials: pd.DataFrame, column: str = "failure") -> dict[str, int]:
+    """How many of ``trials`` each no-verdict class holds (not diverse yet, undetermined), by
+    ``column`` (the census class, or the samples' ``outcome``): what a rate on
+    :func:`with_verdict` leaves out, and must say beside it."""
+    return {cls: int((trials[column] == cls).sum()) for cls in NO_VERDICT}
 
 
 def ended_before_budget(epochs: float, max_epochs: int, status: str) -> bool:
@@ -82,9 +90,20 @@ def stopped_for(trial: pd.DataFrame) -> str:
     return str(values.iloc[0]) if len(values) else ""
 
 
+def secondary_signals(trial: pd.DataFrame, primary: str,
+                      steps: pd.DataFrame | None = None) -> str:
+    """The failure rules that hold at the trial's end besides its class (``primary``), in
+    :data:`gan.failures.PRECEDENCE` order, comma-joined; "" when none (or when the class is
+    no verdict: a signal then is no failure either)."""
+    if primary in NO_VERDICT:
+        return ""
+    return ",".join(c for c in failure_signals(trial, steps) if c != primary)
+
+
 def classify_study(history: pd.DataFrame, max_epochs: int | None = None,
                    grad_logs: dict[str, pd.DataFrame] | None = None) -> pd.DataFrame:
-    """One row per trial: final metrics, parameters, failure class, onset epoch, the samples'
+    """One row per trial: final metrics, parameters, failure class (the primary), every other
+    failure rule that holds at its end (``secondary``), onset epoch, the samples'
     outcome (:func:`sample_outcome`, for comparisons across losses), the state at the cut of
     an undetermined trial (:func:`cut_state`; "" otherwise), and the two kinds of early stop,
     which are different populations: ``stopped_for_failure`` (ended by failure-aware
@@ -103,6 +122,7 @@ def classify_study(history: pd.DataFrame, max_epochs: int | None = None,
             and failure != DIVERGED
         outcome = sample_outcome(trial, full_budget=epochs >= max_epochs)
         rows.append({**last, "trial_id": trial_id, "failure": failure, "outcome": outcome,
+                     "secondary": secondary_signals(trial, failure, grad_logs.get(trial_id)),
                      "onset_epoch": onset,
                      "cut_state": cut_state(trial) if failure == UNDETERMINED else "",
                      "epochs": epochs, "stopped_for_failure": for_failure,

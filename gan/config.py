@@ -28,6 +28,12 @@ CUDA_GRAPH_MODES = ("auto", "off")
 # A study's epochs per trial on a CPU: gan.py's 200 are days of CPU time for 50 trials. The
 # study's default, and the short budget the budget's reach (analysis.reach) measures.
 CPU_STUDY_EPOCHS = 30
+# The search space's learning-rate range (Lucic et al. 2018's wide one), log-uniform: the
+# study samples it and the report's lr bands cover all of it.
+LR_RANGE = (1e-5, 1e-2)
+# b2 is searched as 1 - b2 on a log scale over this range (b2 0.9 to 0.9999), so that gan.py's
+# 0.999 is sampled like any other value (uniform in b2, 1% of points reached it).
+B2_GAP_RANGE = (1e-4, 0.1)
 # Settings a loss's own paper uses, applied where the user (or the search) did not set them:
 # Gulrajani et al. 2017 train the critic 5 times per generator step, Adam betas (0, 0.9).
 LOSS_PAPER_SETTINGS: dict[str, dict[str, Any]] = {

@@ -1,35 +1,31 @@
 """Failure classes of a trial's per-epoch history, and the epoch each failure begins.
 
-Every rule holds over the final window (the last FINAL_WINDOW epochs a trial
-reported), never on one epoch alone. A trial the scheduler stopped before the
-full budget is ``undetermined`` unless its failure is already conclusive:
-diverged, vanishing gradients, discriminator wins, training frozen, or a collapse
-after it had learned (its diversity had first reached COLLAPSE_PEAK). Mode
-collapse never has an onset before that learned peak. An undetermined trial
-also says what it looked like when it was cut (:func:`cut_state`), a state that is
-never counted as a failure.
+Every rule holds over the final window (the last FINAL_WINDOW epochs a trial reported),
+never on one epoch alone, and a trial shorter than the window has no class. A trial stopped
+before its budget is ``undetermined`` unless its failure is already conclusive (diverged,
+vanishing gradients, discriminator wins, training frozen, or a collapse after it had learned
+variety, never with an onset before that learned peak); gan.census says what it looked like at
+the cut, a state never counted as a failure. The rules name a class in PRECEDENCE order;
+gan.census names every other rule that also holds as secondary.
 
 Each class is named by the signals that define it:
 
 - vanishing gradients (Arjovsky & Bottou): D separates, accepting real digits
-  (D(x) >= VANISHING_D_REAL) and rejecting every fake (D(G(z)) < VANISHING_D_FAKE),
-  and G's gradient is small;
-- training frozen: D saturated on every input, real and fake alike, on either side
-  (D(x) = D(G(z)) = 1, or both 0), so that gan.py's BCELoss, whose log is clamped
-  at -100, passes no gradient to either network: both are exactly 0;
-- not diverse yet: at the budget's end the samples are narrow or not diverse, but the
-  trial never learned variety and its coverage has grown and held: a slow run, not a
-  collapsed one, and no verdict.
+  (D(x) >= VANISHING_D_REAL) and rejecting every fake (D(G(z)) < VANISHING_D_FAKE), and G's
+  gradient is small (logit losses: G's gradient small while D's still moves);
+- training frozen: both networks' gradients exactly 0; for the probability losses D is
+  saturated on every input, on either side, so that BCELoss's clamp at -100 passes nothing;
+- not diverse yet: narrow or not diverse at the budget's end, but the run never learned
+  variety and its coverage was still climbing through the latter half of its epochs
+  (gan.climbing): a slow run, and no verdict.
 
-Collapse and non-convergence are told apart by Naeem et al.'s density/coverage
-split: samples that look real (high density) but cover little of the data
-(low coverage) are collapse; samples that neither look real nor cover the data
-are non-convergence. Thresholds are named constants that the report quotes.
-
-Rules that read a loss's own scale apply only where that scale means the same:
-D(x) and D(G(z)) (vanishing, frozen) only for the probability losses (for the logit
-losses G's gradient norm alone decides), d_loss near 0 (D wins) only for losses
-floored at 0, and the g_loss swing (oscillation) only for one-sidedly bounded g_loss.
+Collapse and non-convergence are told apart by Naeem et al.'s density/coverage split:
+realistic (high density) but narrow (low coverage) samples are collapse; samples that neither
+look real nor cover the data are non-convergence. A missing score is never a failure: a trial
+whose samples were not scored over the final window has no verdict. Rules that read a loss's
+own scale apply only where it means the same: D(x) and D(G(z)) for the probability losses,
+d_loss near 0 (D wins, at a threshold per loss) for losses floored at 0, and the g_loss swing
+(gan.oscillation) for one-sidedly bounded g_loss.
 """
 
 from __future__ import annotations
@@ -40,6 +36,8 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from gan.climbing import climb_evidence, is_climbing
+from gan.oscillation import swings
 from gan.losses import D_LOSS_FLOORED, G_LOSS_ONE_SIDED, PROBABILITY_LOSSES, arm_loss
 from gan.state import STATUS_DIVERGED
 
@@ -62,7 +60,13 @@ FINAL_WINDOW = 3  # epochs at the end of a trial over which every rule must hold
 VANISHING_GRAD_NORM = 1e-2  # G's total gradient norm below this is "vanished" (healthy: 0.1-10)
 VANISHING_D_FAKE = 0.05  # ... while D(G(z)) stays near 0: D rejects every fake
 VANISHING_D_REAL = 0.5  # ... and D(x) at least this: D accepts real digits (it separates)
-D_WINS_LOSS = 0.05  # d_loss below this: D separates real from fake almost perfectly
+# D wins: d_loss below the value a D that scores 0.95 on every real digit and 0.05 on every
+# fake would reach, on each loss's own scale. BCE (ns, minimax): (-log 0.95 - log 0.95) / 2 =
+# 0.051; lsgan: (0.05^2 + 0.05^2) / 2 = 0.0025 (0.05 there would let D be off by 0.22 on
+# every input). hinge's d_loss is the mean margin violation, 0 for a D beyond its margin (a
+# logit of 1, a probability of 0.73) on every input: below 0.05, D is past it on nearly all.
+D_WINS_LOSS = 0.05  # ns, minimax and hinge
+D_WINS_LOSS_LSGAN = 0.0025
 # Training frozen: G's and D's gradient norms both exactly 0 over an epoch (their epoch means
 # are 0, so every step's were), while D does not separate. Not "small": Adam divides by the
 # gradient's own running size, so a gradient of 1e-10 still moves a weight by about lr; only
@@ -76,19 +80,25 @@ COLLAPSE_MODES = 5  # fewer than 5 of 10 classes get 5% of the samples: narrow t
 COLLAPSE_DROP = 0.5  # diversity below half its peak: narrow too (learned, then lost variety)
 COLLAPSE_MIN_DENSITY = 0.3  # density at least this: samples look real (real digits ~1)
 NONCONVERGED_DIVERSITY = 0.1  # still below this at the end: never learned (real digits ~0.98)
-OSCILLATION_CV = 0.5  # detrended spread of g_loss over the window, relative to its mean size
-OSCILLATION_SMOOTH = 5  # grad-log rows averaged before detrending (per-batch noise is not a swing)
-# Still learning (not diverse yet): a trial that never learned variety whose coverage over the
-# final window is still within LEARNING_KEEP of its best (3-epoch means) and above its first
-# quarter's by at least LEARNING_GAIN: a run that is slow, not collapsed, grows its coverage and
-# keeps it (docs/findings.md, "The budget's reach", has the 200-epoch survey that set it).
-LEARNING_KEEP = 0.8
-LEARNING_GAIN = 0.02
 THRESHOLDS = ("FINAL_WINDOW", "VANISHING_GRAD_NORM", "VANISHING_D_FAKE", "VANISHING_D_REAL",
-              "D_WINS_LOSS", "FROZEN_GRAD_NORM",
+              "D_WINS_LOSS", "D_WINS_LOSS_LSGAN", "FROZEN_GRAD_NORM",
               "COLLAPSE_PEAK", "COLLAPSE_COVERAGE", "COLLAPSE_MODES", "COLLAPSE_DROP",
-              "COLLAPSE_MIN_DENSITY", "NONCONVERGED_DIVERSITY", "OSCILLATION_CV",
-              "OSCILLATION_SMOOTH", "LEARNING_KEEP", "LEARNING_GAIN")  # quoted by the report
+              "COLLAPSE_MIN_DENSITY", "NONCONVERGED_DIVERSITY")  # quoted by the report
+# The order in which the rules name a trial's class (its primary); every other failure rule
+# that also holds at the end is named beside it as secondary (gan.census). A NaN first (it
+# ends training); then the mechanisms, from the one that starves G alone to the one that
+# starves both; a collapse after learned variety; then, at the full budget only, the
+# end-of-budget rules.
+PRECEDENCE = (DIVERGED, VANISHING, D_WINS, FROZEN, MODE_COLLAPSE, OSCILLATION)
+
+
+def d_wins_threshold(loss: str) -> float:
+    """The d_loss below which D wins, on ``loss``'s own scale; NaN for a loss whose d_loss has
+    no floor (wgan-gp), where the rule does not apply."""
+    loss = arm_loss(loss)
+    if loss not in D_LOSS_FLOORED:
+        return math.nan
+    return D_WINS_LOSS_LSGAN if loss == "lsgan" else D_WINS_LOSS
 
 
 def class_label(cls: str) -> str:
@@ -103,8 +113,9 @@ def _column(trial: pd.DataFrame, name: str, fill: float) -> np.ndarray:
 
 
 def holds_at_end(mask: np.ndarray) -> bool:
-    """The rule holds on every epoch of the final window (every epoch of a shorter trial)."""
-    return len(mask) > 0 and bool(mask[-FINAL_WINDOW:].all())
+    """The rule holds on every epoch of the final window; a trial shorter than the window
+    holds no rule (one epoch is never a verdict)."""
+    return len(mask) >= FINAL_WINDOW and bool(mask[-FINAL_WINDOW:].all())
 
 
 def _holds_over(mask: np.ndarray, window: int) -> bool:
@@ -146,30 +157,6 @@ def is_collapsed(trial: pd.DataFrame) -> np.ndarray:
     return narrow_and_real(trial) & learned(trial)
 
 
-def oscillation_score(values: np.ndarray) -> float:
-    """Spread of ``values`` around their linear trend, relative to their mean magnitude.
-
-    A steady trend (1, 2, 4) scores low; alternation (0.2, 3, 0.2, 3) scores high;
-    the sign of the values does not matter (the minimax g_loss is negative).
-    """
-    values = values[np.isfinite(values)]
-    if len(values) < 3:
-        return math.nan
-    x = np.arange(len(values), dtype=float)
-    residual = values - np.polyval(np.polyfit(x, values, 1), x)
-    return float(residual.std() / (np.abs(values).mean() + 1e-8))
-
-
-def _window_g_loss(trial: pd.DataFrame, steps: pd.DataFrame | None) -> np.ndarray:
-    """g_loss over the final window: smoothed grad-log rows where they exist, else epochs."""
-    if steps is not None and len(steps) and "g_loss" in steps and "epoch" in steps:
-        first = trial["epoch"].to_numpy()[-FINAL_WINDOW:][0]
-        rows = steps[steps["epoch"] >= first].sort_values("step")["g_loss"]
-        if len(rows) >= 3 * OSCILLATION_SMOOTH:
-            return rows.rolling(OSCILLATION_SMOOTH).mean().dropna().to_numpy(dtype=float)
-    return _column(trial, "g_loss", math.nan)[-FINAL_WINDOW:]
-
-
 def _loss_of(trial: pd.DataFrame) -> str:
     """The trial's GAN loss (gan.py's ``ns`` for histories written before losses varied;
     a recipe arm's loss for the arm)."""
@@ -189,15 +176,27 @@ RULE_COLUMNS = ("epoch", "status", "d_loss", "d_real", "d_fake", "g_grad_norm", 
 
 
 def diverged(trial: pd.DataFrame) -> np.ndarray:
-    """Per epoch (in the trial's row order): the run reported a NaN (status or d_loss)."""
-    return (trial["status"].astype(str).to_numpy() == DIVERGED) \
-        | ~np.isfinite(_column(trial, "d_loss", math.nan))
+    """Per epoch (in the trial's row order): the run reported a NaN. The loop's status says so
+    where a history has it (a NaN d_loss beside status ``ok`` is a missing value, not a
+    divergence); a history without a status column falls back on d_loss being non-finite.
+
+    Raises:
+        ValueError: when the history has neither column, so that no divergence can be told.
+    """
+    if "status" in trial:
+        return trial["status"].astype(str).to_numpy() == DIVERGED
+    if "d_loss" in trial:
+        return ~np.isfinite(trial["d_loss"].to_numpy(dtype=float))
+    raise ValueError(f"a history needs a status or a d_loss column to tell a divergence; it "
+                     f"has {sorted(map(str, trial.columns))}")
 
 
 def never_diverse(trial: pd.DataFrame) -> bool:
-    """Diversity stayed below NONCONVERGED_DIVERSITY over the final window (NaN: not diverse)."""
+    """Diversity stayed below NONCONVERGED_DIVERSITY over the final window's scored epochs
+    (False when none was scored: a missing score is no evidence)."""
     diversity = _column(trial, "diversity", math.nan)[-FINAL_WINDOW:]
-    return bool(len(diversity)) and np.nanmax(np.append(diversity, -1.0)) < NONCONVERGED_DIVERSITY
+    diversity = diversity[np.isfinite(diversity)]
+    return bool(len(diversity)) and float(diversity.max()) < NONCONVERGED_DIVERSITY
 
 
 def separates(trial: pd.DataFrame) -> np.ndarray:
@@ -209,21 +208,22 @@ def separates(trial: pd.DataFrame) -> np.ndarray:
             & (_column(trial, "d_fake", math.nan) < VANISHING_D_FAKE)
 
 
-def still_learning(trial: pd.DataFrame) -> bool:
-    """The trial never learned variety (diversity below COLLAPSE_PEAK throughout) but its
-    coverage has grown and held: its final-window mean is at least LEARNING_KEEP of its best
-    3-epoch mean and exceeds the mean of its first quarter of epochs by LEARNING_GAIN. A slow
-    run, not a collapsed one (needs 4 epochs or more)."""
-    trial = trial.sort_values("epoch")
-    cover = _column(trial, "coverage", math.nan)
-    cover = cover[np.isfinite(cover)]
-    if len(cover) < 4 or np.nanmax(np.append(_column(trial, "diversity", 0.0), 0.0)) \
-            >= COLLAPSE_PEAK:
+def still_climbing(trial: pd.DataFrame) -> bool:
+    """The trial never learned variety (diversity below COLLAPSE_PEAK throughout) and its
+    coverage was still rising through the latter half of its epochs, by more than its own
+    noise (:mod:`gan.climbing`): a slow run, not a collapsed one."""
+    if np.nanmax(np.append(_column(trial, "diversity", 0.0), 0.0)) >= COLLAPSE_PEAK:
         return False
-    best = float(pd.Series(cover).rolling(3, min_periods=1).mean().max())
-    final = float(cover[-FINAL_WINDOW:].mean())
-    start = float(cover[:max(1, len(cover) // 4)].mean())
-    return best > 0 and final >= LEARNING_KEEP * best and final - start >= LEARNING_GAIN
+    return is_climbing(climb_evidence(trial, FINAL_WINDOW))
+
+
+def scored_at_end(trial: pd.DataFrame) -> bool:
+    """Some epoch of the final window has its samples scored (a finite diversity or
+    coverage). Without one, the sample rules have nothing to read: no verdict, never a
+    failure."""
+    window = trial.sort_values("epoch").iloc[-FINAL_WINDOW:]
+    return any(np.isfinite(_column(window, name, math.nan)).any()
+               for name in ("diversity", "coverage"))
 
 
 def conclusive_masks(trial: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -245,10 +245,14 @@ def conclusive_masks(trial: pd.DataFrame) -> dict[str, np.ndarray]:
         # side, starves both networks (frozen).
         vanished &= separates(trial)
         gone &= ~separates(trial)
+    else:
+        # Without probabilities only the gradients speak: both exactly 0 is frozen, for every
+        # loss, and vanishing is G's gradient small while D's still moves.
+        vanished &= ~gone
     return {
         DIVERGED: diverged(trial),
         VANISHING: vanished,
-        D_WINS: (d_loss < D_WINS_LOSS) & (loss in D_LOSS_FLOORED),
+        D_WINS: d_loss < d_wins_threshold(loss),
         FROZEN: gone,
         MODE_COLLAPSE: is_collapsed(trial),
     }
@@ -291,9 +295,39 @@ def conclusive_failure(trial: pd.DataFrame, window: Windows | None = None,
     return None
 
 
+def _oscillates(trial: pd.DataFrame, steps: pd.DataFrame | None) -> bool:
+    return _loss_of(trial) in G_LOSS_ONE_SIDED and swings(trial, steps, FINAL_WINDOW)
+
+
+def failure_signals(trial: pd.DataFrame, steps: pd.DataFrame | None = None) -> list[str]:
+    """Every failure rule that holds at the trial's end, in :data:`PRECEDENCE` order: the
+    conclusive ones over the final window, a narrow end (mode collapse, when the run is not
+    still climbing), and an oscillating or never-diverse end (non-convergence). The census
+    names the first as the class and the rest as secondary."""
+    trial = trial.sort_values("epoch")
+    masks = conclusive_masks(trial)
+    found = [cls for cls in CONCLUSIVE if holds_at_end(masks[cls])
+             or (cls == DIVERGED and masks[cls].any())]
+    if len(trial) >= FINAL_WINDOW and scored_at_end(trial):
+        narrow, never = holds_at_end(narrow_and_real(trial)), never_diverse(trial)
+        if (narrow or never) and still_climbing(trial):
+            narrow = never = False  # a slow run: its narrow end is no failure signal
+        if narrow:
+            found.append(MODE_COLLAPSE)
+        if never or _oscillates(trial, steps):
+            found.append(OSCILLATION)
+    return [cls for cls in PRECEDENCE if cls in found]
+
+
 def classify_trial(trial: pd.DataFrame, full_budget: bool = True,
                    steps: pd.DataFrame | None = None) -> tuple[str, float]:
-    """(failure class, onset epoch or NaN) of one trial's history.
+    """(failure class, onset epoch or NaN) of one trial's history, the rules applied in
+    :data:`PRECEDENCE` order.
+
+    No verdict (``undetermined``) for a trial with fewer epochs than FINAL_WINDOW, for one
+    stopped before its budget whose failure was not yet conclusive, and for one whose samples
+    were never scored over the final window; ``not_diverse_yet`` for a narrow end of a run
+    still climbing (:func:`still_climbing`). A divergence is a fact at any epoch.
 
     Args:
         trial: its per-epoch rows (with a ``loss`` column when not gan.py's ``ns``).
@@ -304,16 +338,13 @@ def classify_trial(trial: pd.DataFrame, full_budget: bool = True,
     found = conclusive_failure(trial)
     if found is not None:
         return found
-    if not full_budget:
+    if not full_budget or len(trial) < FINAL_WINDOW or not scored_at_end(trial):
         return UNDETERMINED, math.nan
     narrow, never = holds_at_end(narrow_and_real(trial)), never_diverse(trial)
-    if (narrow or never) and still_learning(trial):
-        return NOT_DIVERSE_YET, math.nan  # slow, not collapsed: coverage has grown and held
+    if (narrow or never) and still_climbing(trial):
+        return NOT_DIVERSE_YET, math.nan  # slow, not collapsed: coverage still climbing
     if narrow:
-        return MODE_COLLAPSE, math.nan  # realistic but narrow throughout: never learned variety
-    if _loss_of(trial) in G_LOSS_ONE_SIDED and oscillation_score(_window_g_loss(trial, steps)) \
-            > OSCILLATION_CV:
-        return OSCILLATION, math.nan
-    if never:
-        return OSCILLATION, math.nan  # non-convergence: samples never became diverse
+        return MODE_COLLAPSE, math.nan  # realistic but narrow: it narrowed and stayed so
+    if _oscillates(trial, steps) or never:
+        return OSCILLATION, math.nan  # g_loss swings, or samples never became diverse
     return HEALTHY, math.nan

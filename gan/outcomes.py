@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import pandas as pd
 
-from gan.failures import (D_WINS, DIVERGED, HEALTHY, MODE_COLLAPSE, NOT_DIVERSE_YET,
-                          OSCILLATION, UNDETERMINED, VANISHING, diverged, holds_at_end,
-                          narrow_and_real, never_diverse, still_learning)
+from gan.failures import (D_WINS, DIVERGED, FINAL_WINDOW, HEALTHY, MODE_COLLAPSE,
+                          NOT_DIVERSE_YET, OSCILLATION, UNDETERMINED, VANISHING, diverged,
+                          holds_at_end, narrow_and_real, never_diverse, scored_at_end,
+                          still_climbing)
 from gan.losses import D_LOSS_FLOORED, G_LOSS_ONE_SIDED, PROBABILITY_LOSSES, arm_loss
 
 COLLAPSED, NOT_LEARNED = "collapsed", "not_learned"
@@ -30,13 +31,16 @@ def sample_outcome(trial: pd.DataFrame, full_budget: bool = True) -> str:
     """What a trial's final samples show, by the same rule for every loss: diverged (a NaN),
     collapsed (realistic but narrow over the final window), not learned (diversity below
     NONCONVERGED_DIVERSITY over it), else healthy; ``not_diverse_yet`` for narrow or
-    not-diverse samples of a trial still learning (gan.failures.still_learning), and
-    ``undetermined`` for a trial stopped before its budget whose samples had not failed."""
+    not-diverse samples of a trial still climbing (gan.failures.still_climbing), and
+    ``undetermined`` for a trial stopped before its budget whose samples had not failed, one
+    shorter than the final window, or one whose samples were not scored over it."""
     trial = trial.sort_values("epoch")
     if diverged(trial).any():
         return DIVERGED
+    if len(trial) < FINAL_WINDOW or not scored_at_end(trial):
+        return UNDETERMINED
     narrow, never = holds_at_end(narrow_and_real(trial)), never_diverse(trial)
-    if (narrow or never) and full_budget and still_learning(trial):
+    if (narrow or never) and full_budget and still_climbing(trial):
         return NOT_DIVERSE_YET
     if narrow:
         return COLLAPSED

@@ -53,7 +53,8 @@ def fresh_runs(history: pd.DataFrame, trial_ids: list[str], max_epochs: int,
         score = race_runs.run_score(last, max_epochs)
         out.append({"trial_id": trial_id, "seed": plain(last.get("seed")), "objective": score,
                     objective: plain(last.get(objective)), "diversity": plain(last.get("diversity")),
-                    "failure": cls, "failed": cls in failures.FAILURES})
+                    "failure": cls,
+                    "failed": None if cls in failures.NO_VERDICT else cls in failures.FAILURES})
     return out
 
 
@@ -86,8 +87,10 @@ def best_config(history: pd.DataFrame, search_best: dict[str, Any], settings: St
         params=winner["params"], label=winner["label"], objective_mean=summary["mean"],
         objective_sd=summary["sd"], objective_ci_low=summary["ci_low"],
         objective_ci_high=summary["ci_high"], n_seeds=summary["n"],
+        n_scored=summary["n_scored"], n_no_verdict=summary["no_verdict"],
         failure_share=summary["failure_share"], failure_low=summary["failure_low"],
-        failure_high=summary["failure_high"], per_seed=per_seed,
+        failure_high=summary["failure_high"], failure_bound_low=summary["failure_bound_low"],
+        failure_bound_high=summary["failure_bound_high"], per_seed=per_seed,
         search_draw=winner["search_draw"], race_runs=raced,
         race={"reason": record.reason, "rounds": len(record.rounds), "runs": record.runs_used,
               "could_not_tell_from": tied},

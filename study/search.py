@@ -35,6 +35,7 @@ from gan.census import ended_before_budget
 from gan.layout import PHASE_SURVEY
 from gan.state import STATUS_OK
 from study.failure_stop import FailureStops
+from study.space import to_optuna_params, to_trial_params
 
 log = logging.getLogger(__name__)
 FINISHED_ERRORS = (optuna.exceptions.UpdateFinishedTrialError,)
@@ -70,10 +71,12 @@ class ResumableOptunaSearch(Searcher):
             pruner=optuna.pruners.NopPruner(), load_if_exists=True,
             direction="minimize" if mode == "min" else "maximize")
         if (points_to_evaluate or survey) and not self.study.get_trials(deepcopy=False):
+            # Points arrive as trials train them (b2) or as Optuna samples them (b2_gap).
             for point in points_to_evaluate or ():
-                self.study.enqueue_trial(point)
+                self.study.enqueue_trial(to_optuna_params(point))
             for point in survey or ():
-                self.study.enqueue_trial(point, user_attrs={"phase": PHASE_SURVEY})
+                self.study.enqueue_trial(to_optuna_params(point),
+                                         user_attrs={"phase": PHASE_SURVEY})
         self.trials: dict[str, optuna.trial.Trial] = {}  # Tune trial id -> Optuna trial
         self.finished: set[str] = set()
 
@@ -87,7 +90,7 @@ class ResumableOptunaSearch(Searcher):
             self.trials[trial_id] = self.study.ask(fixed_distributions=self.space)
         trial = self.trials[trial_id]
         phase = trial.user_attrs.get("phase")
-        return {**trial.params, **({"phase": phase} if phase else {})}
+        return {**to_trial_params(trial.params), **({"phase": phase} if phase else {})}
 
     def on_trial_result(self, trial_id: str, result: dict[str, Any]) -> None:
         if trial_id in self.finished or trial_id not in self.trials:

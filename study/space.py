@@ -9,7 +9,7 @@ from typing import Any
 
 from optuna.distributions import CategoricalDistribution, FloatDistribution
 
-from gan.config import GANConfig, arm_settings
+from gan.config import B2_GAP_RANGE, LR_RANGE, GANConfig, arm_settings
 from gan.run_record import CONTROL_LR
 from gan.layout import SEARCH_PARAMS
 from gan.losses import ARMS
@@ -39,17 +39,37 @@ GAN_PY_POINT = {"lr": _GAN_PY.lr, "b1": _GAN_PY.b1, "b2": _GAN_PY.b2,
 # digits: docs/findings.md; a higher --control-lr vanishes for good).
 CONTROL_POINT = {**GAN_PY_POINT, "lr": CONTROL_LR, "loss": "minimax"}
 
+B2_GAP = "b2_gap"  # Optuna's name for 1 - b2, the scale b2 is sampled on
+
+
+def to_trial_params(params: dict[str, Any]) -> dict[str, Any]:
+    """Optuna's parameters as a trial trains them: ``b2_gap`` becomes ``b2 = 1 - b2_gap``."""
+    out = dict(params)
+    if B2_GAP in out:
+        out["b2"] = 1.0 - float(out.pop(B2_GAP))
+    return out
+
+
+def to_optuna_params(point: dict[str, Any]) -> dict[str, Any]:
+    """A point as Optuna samples it: ``b2`` becomes ``b2_gap = 1 - b2``."""
+    out = dict(point)
+    if "b2" in out:
+        out[B2_GAP] = 1.0 - float(out.pop("b2"))
+    return out
+
+
 EXTENDED_GAN_PY_POINT = {"loss": _GAN_PY.loss, "bn_eps": _GAN_PY.bn_eps, "d_lr_ratio": 1.0}
 
 
 def optuna_space(space: str) -> dict[str, Any]:
-    """Optuna distributions for ``space`` (Lucic et al. 2018's wide lr range)."""
+    """Optuna distributions for ``space`` (Lucic et al. 2018's wide lr range). b2 is searched
+    as :data:`B2_GAP`, 1 - b2 on a log scale; :func:`to_trial_params` turns it back."""
     if space not in SPACES:
         raise ValueError(f"unknown space {space!r}; expected one of {SPACES}")
     dists: dict[str, Any] = {
-        "lr": FloatDistribution(1e-5, 1e-2, log=True),
+        "lr": FloatDistribution(*LR_RANGE, log=True),
         "b1": FloatDistribution(0.0, 0.99),
-        "b2": FloatDistribution(0.9, 0.9999),
+        B2_GAP: FloatDistribution(*B2_GAP_RANGE, log=True),
         "latent_dim": CategoricalDistribution(list(LATENT_DIMS)),
     }
     if space == "extended":
@@ -69,7 +89,7 @@ def atlas_space(space: str, losses: tuple[str, ...] = ()) -> dict[str, Any]:
         raise ValueError(f"unknown loss(es) {', '.join(unknown)}; expected some of {ARMS}")
     dists = optuna_space(space)
     if space == "default":
-        dists.pop("b2")
+        dists.pop(B2_GAP)
     dists["loss"] = CategoricalDistribution(list(losses or ARMS))
     dists["bn_eps"] = CategoricalDistribution(list(BN_EPS_VALUES))
     return dists

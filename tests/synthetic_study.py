@@ -8,12 +8,12 @@ import pandas as pd
 EPOCHS = 8
 
 
-def trial(trial_id: str, lr: float, **columns) -> pd.DataFrame:
+def trial(trial_id: str, lr: float, epochs: int = EPOCHS, **columns) -> pd.DataFrame:
     base = {"d_loss": 0.5, "g_loss": 1.0, "d_real": 0.7, "d_fake": 0.4, "g_grad_norm": 2.0,
             "d_grad_norm": 3.0,
             "diversity": 0.6, "modes": 10, "density": 0.8, "coverage": 0.8, "fcd": 50.0,
             "status": "ok", "phase": "search"}
-    frame = pd.DataFrame({"epoch": np.arange(1, EPOCHS + 1)})
+    frame = pd.DataFrame({"epoch": np.arange(1, epochs + 1)})
     for key, value in {**base, **columns}.items():
         frame[key] = value
     frame["trial_id"], frame["lr"], frame["b1"], frame["b2"] = trial_id, lr, 0.5, 0.999

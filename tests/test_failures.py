@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from gan import census, failures, stop_rules
-from gan import outcomes
+from gan import oscillation, outcomes
 from synthetic_study import histories, trial
 
 
@@ -65,7 +65,7 @@ def test_minimax_oscillation_is_found():
 
 
 def test_steady_trend_is_not_oscillation():
-    assert failures.oscillation_score(np.array([1.0, 2.0, 4.0])) < failures.OSCILLATION_CV
+    assert oscillation.oscillation_score(np.array([1.0, 2.0, 4.0])) < oscillation.OSCILLATION_CV
     t = trial("tr", 1e-3, g_loss=np.r_[[1.0] * 5, 1.0, 2.0, 4.0])
     assert failures.classify_trial(t)[0] == failures.HEALTHY
 
@@ -99,24 +99,25 @@ def test_classify_study_one_row_per_trial():
 
 def _narrow(coverage):
     """Realistic but narrow samples that never learned variety, with a given coverage path."""
-    return trial("nw", 2e-4, coverage=coverage, diversity=0.05, modes=2, density=0.8)
+    return trial("nw", 2e-4, epochs=len(coverage), coverage=coverage, diversity=0.05, modes=2,
+                 density=0.8)
 
 
-def test_narrow_samples_whose_coverage_grew_and_held_are_not_diverse_yet():
-    """Slow, not collapsed: the name says what the signals show, and it is no failure. The
-    paths are like the 200-epoch survey's first 8 epochs (docs/findings.md)."""
-    grew = _narrow([0.002, 0.02, 0.06, 0.1, 0.14, 0.12, 0.13, 0.13])
-    cls, onset = failures.classify_trial(grew)
+def test_narrow_samples_still_climbing_are_not_diverse_yet_and_a_plateau_is_collapse():
+    """Slow, not collapsed: coverage still rising through the latter half of the run. One that
+    rose early and then held flat narrowed and stayed so: a collapse, whatever its rise from
+    epoch 1 (tests/test_climbing.py has the simulated error rates)."""
+    climbing = _narrow(np.linspace(0.01, 0.19, 30))
+    cls, onset = failures.classify_trial(climbing)
     assert cls == failures.NOT_DIVERSE_YET and math.isnan(onset)
-    assert outcomes.sample_outcome(grew) == failures.NOT_DIVERSE_YET
+    assert outcomes.sample_outcome(climbing) == failures.NOT_DIVERSE_YET
     assert failures.NOT_DIVERSE_YET not in failures.FAILURES
-    flat = _narrow(np.full(8, 0.04))  # never grew
-    assert failures.classify_trial(flat)[0] == failures.MODE_COLLAPSE
-    fell = _narrow([0.02, 0.04, 0.07, 0.07, 0.06, 0.03, 0.03, 0.03])  # grew, then lost it
-    assert not failures.still_learning(fell)
+    rose_then_flat = _narrow(np.r_[0.002, 0.02, 0.06, 0.1, 0.14, [0.13] * 25])
+    assert failures.classify_trial(rose_then_flat)[0] == failures.MODE_COLLAPSE
+    assert failures.classify_trial(_narrow(np.full(30, 0.04)))[0] == failures.MODE_COLLAPSE
+    fell = _narrow(np.r_[np.linspace(0.02, 0.2, 25), [0.05] * 5])  # grew, then lost it
+    assert not failures.still_climbing(fell)
     assert failures.classify_trial(fell)[0] == failures.MODE_COLLAPSE
-    learned = grew.assign(diversity=[0.05, 0.1, 0.3, 0.05, 0.05, 0.05, 0.05, 0.05])
-    assert not failures.still_learning(learned)  # it had learned variety: a real collapse
 
 
 def test_cut_states_read_the_trials_own_signals():
@@ -239,3 +240,61 @@ def test_ended_before_budget_is_one_rule_for_the_searcher_and_the_census():
     assert census.ended_before_budget(3, 30, "ok")
     assert not census.ended_before_budget(30, 30, "ok")
     assert not census.ended_before_budget(3, 30, failures.DIVERGED)  # a divergence, not a cut
+
+
+@pytest.mark.parametrize("loss", ["lsgan", "hinge", "wgan-gp", "ns", "minimax"])
+def test_both_gradients_exactly_zero_is_frozen_for_every_loss(loss):
+    """For the logit losses no D(x) speaks: both gradients exactly 0 is frozen, not vanishing
+    (the two rules exclude each other for every loss)."""
+    t = histories()["training_frozen"].assign(loss=loss)
+    assert failures.classify_trial(t)[0] == failures.FROZEN
+    masks = failures.conclusive_masks(t)
+    assert not (masks[failures.FROZEN] & masks[failures.VANISHING]).any()
+    small = t.assign(g_grad_norm=1e-4, d_grad_norm=2.0, d_real=0.9, d_fake=0.01)
+    assert failures.classify_trial(small)[0] == failures.VANISHING
+
+
+@pytest.mark.parametrize("epochs", [1, 2])
+def test_no_class_from_fewer_epochs_than_the_window(epochs):
+    t = histories()["discriminator_wins"].assign(d_loss=0.01).iloc[:epochs]
+    assert failures.classify_trial(t, full_budget=False)[0] == failures.UNDETERMINED
+    assert failures.classify_trial(t, full_budget=True)[0] == failures.UNDETERMINED
+    assert outcomes.sample_outcome(t) == failures.UNDETERMINED
+    diverged = histories()["diverged"].iloc[:6].iloc[-epochs:]
+    assert failures.classify_trial(diverged)[0] == failures.DIVERGED  # a NaN is a fact
+
+
+def test_missing_signals_give_an_error_or_no_verdict_never_a_failure():
+    healthy = histories()["healthy"]
+    assert failures.classify_trial(healthy.drop(columns=["d_loss"]))[0] == failures.HEALTHY
+    with pytest.raises(ValueError, match="status or a d_loss"):
+        failures.classify_trial(healthy.drop(columns=["d_loss", "status"]))
+    unscored = healthy.copy()
+    unscored.loc[unscored.index[-3:], ["diversity", "coverage", "density", "modes"]] = np.nan
+    assert failures.classify_trial(unscored)[0] == failures.UNDETERMINED
+    assert outcomes.sample_outcome(unscored) == failures.UNDETERMINED
+    missing_value = healthy.assign(d_loss=np.r_[[0.5] * 7, np.nan])  # status still "ok"
+    assert failures.classify_trial(missing_value)[0] == failures.HEALTHY
+
+
+def test_two_failure_signals_name_a_primary_and_a_secondary():
+    """D wins and collapsed samples at once: D wins comes first in the precedence, collapse is
+    named beside it."""
+    both = histories()["mode_collapse"].assign(d_loss=0.01)
+    assert failures.classify_trial(both)[0] == failures.D_WINS
+    row = census.classify_study(both).iloc[0]
+    assert row["failure"] == failures.D_WINS and row["secondary"] == failures.MODE_COLLAPSE
+    assert census.classify_study(histories()["healthy"]).iloc[0]["secondary"] == ""
+    assert list(failures.PRECEDENCE)[:2] == [failures.DIVERGED, failures.VANISHING]
+
+
+def test_d_wins_reads_each_losss_own_scale():
+    """lsgan's d_loss at 0.01 is a D off by 0.1 on every input: not a win there, a win for
+    BCE; wgan-gp's critic loss has no floor, so no D-wins rule."""
+    t = histories()["healthy"].assign(d_loss=0.01)
+    assert failures.classify_trial(t.assign(loss="ns"))[0] == failures.D_WINS
+    assert failures.classify_trial(t.assign(loss="lsgan"))[0] == failures.HEALTHY
+    assert failures.classify_trial(t.assign(loss="lsgan", d_loss=0.001))[0] == failures.D_WINS
+    assert failures.classify_trial(t.assign(loss="wgan-gp"))[0] == failures.HEALTHY
+    assert failures.d_wins_threshold("lsgan") == pytest.approx(2 * 0.05 ** 2 / 2)
+    assert failures.d_wins_threshold("ns") == pytest.approx(-math.log(0.95), abs=2e-3)

@@ -12,40 +12,57 @@ from gan import failures
 from gan.census import classify_study
 from synthetic_study import trial
 
-EPOCHS = 8
+EPOCHS, AT = 40, 20
 
 
 def _long_study() -> pd.DataFrame:
-    """Five trials of 8 epochs: two healthy throughout, one narrow at first and healthy later
-    (its coverage grew and held: not diverse yet at 4), one narrow throughout (collapse), and
-    one frozen from epoch 2."""
-    late = np.r_[0.03, 0.06, 0.1, 0.12, 0.5, 0.7, 0.8, 0.8]
-    frames = [trial("h1", 1e-3, fcd=np.linspace(300, 100, EPOCHS)),
-              trial("h2", 2e-3, fcd=np.linspace(400, 150, EPOCHS)),
-              trial("sl", 1e-4, coverage=late, modes=np.r_[[2] * 4, [10] * 4],
-                    diversity=np.r_[[0.05] * 4, [0.6] * 4], fcd=np.linspace(700, 200, EPOCHS)),
-              trial("nc", 5e-5, coverage=0.05, modes=2, diversity=0.03, density=0.9,
+    """Five trials of 40 epochs: two healthy throughout, one narrow at first and healthy later
+    (its coverage still climbing at epoch 20: not diverse yet there), one narrow and flat
+    throughout (collapse), and one frozen from epoch 2."""
+    late = np.r_[np.linspace(0.01, 0.19, AT), np.linspace(0.3, 0.8, EPOCHS - AT)]
+    learned = np.r_[[0.05] * AT, [0.6] * (EPOCHS - AT)]
+    frames = [trial("h1", 1e-3, EPOCHS, fcd=np.linspace(300, 100, EPOCHS)),
+              trial("h2", 2e-3, EPOCHS, fcd=np.linspace(400, 150, EPOCHS)),
+              trial("sl", 1e-4, EPOCHS, coverage=late, modes=np.r_[[2] * AT, [10] * AT],
+                    diversity=learned, fcd=np.linspace(700, 200, EPOCHS)),
+              trial("nc", 5e-5, EPOCHS, coverage=0.05, modes=2, diversity=0.03, density=0.9,
                     fcd=np.full(EPOCHS, 800.0)),
-              trial("fz", 9e-3, g_grad_norm=np.r_[1, [0.0] * 7], d_grad_norm=np.r_[1, [0.0] * 7],
-                    d_real=np.r_[0.5, [1.0] * 7], d_fake=np.r_[0.5, [1.0] * 7],
-                    d_loss=np.r_[0.5, [50.0] * 7], fcd=np.full(EPOCHS, 900.0))]
+              trial("fz", 9e-3, EPOCHS, g_grad_norm=np.r_[1, [0.0] * 39],
+                    d_grad_norm=np.r_[1, [0.0] * 39], d_real=np.r_[0.5, [1.0] * 39],
+                    d_fake=np.r_[0.5, [1.0] * 39], d_loss=np.r_[0.5, [50.0] * 39],
+                    fcd=np.full(EPOCHS, 900.0))]
     return pd.concat(frames, ignore_index=True)
 
 
 def test_each_trial_is_classified_at_the_short_budget_and_at_its_end():
     history = _long_study()
     trials = classify_study(history, EPOCHS)
-    table = reach.reach_table(history, trials, at=4, max_epochs=EPOCHS).set_index("trial_id")
+    table = reach.reach_table(history, trials, at=AT, max_epochs=EPOCHS).set_index("trial_id")
     assert table.loc["sl", "class_at"] == failures.NOT_DIVERSE_YET
     assert table.loc["sl", "class_end"] == failures.HEALTHY
     assert table.loc["nc", "class_at"] == table.loc["nc", "class_end"] == failures.MODE_COLLAPSE
     assert table.loc["fz", "class_at"] == failures.FROZEN
-    assert table.loc["h1", "fcd_at"] == pytest.approx(np.mean(np.linspace(300, 100, 8)[:4]))
-    text = " ".join(reach.reach_findings(table.reset_index(), 4, EPOCHS))
-    assert "held at 8 in 4 of 5 (80%" in text and "in 4 of 4 (100%" in text
-    assert "not diverse yet at 4 became healthy 1" in text
+    assert table.loc["h1", "fcd_at"] == pytest.approx(np.mean(np.linspace(300, 100, 40)[15:20]))
+    text = " ".join(reach.reach_findings(table.reset_index(), AT, EPOCHS))
+    # 4 of 5 pairs agree; with a verdict at both, 4 of 4; the 2 failures at 20 still fail.
+    assert "held at 40 in 4 of 5 (80%" in text and "in 4 of 4 (100%" in text
+    assert "still a failure at 40 in 2 of 2 (100%" in text and "(the same class in 2)" in text
+    assert "not diverse yet at 20 became healthy 1" in text
+    assert "of the 1 that reached a verdict, mode collapse in 0 of 1" in text
     with pytest.raises(ValueError, match="--at"):
-        reach.reach_table(history, trials, at=8, max_epochs=EPOCHS)
+        reach.reach_table(history, trials, at=EPOCHS, max_epochs=EPOCHS)
+
+
+def test_both_budgets_read_the_same_step_logs():
+    """A g_loss that swings only in the logged steps: oscillation at both budgets, since the
+    short budget reads the steps up to its own end."""
+    history = _long_study()
+    swing = pd.DataFrame({"epoch": np.repeat(np.arange(1, EPOCHS + 1), 10),
+                          "step": np.arange(EPOCHS * 10),
+                          "g_loss": np.tile(np.r_[[0.1] * 5, [4.0] * 5], EPOCHS)})
+    trials = classify_study(history, EPOCHS, {"h1": swing})
+    table = reach.reach_table(history, trials, AT, EPOCHS, {"h1": swing}).set_index("trial_id")
+    assert table.loc["h1", "class_at"] == table.loc["h1", "class_end"] == failures.OSCILLATION
 
 
 def test_spearman_interval_by_hand():

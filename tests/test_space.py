@@ -1,7 +1,7 @@
 import pytest
 
 from gan.config import GANConfig
-from study.space import optuna_space, gan_py_point, trial_config
+from study.space import gan_py_point, optuna_space, to_optuna_params, to_trial_params, trial_config
 
 
 def test_trial_config_applies_params_and_derives_d_lr():
@@ -24,8 +24,10 @@ def test_gan_py_point_trains_gan_pys_settings_and_lies_inside_the_space():
         assert config.discriminator_lr == ours.lr
     for space in ("default", "extended"):
         dists = optuna_space(space)
-        for name, value in gan_py_point(space).items():
+        for name, value in to_optuna_params(gan_py_point(space)).items():
             assert dists[name]._contains(dists[name].to_internal_repr(value)), name
+        assert to_trial_params(to_optuna_params(gan_py_point(space)))["b2"] == \
+            pytest.approx(ours.b2, abs=1e-15)
 
 
 def test_unknown_param_and_space():

@@ -1,5 +1,8 @@
+import math
+
 import pytest
 
+from analysis.stats import intervals
 from analysis.stats.intervals import rate_text, rates_differ, wilson_interval
 
 
@@ -96,3 +99,18 @@ def test_breakdown_of_gpu_trial_slots():
         "training 80% of 4 trial slots (1 CPU + 0.25 GPU each) × 0 m 50 s")
     parts = time_breakdown(history[:1], 50.0, slots=1)
     assert breakdown_text(parts).startswith("training 80% of 1 core × 0 m 50 s")
+
+
+def test_a_rate_says_what_it_leaves_out_with_its_two_bounds():
+    """5 of 8 with a verdict failed, 8 more without one: over all 16 the rate lies between 5
+    (none of them failed) and 13 (all of them did)."""
+    text = intervals.verdict_rate_text(5, 8, {"not_diverse_yet": 8, "undetermined": 0})
+    assert text.startswith("5 of 8 (62%, 95% CI 31–86%) with a verdict")
+    assert "8 without (8 not diverse yet)" in text and "5–13 of 16 (31–81%)" in text
+    assert intervals.rate_bounds(5, 8, 8) == (5 / 16, 13 / 16)
+    assert intervals.verdict_rate_text(1, 4, {"undetermined": 0}).endswith("with a verdict")
+    assert intervals.verdict_rate_text(0, 0, {"not_diverse_yet": 2}).startswith(
+        "no run with a verdict; 2 without")
+    cell = intervals.verdict_cell(0, 2, {"not_diverse_yet": 2})
+    assert cell.startswith("0 (0–66%) of 2") and cell.endswith("+2 no verdict: 0–50%")
+    assert all(map(math.isnan, intervals.rate_bounds(0, 0, 0)))

@@ -16,7 +16,7 @@ pytest.importorskip("ray.tune")
 from ray.tune.schedulers import TrialScheduler  # noqa: E402
 
 from study.search import ResumableOptunaSearch  # noqa: E402
-from study.space import LATENT_DIMS, optuna_space  # noqa: E402
+from study.space import B2_GAP, LATENT_DIMS, optuna_space, to_trial_params  # noqa: E402
 from study.survey import SurveyAwareASHA, survey_points  # noqa: E402
 
 
@@ -30,7 +30,11 @@ def test_survey_points_fill_the_space_and_repeat_with_the_seed():
     # A Sobol sequence stratifies each axis: every quarter of log lr holds 4 of the 16 points.
     assert np.histogram(lr, bins=4, range=(-5, -2))[0].tolist() == [4, 4, 4, 4]
     assert sorted({p["latent_dim"] for p in points}) == sorted(LATENT_DIMS)  # 2 each
-    assert all(0 <= p["b1"] <= 0.99 and 0.9 <= p["b2"] <= 0.9999 for p in points)
+    assert all(0 <= p["b1"] <= 0.99 and 1e-4 <= p[B2_GAP] <= 0.1 for p in points)
+    # 1 - b2 on a log scale: each decade (b2 0.9-0.99, 0.99-0.999, 0.999-0.9999) gets its share,
+    # where a uniform b2 put 1% of points at 0.999 and beyond.
+    decades = np.histogram(np.log10([p[B2_GAP] for p in points]), bins=3, range=(-4, -1))[0]
+    assert decades.min() >= 4
     assert survey_points(space, 0, seed=0) == []
     with pytest.raises(ValueError, match="-1"):
         survey_points(space, -1, seed=0)
@@ -55,7 +59,8 @@ def test_the_searcher_queues_the_survey_after_the_defaults_and_marks_its_trials(
     assert "phase" not in configs[0] and configs[0]["lr"] == 2e-4
     for config, point in zip(configs[1:4], points):
         assert config["phase"] == layout.PHASE_SURVEY
-        assert {k: config[k] for k in point} == point
+        assert {k: config[k] for k in to_trial_params(point)} == to_trial_params(point)
+        assert config["b2"] == pytest.approx(1 - point[B2_GAP])
     assert "phase" not in configs[4]  # TPE's own proposal
 
 

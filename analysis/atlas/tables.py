@@ -16,7 +16,8 @@ import pandas as pd
 from gan import census, failures
 from gan import outcomes
 from analysis.findings import design_trials
-from analysis.stats.intervals import count_cell, rate_text, rates_differ, span_text, wilson_interval
+from analysis.stats.intervals import (count_cell, rate_text, rates_differ, span_text,
+                                     verdict_cell, verdict_rate_text, wilson_interval)
 from gan.losses import in_arm_order
 
 BASELINES = ("ns", "minimax")  # gan.py's two costs; the other losses are the remedies
@@ -41,10 +42,11 @@ def loss_table(trials: pd.DataFrame) -> pd.DataFrame:
             if outcomes.rule_family(cls, loss) is None:
                 row[cls] = "n/a"  # the class does not exist for this loss (gan.failures)
             elif cls not in failures.NO_VERDICT:
-                row[cls] = _cell(_hits(group, cls), len(verdicts(group)))
+                row[cls] = _cell(_hits(group, cls), len(verdicts(group)), left_out(group))
             elif (group["failure"] == cls).any():
                 row[cls] = count_cell(int((group["failure"] == cls).sum()), n)
-        row[ANY_FAILURE] = _cell(_hits(group, ANY_FAILURE), len(verdicts(group, ANY_FAILURE)))
+        row[ANY_FAILURE] = _cell(_hits(group, ANY_FAILURE), len(verdicts(group, ANY_FAILURE)),
+                                 left_out(group, ANY_FAILURE))
         for cls in failures.FAILURES:
             onsets = group.loc[group["failure"] == cls, "onset_epoch"].dropna()
             row[f"onset {failures.class_label(cls)}"] = \
@@ -89,15 +91,22 @@ def loss_findings(trials: pd.DataFrame) -> list[str]:
                    if len(fcd) else "")
         judged = len(verdicts(group, ANY_FAILURE))
         out.append(f"{loss}: {body}; {ANY_FAILURE} "
-                   f"{rate_text(failed, judged) if judged else 'no verdict'}{quality}.")
+                   f"{verdict_rate_text(failed, judged, left_out(group, ANY_FAILURE))}"
+                   f"{quality}.")
     return out
 
 
 ANY_FAILURE = "failed by its samples"  # one outcome for every loss (gan.outcomes.sample_outcome)
 
 
-def _cell(k: int, n: int) -> str:
-    return count_cell(k, n) if n else "no verdict"
+def _cell(k: int, n: int, excluded: dict[str, int]) -> str:
+    return verdict_cell(k, n, excluded)
+
+
+def left_out(group: pd.DataFrame, cls: str | None = None) -> dict[str, int]:
+    """The trials of ``group`` a rate of ``cls`` leaves out, by no-verdict class."""
+    return census.no_verdict_counts(group, "outcome" if cls == ANY_FAILURE
+                                    and "outcome" in group else "failure")
 
 
 def verdicts(group: pd.DataFrame, cls: str | None = None) -> pd.DataFrame:

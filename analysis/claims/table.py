@@ -25,10 +25,10 @@ from scipy import stats
 
 from analysis import findings
 from analysis.sections import probe as probe_section
-from gan import failures
+from gan import census, failures
 from gan import outcomes
 from analysis.stats.paired import PairedTest, PairingError, pairs, rate_test, shift_test
-from analysis.stats.intervals import rate_text, span_text, wilson_interval
+from analysis.stats.intervals import excluded_text, rate_text, span_text, wilson_interval
 # The verdict rule, re-exported: the claims table's callers read it from here.
 from analysis.claims.rule import (CANNOT_TELL, CONTRADICTED, EARLY_EPOCHS,
                                   MARGIN, PROBE_STEADY, PROBE_VANISHED, SEPARATED_JS,
@@ -81,7 +81,13 @@ def _paired_rate(inputs: Inputs, claim: int, text: str, a: str, b: str,
     trials = findings.judged(inputs.trials, column).assign(hit=lambda t: hit(t[column]))
     test = partial(rate_test, margin=MARGIN) if expect == "not_less" else rate_test
     judged = "an outcome" if column == "outcome" else "a class"
-    return _paired(inputs, claim, text, f"points where {a} and {b} both have {judged} ({label})",
+    arms = inputs.trials[inputs.trials["loss"].astype(str).isin([a, b])] \
+        if "loss" in inputs.trials else inputs.trials.iloc[:0]
+    excluded = census.no_verdict_counts(arms, column)
+    left = (f"; left out: {excluded_text(excluded)} {a} or {b} trials without {judged}"
+            if sum(excluded.values()) else "")
+    return _paired(inputs, claim, text,
+                   f"points where {a} and {b} both have {judged} ({label}){left}",
                    trials, "hit", a, b, test, expect, f"no such points (no {a} or {b} trials)")
 
 

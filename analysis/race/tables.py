@@ -13,7 +13,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from analysis.stats.intervals import verdict_cell
 from gan import layout
+from gan.failures import NO_VERDICT
 from gan.ranking import RANK_WINDOW, trailing_mean
 from gan.race_record import RaceRecord
 from gan.records import contender_name
@@ -73,12 +75,17 @@ def contender_table(record: RaceRecord, runs: pd.DataFrame,
         else:
             verdict = ""
         scores = race["score"].astype(float) if len(race) else pd.Series(dtype=float)
-        failed = race["failure"].isin(failures).sum() if len(race) else 0
+        judged = race[~race["failure"].isin(NO_VERDICT)] if len(race) else race
+        failed = int(judged["failure"].isin(failures).sum()) if len(judged) else 0
+        excluded = {cls: int((race["failure"] == cls).sum()) if len(race) else 0
+                    for cls in NO_VERDICT}
         rows.append({"contender": contender_name(c),
                      "search draw": draw.get("objective", math.nan),
                      "race n": len(race), "race mean": scores.mean(),
                      "race sd": scores.std(ddof=1) if len(scores) > 1 else math.nan,
-                     "race failed": f"{failed} of {len(race)}", "verdict": verdict})
+                     "race failed (of those with a verdict)": verdict_cell(failed, len(judged),
+                                                                           excluded),
+                     "verdict": verdict})
     return pd.DataFrame(rows)
 
 

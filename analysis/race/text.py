@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.race import tables as race
+from analysis.stats.intervals import verdict_rate_text
 from gan import failures
 from gan.best_config import BestConfig
 from gan.race_record import RaceRecord
@@ -18,6 +19,22 @@ from gan.records import contender_name
 
 def _interval(low: float, high: float) -> str:
     return f"95% CI {low:.4g}–{high:.4g}" if math.isfinite(low) else "no interval below 2 runs"
+
+
+def scored_text(best: BestConfig) -> str:
+    """``4 scored of 4 held-out seeds``: the mean leaves unscored runs out, and says so."""
+    scored = best.n_scored if best.n_scored >= 0 else sum(
+        math.isfinite(float(r.get("objective", math.nan))) for r in best.per_seed)
+    return f"{scored} scored of {best.n_seeds} held-out seeds"
+
+
+def estimate_failures(best: BestConfig) -> str:
+    """The held-out runs' failure share on those with a verdict, with what it leaves out."""
+    verdicts = [r.get("failed") for r in best.per_seed]
+    failed = sum(bool(v) for v in verdicts if v is not None)
+    excluded = {cls: sum(r.get("failure") == cls for r in best.per_seed)
+                for cls in failures.NO_VERDICT}
+    return verdict_rate_text(failed, sum(v is not None for v in verdicts), excluded)
 
 
 def race_findings(record: RaceRecord, best: BestConfig | None, objective: str) -> list[str]:
@@ -32,12 +49,10 @@ def race_findings(record: RaceRecord, best: BestConfig | None, objective: str) -
         raced = [r["objective"] for r in best.race_runs if math.isfinite(r["objective"])]
         race_text = (f"; over its {len(raced)} race seeds (which chose it) {np.mean(raced):.4g}"
                      if raced else "")
-        failed = sum(bool(r.get("failed")) for r in best.per_seed)
         out.append(f"The pick, {names[record.winner]}: {objective} "
                    f"{best.objective_mean:.4g} "
                    f"({_interval(best.objective_ci_low, best.objective_ci_high)}) over "
-                   f"{best.n_seeds} held-out seeds, failed {failed} of {best.n_seeds} "
-                   f"(95% CI {best.failure_low:.0%}–{best.failure_high:.0%}){drawn}"
+                   f"{scored_text(best)}; failed: {estimate_failures(best)}{drawn}"
                    f"{race_text}.")
     tied = [names[k] for k in record.survivors if k != record.winner]
     dropped = [f"{names[k]} (round {d['round']}, p {d['p']:.2g})"
@@ -45,6 +60,13 @@ def race_findings(record: RaceRecord, best: BestConfig | None, objective: str) -
     out.append(f"The race ran {len(record.rounds)} round(s) and {record.runs_used} runs "
                f"({record.reason}); dropped: {', '.join(dropped) or 'none'}; the winner could "
                f"not be told from: {', '.join(tied) or 'none'}.")
+    factor = record.rule.get("hidden_factor")
+    if factor and not record.dropped and record.rounds:
+        seeds = min(record.rounds[0]["n"].values())
+        out.append(f"No contender was dropped: with {seeds} seeds a contender, the leader's "
+                   f"runs may hide a collapse (x{factor:g}), so only a contender more than "
+                   f"{factor ** (1 / seeds):.1f}x worse than the leader could be, and the pick is "
+                   "the best mean of the race runs, as a test-free argmin would pick.")
     return out
 
 
@@ -60,9 +82,12 @@ def defaults_beside(record: RaceRecord, runs: pd.DataFrame, objective: str) -> l
         return []
     classes = mine["failure"].value_counts()
     named = ", ".join(f"{int(k)} {failures.class_label(c)}" for c, k in classes.items() if c)
+    judged = mine[~mine["failure"].isin(failures.NO_VERDICT)]
+    share = verdict_rate_text(int(judged["failure"].isin(failures.FAILURES).sum()), len(judged),
+                              {c: int((mine["failure"] == c).sum()) for c in failures.NO_VERDICT})
     return [f"{contender_name(reference)}, on {len(mine)} fresh seeds: {objective} "
             f"{scores.mean():.4g} (runs {', '.join(f'{v:.4g}' for v in scores)}); "
-            f"{named or 'no class'}."]
+            f"{named or 'no class'}; failed: {share}."]
 
 
 def noise_findings(noise: dict[str, float], ranks: dict[str, Any]) -> list[str]:

@@ -47,4 +47,5 @@ def section(rep, data, trials: pd.DataFrame) -> None:
         rep.save(diversity_collapse(data.history, trials), "diversity_collapse")],
         [f"A collapse is dated only after the trial had learned (diversity ≥ "
          f"{failures.COLLAPSE_PEAK}) first; a trial narrow from the start is collapse without "
-         "an onset, and one whose coverage is still rising at the end is not diverse yet."]))
+         "an onset, and one whose coverage was still climbing through the latter half of its "
+         "run is not diverse yet."]))

@@ -15,13 +15,13 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
+from analysis.findings import design_trials, proposal_trials
 from analysis.findings import judged as judged_trials
-from analysis.findings import proposal_trials
 from analysis.importance import param_importances
 from analysis.load import StudyData
 from analysis.plots import PALETTE, class_strip, empty_panel, tidy_legend
 from analysis.sections import survey
-from analysis.stats.intervals import rate_text, rates_differ, wilson_interval
+from analysis.stats.intervals import excluded_text, rate_text, rates_differ, wilson_interval
 from gan import census, failures, layout
 from gan.failures import FAILURES
 
@@ -84,6 +84,12 @@ def findings(trials: pd.DataFrame, design: str = "search") -> list[str]:
     """
     data, who = population(trials, design)
     out: list[str] = []
+    pool = survey.survey_trials(trials) if who == "survey" else design_trials(trials)
+    excluded = census.no_verdict_counts(pool)
+    if sum(excluded.values()):
+        out.append(f"The landscape's rates stand on the {len(data)} judged {who} trials and "
+                   f"leave out {sum(excluded.values())} without a verdict "
+                   f"({excluded_text(excluded)}); the survey's lr bands count them.")
     healthy = data[data["failure"] == failures.HEALTHY]
     if len(healthy):
         out.append(f"The {len(healthy)} healthy trials (of {len(data)} judged {who} trials) "

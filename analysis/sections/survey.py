@@ -3,7 +3,7 @@ often, from the survey's Sobol points (study.survey), the one unbiased sample of
 search design holds. Its numbers, its sentences and its chart live here.
 
 Every survey point ran the full budget unless failure-aware stopping ended a conclusive
-failure, so each has a class; a point still improving at the budget's end ("not diverse yet")
+failure, so each has a class; a point still climbing at the budget's end ("not diverse yet")
 has no verdict and is left out of the rates, and says so. The search's own trials are drawn
 apart: TPE chose where they lie, and ASHA cut most of them before any failure was
 conclusive; a cut trial shows its state at the cut, which is never a failure.
@@ -19,11 +19,12 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import NullFormatter
 
 from analysis.plots import CUT_PALETTE, PALETTE, empty_panel
-from analysis.stats.intervals import rate_text, wilson_interval
+from analysis.stats.intervals import rate_bounds, verdict_rate_text, wilson_interval
 from gan import census, failures, layout
+from gan.config import LR_RANGE
 
 TITLE = "Failure survey: where the vanilla GAN fails"
-LR_BANDS = 3  # the survey's lr range in this many log-equal bands (16 points: about 5 each)
+LR_BANDS = 3  # the space's lr range in this many log-equal bands (16 points: about 5 each)
 
 
 def survey_trials(trials: pd.DataFrame) -> pd.DataFrame:
@@ -35,37 +36,55 @@ def survey_trials(trials: pd.DataFrame) -> pd.DataFrame:
 
 def class_rates(survey: pd.DataFrame) -> pd.DataFrame:
     """One row per failure class and one for any failure: k, n (judged points), share and its
-    95% Wilson interval."""
+    95% Wilson interval, the points left out without a verdict (``left_out``) and the rate's
+    bounds over every point had none or all of them failed (``bound_low``, ``bound_high``)."""
     verdict = census.with_verdict(survey)
-    n = len(verdict)
+    n, left_out = len(verdict), len(survey) - len(verdict)
     rows = []
     for cls in (*failures.FAILURES, "any failure"):
         k = int(verdict["failure"].isin(failures.FAILURES).sum()) if cls == "any failure" \
             else int((verdict["failure"] == cls).sum())
         low, high = wilson_interval(k, n) if n else (math.nan, math.nan)
+        bound_low, bound_high = rate_bounds(k, n, left_out)
         rows.append({"class": cls, "k": k, "n": n, "share": k / n if n else math.nan,
-                     "low": low, "high": high})
+                     "low": low, "high": high, "left_out": left_out,
+                     "bound_low": bound_low, "bound_high": bound_high})
     return pd.DataFrame(rows)
 
 
-def _lr_bands(verdict: pd.DataFrame) -> str:
-    """Failure rate per log-equal lr band of the judged points."""
-    lr = np.log10(verdict["lr"].astype(float))
-    edges = np.linspace(lr.min(), lr.max(), LR_BANDS + 1)
+def lr_bands(survey: pd.DataFrame) -> list[dict]:
+    """Failure rate per log-equal band of the search space's whole lr range
+    (:data:`gan.config.LR_RANGE`), each with its points, the judged ones, the failed ones and
+    the no-verdict ones by class: no point falls outside every band."""
+    low, high = (math.log10(v) for v in LR_RANGE)
+    lr = np.log10(survey["lr"].astype(float).to_numpy())
+    edges = np.linspace(low, high, LR_BANDS + 1)
     index = np.clip(np.searchsorted(edges, lr, side="right") - 1, 0, LR_BANDS - 1)
-    failed = verdict["failure"].isin(failures.FAILURES).to_numpy()
-    parts = []
+    bands = []
     for b in range(LR_BANDS):
-        inside = index == b
-        if inside.any():
-            parts.append(f"lr {10 ** edges[b]:.1e}–{10 ** edges[b + 1]:.1e}: "
-                         f"{rate_text(int(failed[inside].sum()), int(inside.sum()))}")
+        inside = survey[index == b]
+        judged = census.with_verdict(inside)
+        bands.append({"low": 10 ** edges[b], "high": 10 ** edges[b + 1], "points": len(inside),
+                      "failed": int(judged["failure"].isin(failures.FAILURES).sum()),
+                      "judged": len(judged), "excluded": census.no_verdict_counts(inside)})
+    return bands
+
+
+def _lr_bands_text(survey: pd.DataFrame) -> str:
+    parts = []
+    for band in lr_bands(survey):
+        head = f"lr {band['low']:.0e}–{band['high']:.0e}"
+        if not band["points"]:
+            parts.append(f"{head}: no point")
+            continue
+        parts.append(f"{head}: "
+                     + verdict_rate_text(band["failed"], band["judged"], band["excluded"]))
     return "; ".join(parts)
 
 
 def survey_findings(trials: pd.DataFrame, max_epochs: int) -> list[str]:
-    """The survey's failure rates (each with n and a 95% interval), which classes, where in
-    lr, and the points without a verdict."""
+    """The survey's failure rates (each with n, a 95% interval, the points without a verdict
+    and the bounds they leave), which classes, where in lr."""
     survey = survey_trials(trials)
     if survey.empty:
         return []
@@ -74,19 +93,19 @@ def survey_findings(trials: pd.DataFrame, max_epochs: int) -> list[str]:
     head = (f"Survey: {len(survey)} Sobol points of the search space with gan.py's loss, each "
             f"trained up to all {max_epochs} epochs and never cut by the scheduler"
             + (f" ({stopped} stopped for a conclusive failure)" if stopped else "") + ".")
-    if verdict.empty:
-        return [head + " None has a verdict yet."]
     rates = class_rates(survey).set_index("class")
     seen = [f"{failures.class_label(c)} {int(rates.loc[c, 'k'])}" for c in failures.FAILURES
             if rates.loc[c, "k"]]
-    slow = survey[survey["failure"] == failures.NOT_DIVERSE_YET]
-    out = [head + f" Failed: {rate_text(int(rates.loc['any failure', 'k']), len(verdict))} of "
-           "the points with a verdict" + (f" ({', '.join(seen)})" if seen else "")
-           + (f"; {len(slow)} more ended not diverse yet (narrow, but their coverage had grown "
-              f"and held by epoch {max_epochs}): no verdict, left out of the rates"
-              if len(slow) else "") + "."]
-    if verdict["lr"].nunique() >= LR_BANDS:
-        out.append(f"Survey failure rate by learning rate: {_lr_bands(verdict)}.")
+    failed = int(rates.loc["any failure", "k"])
+    out = [head + " Failed: "
+           + verdict_rate_text(failed, len(verdict), census.no_verdict_counts(survey))
+           + (f" ({', '.join(seen)})" if seen else "")
+           + ". No verdict: a run still climbing at the budget's end (not diverse yet) or "
+             "one the budget could not judge (undetermined); neither counts as failed or as "
+             "healthy."]
+    if len(survey) >= LR_BANDS:
+        out.append(f"Survey failure rate by learning rate, over the search space's range: "
+                   f"{_lr_bands_text(survey)}.")
     return out
 
 
@@ -147,9 +166,18 @@ def rates_chart(rates: pd.DataFrame) -> Figure:
     ax.barh(labels, rates["share"], xerr=errors, color=colors, capsize=3)
     for y, (k, share) in enumerate(zip(rates["k"], rates["share"])):
         ax.text(min(share + 0.02, 0.9), y, f"{int(k)}/{n}", va="center", fontsize=8)
+    left_out = int(rates["left_out"].max())
+    if left_out:  # what the rate leaves out, drawn beside it: every point, none or all failed
+        y = len(rates) - 1 + 0.38
+        ax.plot([rates["bound_low"].iloc[-1], rates["bound_high"].iloc[-1]], [y, y],
+                color="0.2", lw=2, marker="|", markersize=9)
+        ax.text(rates["bound_high"].iloc[-1] + 0.02, y, f"all {n + left_out} points, "
+                f"{left_out} without a verdict counted as none or all failed", va="center",
+                fontsize=7)
     ax.set_xlim(0, 1)
     ax.invert_yaxis()
-    ax.set_xlabel(f"share of the {n} survey points with a verdict (95% CI)")
+    ax.set_xlabel(f"share of the {n} survey points with a verdict (95% CI); {left_out} "
+                  "without a verdict left out")
     fig.tight_layout()
     return fig
 

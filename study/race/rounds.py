@@ -25,7 +25,7 @@ from typing import Any
 from ray import tune
 from ray.tune.search.basic_variant import BasicVariantGenerator
 
-from gan import layout
+from gan import failures, layout
 from gan.config import GANConfig
 from study import footprint, outputs, runner
 from study.race.runs import (STAGE_ESTIMATE, STAGE_RACE, config_key, race_runs, run_params,
@@ -37,7 +37,7 @@ from gan.records import contender_name, final_rows, history_from_trials
 from gan.run_record import StudySettings
 from study.failure_stop import stamp_trials
 from study.history import scored_rows
-from study.race.rule import RACE_TEST, SELECTION_MARGIN, RacePlan, RaceState, decide
+from study.race.rule import HIDDEN_FACTOR, RACE_TEST, RacePlan, RaceState, decide
 from study.space import CONTROL_POINT, gan_py_point
 from study.trainable import OBJECTIVE_KEY, RUN_KEY, TrialInputs, trial_dirname_creator
 
@@ -104,14 +104,26 @@ def contender_runs(study_dir, history, entrants: list[dict[str, Any]], max_epoch
             if key in runs:
                 runs[key].append({"trial_id": row["trial_id"], "stage": stage,
                                   "round": int(row["race_round"]),
-                                  "score": run_score(row, max_epochs)})
+                                  "score": run_score(row, max_epochs),
+                                  "failed": run_failed(history, row["trial_id"], max_epochs)})
     return runs
 
 
-def round_scores(runs: dict[str, list[dict[str, Any]]], rounds: int
-                 ) -> list[dict[str, list[float]]]:
-    """The scores of rounds 1..``rounds`` per contender, from :func:`contender_runs`."""
-    return [{key: [r["score"] for r in mine if r["stage"] == STAGE_RACE and r["round"] == n]
+def run_failed(history, trial_id: str, max_epochs: int) -> bool:
+    """Whether a race run failed by the census's rules (a run without a verdict has not)."""
+    trial = history[history["trial_id"] == trial_id].dropna(subset=["epoch"])
+    if trial.empty:
+        return False
+    cls, _ = failures.classify_trial(trial, full_budget=trial["epoch"].max() >= max_epochs)
+    return cls in failures.FAILURES
+
+
+def round_scores(runs: dict[str, list[dict[str, Any]]], rounds: int, field: str = "score"
+                 ) -> list[dict[str, list[Any]]]:
+    """Each run's ``field`` (its score, or whether it ``failed``) in rounds 1..``rounds`` per
+    contender, from :func:`contender_runs`."""
+    return [{key: [r.get(field, False) for r in mine
+                   if r["stage"] == STAGE_RACE and r["round"] == n]
              for key, mine in runs.items()
              if any(r["stage"] == STAGE_RACE and r["round"] == n for r in mine)}
             for n in range(1, rounds + 1)]
@@ -214,7 +226,7 @@ def run_race(base: GANConfig, settings: StudySettings, inputs: TrialInputs,
         if not done:
             return False, errors
         runs = contender_runs(settings.study_dir, history, entrants, base.n_epochs)
-        state = decide(plan, round_scores(runs, number))
+        state = decide(plan, round_scores(runs, number), round_scores(runs, number, "failed"))
         _log_round(state, entrants)
         number += 1
     winner = next(c for c in entrants if c["key"] == state.winner)
@@ -238,7 +250,7 @@ def write_race_record(settings: StudySettings, plan: RacePlan, state: RaceState,
         rule={"test": RACE_TEST,
               "log_scale": bool(state.rounds and state.rounds[-1]["log_scale"]),
               "alpha": plan.alpha, "test_level": plan.test_level,
-              "selection_margin": SELECTION_MARGIN, "max_rounds": plan.max_rounds,
+              "hidden_factor": HIDDEN_FACTOR, "max_rounds": plan.max_rounds,
               "first_seeds": plan.first_seeds, "later_seeds": plan.later_seeds,
               "budget": plan.budget, "estimate_seeds": settings.estimate_seeds},
         contenders=[{**{k: c[k] for k in ("key", "params", "label", "search_rank",
