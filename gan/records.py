@@ -136,7 +136,7 @@ def contender_name(contender: dict[str, Any]) -> str:
     """``#2 lr 0.0011 b1 0.1 b2 0.96 latent 32``, or gan.py's defaults by name: a race
     contender as the study's log and the report both name it."""
     p = contender["params"]
-    text = (f"lr {p['lr']:.3g} b1 {p['b1']:.2g} b2 {p['b2']:.3g} latent {p['latent_dim']}"
+    text = (f"lr {p['lr']:.3g} b1 {p['b1']:.2g} b2 {p['b2']:.4g} latent {p['latent_dim']}"
             if {"lr", "b1", "b2", "latent_dim"} <= set(p) else json.dumps(p))
     if contender.get("label"):  # the reference: gan.py's own settings
         return f"{layout.DEFAULTS_LABEL}: {text}"

@@ -131,9 +131,11 @@ def write_outputs(settings: StudySettings, base: GANConfig, errors: dict[str, st
                  summary["table"].to_string(index=False))
     if best.estimated:
         draw = best.search_draw or {}
-        log.info("the pick: %s; %s %.4g (95%% CI %.4g–%.4g) over %d held-out seeds, %d failed; "
-                 "its search draw %s (not in the estimate)", best.params, settings.objective,
+        log.info("the pick: %s; %s %.4g (95%% CI %.4g–%.4g) over %d scored of %d held-out "
+                 "seeds; %d of the %d with a verdict failed, %d without one; its search draw %s "
+                 "(not in the estimate)", best.params, settings.objective,
                  best.objective_mean, best.objective_ci_low, best.objective_ci_high,
-                 best.n_seeds, sum(bool(r["failed"]) for r in best.per_seed),
+                 best.n_scored, best.n_seeds, sum(bool(r["failed"]) for r in best.per_seed),
+                 best.n_seeds - best.n_no_verdict, best.n_no_verdict,
                  f"{draw['objective']:.4g}" if draw else "none (gan.py's defaults)")
     return history

@@ -4,8 +4,8 @@ Plateaus (a run that narrowed, at several levels and onset epochs, then stayed f
 called climbing at most at the test's level; slow genuine rises must be found. The noise is
 the evaluation noise measured on the 200-epoch validation survey (docs/findings.md): coverage
 over 500 samples moves between epochs by sd 0.012-0.015 at coverage 0.05-0.1 (about the
-binomial sqrt(p (1 - p) / 500)), with lag-1 autocorrelation 0.0-0.6. The figures these tests
-measure are quoted in docs/metrics.md.
+binomial sqrt(p (1 - p) / 500)), with lag-1 autocorrelation mostly below 0.5. The figures these
+tests measure are quoted in docs/metrics.md.
 """
 
 import math

@@ -90,4 +90,4 @@ def test_the_numbers_the_docs_quote_from_the_example_report_are_in_it():
     for quote in listed:
         assert quote in page, quote
     readme = (ROOT / "README.md").read_text()
-    assert "129.5 (95% CI 121.1–137.9)" in readme and "5 of 8" in readme
+    assert "188.6 (95% CI 78.8–298.5)" in readme and "10 of 13 failed (77%, CI 50–92%)" in readme

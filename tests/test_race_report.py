@@ -94,3 +94,29 @@ def test_the_record_round_trips_and_reads_older_studies(tmp_path):
 
     with pytest.raises(StudyLoadError, match="race.json"):
         RaceRecord.load(tmp_path)
+
+
+def test_failure_shares_count_no_verdict_runs_beside_them_and_the_estimate_says_k_scored():
+    """gan.py's defaults with both race runs not diverse yet: no "failed 0 of 2", but no
+    verdict and both bounds. The pick's estimate names the runs it scored."""
+    from analysis.race import text
+    from gan.best_config import BestConfig
+
+    record = _record()
+    classes = pd.DataFrame({"trial_id": ["a0", "a1", "b0", "b1", "d0", "d1"],
+                            "failure": ["healthy", "mode_collapse", "healthy", "healthy",
+                                        "not_diverse_yet", "not_diverse_yet"],
+                            "fcd": 100.0})
+    runs = race.runs_frame(record, classes)
+    rows = race.contender_table(record, runs, failures.FAILURES).set_index("contender")
+    cells = rows["race failed (of those with a verdict)"].tolist()
+    assert cells[0].startswith("1 (") and cells[0].endswith("of 2")
+    assert cells[-1] == "no verdict; +2 no verdict: 0–100%"
+    best = BestConfig(n_seeds=4, n_scored=3, per_seed=[
+        {"objective": 100.0, "failure": "healthy", "failed": False},
+        {"objective": 110.0, "failure": "mode_collapse", "failed": True},
+        {"objective": 120.0, "failure": "not_diverse_yet", "failed": None},
+        {"objective": math.nan, "failure": "diverged", "failed": True}])
+    assert text.scored_text(best) == "3 scored of 4 held-out seeds"
+    assert text.estimate_failures(best).startswith("2 of 3 (67%")
+    assert "1 without (1 not diverse yet): 2–3 of 4 (50–75%)" in text.estimate_failures(best)

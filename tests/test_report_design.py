@@ -89,6 +89,10 @@ def test_lr_bins_are_positive_and_importances_carry_their_n(reports):
     labels = [t.get_text() for t in failure_rate_vs_lr(trials).axes[0].get_xticklabels()]
     assert labels and not any(label.startswith("-") for label in labels)
     assert labels[0].startswith("1e-05")
+    # A bin's no-verdict trials are counted on its label and drawn as its bounds.
+    slow = trials.assign(failure=["not_diverse_yet", "mode_collapse"] * 3)
+    labels = [t.get_text() for t in failure_rate_vs_lr(slow).axes[0].get_xticklabels()]
+    assert "(n=0, +1 no verdict)" in labels[0]
 
 
 def test_each_report_answers_first_and_folds_what_it_cannot_test(reports):

@@ -113,3 +113,27 @@ def test_survey_findings_give_rates_with_n_and_intervals():
     assert "1 search trials ASHA cut" in cut and "not learning yet" in cut
     fig = survey.failure_map(trials)
     assert len(fig.axes) == 2 and fig.axes[1].get_legend() is not None
+
+
+def test_survey_rates_say_what_they_leave_out_and_bands_cover_every_point():
+    """8 points with a verdict (5 failed) and 8 without: the headline gives both bounds, the
+    bands span the space's lr range so the lowest points fall inside one, and the chart draws
+    the bounds as a row of their own."""
+    from analysis.sections import survey
+
+    classes = ["mode_collapse"] * 3 + ["training_frozen"] * 2 + ["healthy"] * 3 \
+        + ["not_diverse_yet"] * 8
+    trials = pd.DataFrame({"lr": [1.1e-5, 1.8e-5, *np.logspace(-4.5, -2.1, 14)],
+                           "b1": 0.5, "phase": layout.PHASE_SURVEY, "failure": classes})
+    text = " ".join(survey.survey_findings(trials, 30))
+    assert "Failed: 5 of 8 (62%, 95% CI 31–86%) with a verdict" in text
+    assert "8 without (8 not diverse yet): 5–13 of 16 (31–81%)" in text
+    bands = survey.lr_bands(trials)
+    assert sum(b["points"] for b in bands) == 16
+    assert bands[0]["low"] == pytest.approx(1e-5) and bands[-1]["high"] == pytest.approx(1e-2)
+    assert sum(sum(b["excluded"].values()) for b in bands) == 8
+    rates = survey.class_rates(trials).set_index("class")
+    assert rates.loc["any failure", ["bound_low", "bound_high"]].tolist() == [5 / 16, 13 / 16]
+    chart = survey.rates_chart(rates.reset_index())
+    labels = [t.get_text() for t in chart.axes[0].get_yticklabels()]
+    assert labels[-1] == "any failure, all 16" and len(rates) + 1 == len(labels)

@@ -43,6 +43,12 @@ def population(trials: pd.DataFrame, design: str) -> tuple[pd.DataFrame, str]:
     return judged_trials(trials), design
 
 
+def rate_population(trials: pd.DataFrame, who: str) -> pd.DataFrame:
+    """Every trial of the population the landscape's rates stand on (``who``: the survey, or
+    the design's own trials), those without a verdict included, for the charts to count."""
+    return survey.survey_trials(trials) if who == "survey" else design_trials(trials)
+
+
 def _tercile_groups(data: pd.DataFrame) -> list[tuple[tuple[float, float], int, int]] | None:
     """((lr low, lr high), failures, n) per lr tercile of ``data``; None when too few."""
     if len(data) < LR_BINS * MIN_GROUP or data["lr"].nunique() < LR_BINS:
@@ -84,8 +90,7 @@ def findings(trials: pd.DataFrame, design: str = "search") -> list[str]:
     """
     data, who = population(trials, design)
     out: list[str] = []
-    pool = survey.survey_trials(trials) if who == "survey" else design_trials(trials)
-    excluded = census.no_verdict_counts(pool)
+    excluded = census.no_verdict_counts(rate_population(trials, who))
     if sum(excluded.values()):
         out.append(f"The landscape's rates stand on the {len(data)} judged {who} trials and "
                    f"leave out {sum(excluded.values())} without a verdict "
@@ -176,24 +181,39 @@ def latent_outcome(trials: pd.DataFrame) -> Figure:
 
 
 def _rate_bars(ax, data: pd.DataFrame, edges: np.ndarray, title: str) -> None:
-    """Failure share per lr bin of ``data``, with 95% Wilson intervals; labels from ``edges``."""
+    """Failure share per lr bin of the trials of ``data`` with a verdict, with 95% Wilson
+    intervals, and what each bin leaves out: a grey bar from its rate had none of its
+    no-verdict trials failed to its rate had all of them; labels from ``edges``."""
     lr = data["lr"].astype(float).to_numpy()
     index = np.clip(np.searchsorted(edges, lr, side="right") - 1, 0, len(edges) - 2)
+    judged = ~data["failure"].isin(failures.NO_VERDICT).to_numpy()
     failed = data["failure"].isin(FAILURES).to_numpy()
-    labels, shares, errors = [], [], []
+    labels, shares, errors, bounds = [], [], [], []
     for b in range(len(edges) - 1):
-        n = int((index == b).sum())
-        if n == 0:
+        inside = index == b
+        n, left = int((inside & judged).sum()), int((inside & ~judged).sum())
+        if n + left == 0:
             continue
-        k = int(failed[index == b].sum())
-        low, high = wilson_interval(k, n)
-        # Bin edges on the axis's own (log) scale, from the data's range: never below its min.
-        labels.append(f"{edges[b]:.0e}–{edges[b + 1]:.0e}\n(n={n})")
-        shares.append(k / n)
+        k = int(failed[inside].sum())
+        labels.append(f"{edges[b]:.0e}–{edges[b + 1]:.0e}\n(n={n}" + (f", +{left} no verdict)"
+                                                                      if left else ")"))
+        low, high = wilson_interval(k, n) if n else (math.nan, math.nan)
+        shares.append(k / n if n else math.nan)
         # clipped: at k = 0 or k = n a bound can miss the share by a rounding error
-        errors.append((max(0.0, k / n - low), max(0.0, high - k / n)))
-    ax.bar(labels, shares, color=sns.color_palette("rocket", 1)[0],
+        errors.append((max(0.0, k / n - low), max(0.0, high - k / n)) if n else (0.0, 0.0))
+        bounds.append((k / (n + left), (k + left) / (n + left)))
+    x = np.arange(len(labels))
+    ax.bar(x, np.nan_to_num(shares), color=sns.color_palette("rocket", 1)[0],
            yerr=np.array(errors).T if errors else None, capsize=4)
+    for i, (low, high) in enumerate(bounds):
+        if high > low:
+            ax.plot([i + 0.3, i + 0.3], [low, high], color="0.55", lw=5, alpha=0.8,
+                    solid_capstyle="butt", label="had none or all of its no-verdict "
+                    "trials failed" if i == next(j for j, (lo, hi) in enumerate(bounds)
+                                                 if hi > lo) else None)
+    if any(high > low for low, high in bounds):
+        ax.legend(fontsize=7, loc="upper left")
+    ax.set_xticks(x, labels)
     ax.set_ylim(0, 1)
     ax.set_title(title, fontsize=10)
     ax.tick_params(axis="x", labelsize=7)
@@ -201,14 +221,14 @@ def _rate_bars(ax, data: pd.DataFrame, edges: np.ndarray, title: str) -> None:
 
 def failure_rate_vs_lr(trials: pd.DataFrame, bins: int = 6, by: str | None = None,
                        who: str = "judged") -> Figure:
-    """Share of judged trials that failed per learning-rate bin (log-spaced over the data's lr
-    range), with 95% Wilson intervals; undetermined (stopped early, not conclusive) trials are
-    left out. ``by`` (e.g. ``loss``): one panel per value, on the same bins."""
-    data = census.with_verdict(trials)
+    """Share of the trials with a verdict that failed per learning-rate bin (log-spaced over
+    the lr range of every trial), with 95% Wilson intervals, and beside each bar the bounds its
+    no-verdict trials leave. ``by`` (e.g. ``loss``): one panel per value, on the same bins."""
+    data = trials
     groups = list(data.groupby(data[by].astype(str), sort=False)) if by else [("", data)]
     fig = Figure(figsize=(8 if not by else 3.6 * len(groups), 4))
     axes = np.atleast_1d(fig.subplots(1, max(1, len(groups)), sharey=True))
-    if len(data) < 2 or data["lr"].nunique() < 2:
+    if len(census.with_verdict(data)) < 2 or data["lr"].nunique() < 2:
         empty_panel(axes[0], "too few judged trials")
         return fig
     lr = data["lr"].astype(float)
@@ -267,7 +287,7 @@ def section(rep, data: StudyData, trials: pd.DataFrame, design: str) -> None:
     rep.sections.append(("Hyperparameter landscape", [
         rep.save(lr_b1_landscape(trials), "lr_b1"),
         rep.save(latent_outcome(trials), "latent_dim"),
-        rep.save(failure_rate_vs_lr(judged, by="loss" if by_loss else None, who=who),
-                 "failure_rate_lr"),
+        rep.save(failure_rate_vs_lr(rate_population(trials, who), by="loss" if by_loss
+                                    else None, who=who), "failure_rate_lr"),
         rep.save(importances(scores, counts), "importances")],
         findings(trials, design) + [importance_caveat(counts)]))

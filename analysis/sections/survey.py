@@ -167,17 +167,15 @@ def rates_chart(rates: pd.DataFrame) -> Figure:
     for y, (k, share) in enumerate(zip(rates["k"], rates["share"])):
         ax.text(min(share + 0.02, 0.9), y, f"{int(k)}/{n}", va="center", fontsize=8)
     left_out = int(rates["left_out"].max())
-    if left_out:  # what the rate leaves out, drawn beside it: every point, none or all failed
-        y = len(rates) - 1 + 0.38
-        ax.plot([rates["bound_low"].iloc[-1], rates["bound_high"].iloc[-1]], [y, y],
-                color="0.2", lw=2, marker="|", markersize=9)
-        ax.text(rates["bound_high"].iloc[-1] + 0.02, y, f"all {n + left_out} points, "
-                f"{left_out} without a verdict counted as none or all failed", va="center",
-                fontsize=7)
+    if left_out:  # what the rate leaves out, drawn as its own row: every point, none or all
+        low, high = rates["bound_low"].iloc[-1], rates["bound_high"].iloc[-1]
+        ax.barh([f"any failure, all {n + left_out}"], [high - low], left=[low], color="0.85",
+                edgecolor="0.3", hatch="//")
+        ax.text(max(low - 0.02, 0.02), len(rates), f"{left_out} without a verdict: none to "
+                "all failed", va="center", ha="right" if low > 0.4 else "left", fontsize=7)
     ax.set_xlim(0, 1)
     ax.invert_yaxis()
-    ax.set_xlabel(f"share of the {n} survey points with a verdict (95% CI); {left_out} "
-                  "without a verdict left out")
+    ax.set_xlabel(f"share of the {n} survey points with a verdict (95% CI)")
     fig.tight_layout()
     return fig
 
