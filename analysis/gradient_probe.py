@@ -29,13 +29,14 @@ from typing import Any
 import pandas as pd
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from gan.checkpoint import config_from_checkpoint, load_checkpoint, load_generator
 from gan.cli_common import HelpFormatter, OneLineParser, fail, setup_logging
 from gan.config import GANConfig
-from gan.data import DataError, DataSplit, load_data
+from gan.data import DataError, DataSplit, at_size, load_data
 from gan.losses import generator_loss
-from gan.models import Discriminator, Generator
+from gan.models.registry import build_discriminator, build_generator
 from gan.runtime import make_adam, resolve_device
 from gan.state import Callback, TrainState
 from gan.train import build_state, train
@@ -55,7 +56,7 @@ def _logit_cost(logits: torch.Tensor, kind: str) -> torch.Tensor:
     return -F.softplus(logits).mean()  # log(1 - sigmoid(a))
 
 
-def _grad_norms(generator: Generator, discriminator: Discriminator, config: GANConfig,
+def _grad_norms(generator: nn.Module, discriminator: nn.Module, config: GANConfig,
                 g: torch.Generator, device: torch.device) -> dict[str, float]:
     """G's total gradient norm under each cost, on one shared noise batch (one forward pass,
     one backward pass per cost)."""
@@ -74,7 +75,7 @@ def _grad_norms(generator: Generator, discriminator: Discriminator, config: GANC
     return out
 
 
-def _separation(generator: Generator, discriminator: Discriminator, real_all: torch.Tensor,
+def _separation(generator: nn.Module, discriminator: nn.Module, real_all: torch.Tensor,
                 config: GANConfig, g: torch.Generator, device: torch.device) -> dict[str, float]:
     """How well the fresh D separates data from G's samples, on one batch of each: mean D(x),
     mean D(G(z)), and the JS lower bound log 2 - BCE (the JS divergence when D is optimal)."""
@@ -87,7 +88,7 @@ def _separation(generator: Generator, discriminator: Discriminator, real_all: to
             "js_lower_bound": math.log(2) - float(bce)}
 
 
-def probe_generator(generator: Generator, config: GANConfig, data: DataSplit,
+def probe_generator(generator: nn.Module, config: GANConfig, data: DataSplit,
                     iterations: int = 2000, every: int = 100, seed: int = 0) -> pd.DataFrame:
     """Columns d_iteration, d_loss, one gradient norm per cost in :data:`COSTS`, and the fresh
     D's separation of data from G's samples (:func:`_separation`).
@@ -97,9 +98,9 @@ def probe_generator(generator: Generator, config: GANConfig, data: DataSplit,
     if iterations < 1 or every < 1:
         raise ValueError(f"iterations and every must be >= 1, got {iterations}, {every}")
     device = next(generator.parameters()).device
-    real_all = data.train.to(device)
+    real_all = at_size(data.train, config.img_size).to(device)
     torch.manual_seed(seed)
-    discriminator = Discriminator(config).to(device)
+    discriminator = build_discriminator(config).to(device)
     opt = make_adam(discriminator.parameters(), PROBE_LR, PROBE_BETAS, device)
     g = torch.Generator(device=device).manual_seed(seed)
     bs, rows = config.batch_size, []
@@ -186,7 +187,7 @@ def _probe_job(weights: dict[str, torch.Tensor], stage: int, seed: int, iteratio
                data: DataSplit | None = None) -> pd.DataFrame:
     """One fresh D (seed ``seed``) against G frozen after ``stage``."""
     config, data = config or _WORKER["config"], data or _WORKER["data"]
-    generator = Generator(config).to(data.train.device)
+    generator = build_generator(config).to(data.train.device)
     generator.load_state_dict(weights)
     generator.train()
     log.info("gradient probe: G frozen after epoch %d, fresh D seed %d", stage, seed)

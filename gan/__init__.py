@@ -1,10 +1,5 @@
-"""Core of gan-study: gan.py's MLP GAN, its data, training loop and metrics. Never imports Ray."""
+"""Core of gan-study: the networks, data, training loop, metrics and a study's records. Never imports Ray."""
 
-from gan.config import GANConfig
-from gan.models import Discriminator, Generator
-from gan.state import Callback, TrainState
-from gan.train import train
 from gan.version import __version__
 
-__all__ = ["GANConfig", "Generator", "Discriminator", "train", "Callback", "TrainState",
-           "__version__"]
+__all__ = ["__version__"]

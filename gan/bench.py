@@ -18,9 +18,10 @@ import torch
 from torch import nn
 
 from gan.cli_common import HelpFormatter, OneLineParser, fail, setup_logging
-from gan.config import PRECISIONS, GANConfig
+from gan.config import MODELS, PRECISIONS, GANConfig
 from gan.data import DataError, DataSplit, load_data, mnist_present, write_mnist_raw
-from gan.models import Discriminator, Generator
+from gan.models.registry import build_pair, check_pair, model_settings
+from gan.step_floor import peak_macs_per_s, step_macs
 from gan.precision_quality import DEFAULTS, compare, format_rows, quality_params
 from gan.runtime import resolve_device
 from gan.quality import QualityEvaluator
@@ -30,7 +31,7 @@ log = logging.getLogger("gan.bench")
 PROG = "python -m gan.bench"
 
 
-def gan_py_step(G: Generator, D: Discriminator, opt_g: torch.optim.Optimizer,
+def gan_py_step(G: nn.Module, D: nn.Module, opt_g: torch.optim.Optimizer,
                     opt_d: torch.optim.Optimizer, real: torch.Tensor, z: torch.Tensor,
                     loss: str = "ns") -> tuple[torch.Tensor, torch.Tensor]:
     """One step of gan.py as it is written: BCELoss on probabilities, a full D
@@ -62,7 +63,7 @@ def seed_style_steps_per_s(data_root: Path, config: GANConfig, device: torch.dev
                              transforms.Normalize([0.5], [0.5])])
     loader = DataLoader(datasets.MNIST(str(data_root), train=True, download=False, transform=tf),
                         batch_size=config.batch_size, shuffle=True)
-    G, D = Generator(config).to(device), Discriminator(config).to(device)
+    G, D = (net.to(device) for net in build_pair(config))
     opt_g = torch.optim.Adam(G.parameters(), lr=config.lr, betas=(config.b1, config.b2))
     opt_d = torch.optim.Adam(D.parameters(), lr=config.lr, betas=(config.b1, config.b2))
     done, started = 0, 0.0
@@ -113,6 +114,8 @@ def _sync(device: torch.device) -> None:
 EXAMPLES = """examples:
   python -m gan.bench
       the gan.py-style loop, the eager step and (on CUDA) the captured step, side by side
+  python -m gan.bench --model dcgan
+      the same for Ray Tune's MNIST DCGAN, beside its arithmetic floor on this machine
   python -m gan.bench --quality-seeds 3 --quality-config results/gan-study/best_config.json
       also what bf16 costs in fcd and diversity, for gan.py's defaults and a study's pick
 """
@@ -124,6 +127,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--data-dir", type=Path, default=Path("data"),
                         help="full MNIST here is used when present; else the embedded digits")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
+    parser.add_argument("--model", default="mlp",
+                        help=f"the networks timed: {', '.join(MODELS)} or package.module:build")
     parser.add_argument("--steps", type=int, default=300, help="timed steps per loop")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: all)")
     parser.add_argument("--quality-seeds", type=int, default=0,
@@ -157,11 +162,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     dataset = "mnist" if mnist_present(args.data_dir) else "embedded"
-    config = GANConfig(dataset=dataset, data_dir=str(args.data_dir), device=str(device),
-                       eval_interval=0, log_interval=10**9, sample_interval=10**9)
     try:
+        config = GANConfig(dataset=dataset, data_dir=str(args.data_dir), device=str(device),
+                           eval_interval=0, log_interval=10**9, sample_interval=10**9,
+                           model=args.model, **model_settings(args.model))
+        check_pair(config)
         split = load_data(config, device)
-    except DataError as err:
+    except (DataError, ValueError) as err:
         return fail(PROG, str(err))
     with tempfile.TemporaryDirectory() as tmp:
         root = args.data_dir if dataset == "mnist" else Path(tmp)
@@ -176,7 +183,8 @@ def main(argv: list[str] | None = None) -> int:
     rates = {(precision, graphs): project_steps_per_s(split, GANConfig(**{
         **config.to_dict(), "n_epochs": epochs, "precision": precision,
         "cuda_graphs": graphs}), epochs) for precision, graphs in variants}
-    print(f"device={device} threads={torch.get_num_threads()} data={dataset} batch=64")
+    print(f"device={device} threads={torch.get_num_threads()} data={dataset} batch=64 "
+          f"model={config.model}")
     print(f"gan.py-style loop             : {seed_rate:8.1f} steps/s "
           f"({1000 / seed_rate:6.2f} ms/step)")
     for (precision, graphs), rate in rates.items():
@@ -189,13 +197,26 @@ def main(argv: list[str] | None = None) -> int:
     if device.type == "cuda":
         print(f"CUDA graphs vs eager, fp32 : "
               f"{rates[('fp32', 'auto')] / rates[('fp32', 'off')]:8.2f}x")
+    _print_floor(config, device, rates[("fp32", "off")])
     embedded = load_data(GANConfig(dataset="embedded"), device)
-    eval_s, epoch_s = eval_share(embedded, GANConfig(dataset="embedded", device=str(device)))
+    eval_s, epoch_s = eval_share(embedded, GANConfig(dataset="embedded", device=str(device),
+                                                     model=config.model,
+                                                     img_size=config.img_size))
     print(f"quality eval    : {eval_s * 1000:8.1f} ms per eval of 1000 samples; "
           f"epoch {epoch_s * 1000:.0f} ms; share {eval_s / epoch_s:.1%} of an embedded epoch")
     if args.quality_seeds:
         _print_quality(embedded, device, args, configs)
     return 0
+
+
+def _print_floor(config: GANConfig, device: torch.device, eager_rate: float) -> None:
+    """The step's multiply-adds at this device's measured fp32 peak, beside the eager step."""
+    macs, peak = step_macs(config), peak_macs_per_s(device)
+    floor_ms = macs["step"] / peak * 1000
+    print(f"arithmetic floor: {macs['step'] / 1e9:.2f} G multiply-adds a step (3 x (G "
+          f"{macs['g'] / 1e6:.0f} M + 2 x D {macs['d'] / 1e6:.0f} M) at batch "
+          f"{config.batch_size}); fp32 matmul peak {peak / 1e9:.1f} G/s -> {floor_ms:6.2f} "
+          f"ms/step; the eager fp32 step is {1000 / eager_rate / floor_ms:5.2f}x its floor")
 
 
 def _print_quality(embedded, device: torch.device, args: argparse.Namespace,

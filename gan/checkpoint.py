@@ -12,7 +12,7 @@ import torch
 
 from gan.atomic import replace_with
 from gan.config import RESUMABLE_CHANGES, GANConfig
-from gan.models import Generator
+from gan.models.registry import build_generator
 from gan.state import TrainState
 from gan.version import __version__
 
@@ -140,10 +140,10 @@ def restore_state(state: TrainState, ckpt: dict[str, Any]) -> None:
 
 
 def load_generator(ckpt: dict[str, Any], device: torch.device | str = "cpu",
-                   train_mode: bool = False) -> tuple[Generator, GANConfig]:
+                   train_mode: bool = False) -> tuple[torch.nn.Module, GANConfig]:
     """The checkpoint's generator on ``device`` (eval mode unless ``train_mode``) and config."""
     config = config_from_checkpoint(ckpt)
-    generator = Generator(config).to(device)
+    generator = build_generator(config).to(device)
     generator.load_state_dict(ckpt["generator"])
     generator.train(train_mode)
     return generator, config

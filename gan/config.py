@@ -25,6 +25,8 @@ RESUMABLE_CHANGES = ("n_epochs", *EXECUTION_SETTINGS)
 DATASETS = ("auto", "mnist", "embedded", "synthetic")
 PRECISIONS = ("fp32", "bf16")
 CUDA_GRAPH_MODES = ("auto", "off")
+# The registered networks (gan.models.registry); a user's own pair is "package.module:build".
+MODELS = ("mlp", "dcgan")
 # A study's epochs per trial on a CPU: gan.py's 200 are days of CPU time for 50 trials. The
 # study's default, and the short budget the budget's reach (analysis.reach) measures.
 CPU_STUDY_EPOCHS = 30
@@ -60,6 +62,8 @@ class GANConfig:
     channels: int = _setting(1, "number of image channels")
     sample_interval: int = _setting(400, "steps between 5x5 sample grids")
     # --- additions ---
+    model: str = _setting("mlp", "the networks: mlp (gan.py's), dcgan (Ray Tune's MNIST DCGAN, "
+                          "32x32 images) or package.module:build (your own G and D)")
     seed: int = _setting(0, "seeds models, batches and noise")
     device: str = _setting("auto", "auto (CUDA when present), cpu, cuda[:N] or mps")
     dataset: str = _setting("auto", "auto: full MNIST under --data-dir (or downloadable), else "
@@ -173,6 +177,9 @@ class GANConfig:
             if choices and getattr(self, f.name) not in choices:
                 raise ValueError(f"{f.name} must be one of {choices}, got "
                                  f"{getattr(self, f.name)!r}")
+        if self.model not in MODELS and ":" not in self.model:
+            raise ValueError(f"model must be one of {MODELS} or package.module:build, got "
+                             f"{self.model!r}")
         if self.device != "auto" and not self.device.startswith(("cpu", "cuda", "mps")):
             raise ValueError(f"device must be auto, cpu, cuda[:N] or mps, got {self.device!r}")
 

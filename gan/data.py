@@ -61,7 +61,9 @@ class DataSplit:
 
 
 def load_data(config: GANConfig, device: torch.device | str = "cpu") -> DataSplit:
-    """Load ``config.dataset`` shaped to ``config.img_shape`` on ``device``.
+    """Load ``config.dataset`` with ``config.channels`` at the dataset's own size (MNIST's
+    28x28) on ``device``: a network with another image size trains on :func:`at_size`'s
+    resizing, and every network is judged at this size.
 
     Raises:
         DataError: when the dataset cannot be found or fetched.
@@ -71,7 +73,7 @@ def load_data(config: GANConfig, device: torch.device | str = "cpu") -> DataSpli
         split = _load_auto(Path(config.data_dir))
     else:
         split = loaders[config.dataset](Path(config.data_dir))
-    split = _reshape(split, config.img_size, config.channels)
+    split = _with_channels(split, config.channels)
     log.info("dataset %s: %d train / %d held-out images of shape %s",
              split.name, len(split.train), len(split.test), tuple(split.train.shape[1:]))
     return split.to(device)
@@ -176,16 +178,28 @@ def _load_synthetic(_data_dir: Path | None = None) -> DataSplit:
     return DataSplit("synthetic", train, train_labels, test, test_labels)
 
 
-def _reshape(split: DataSplit, img_size: int, channels: int) -> DataSplit:
+def _with_channels(split: DataSplit, channels: int) -> DataSplit:
     def fit(x: torch.Tensor) -> torch.Tensor:
-        if x.shape[-1] != img_size:
-            x = F.interpolate(x, size=(img_size, img_size), mode="bilinear", align_corners=False)
-        if x.shape[1] != channels:
-            x = x.expand(-1, channels, -1, -1).contiguous()
-        return x
+        return x if x.shape[1] == channels else x.expand(-1, channels, -1, -1).contiguous()
 
     return DataSplit(split.name, fit(split.train), split.train_labels,
                      fit(split.test), split.test_labels)
+
+
+def at_size(images: torch.Tensor, size: int) -> torch.Tensor:
+    """``images`` (N, C, H, W) resized to (N, C, size, size), bilinearly (antialiased when
+    shrinking, as torchvision's ``Resize`` is); the same tensor when already that size.
+
+    Raises:
+        ValueError: for a tensor that is not (N, C, H, W) or a size below 1.
+    """
+    if images.ndim != 4 or size < 1:
+        raise ValueError(f"at_size needs (N, C, H, W) images and a size >= 1, got shape "
+                         f"{tuple(images.shape)} and size {size}")
+    if tuple(images.shape[-2:]) == (size, size):
+        return images
+    return F.interpolate(images, size=(size, size), mode="bilinear", align_corners=False,
+                         antialias=True)
 
 
 def write_mnist_raw(split: DataSplit, root: str | Path) -> Path:

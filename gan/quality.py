@@ -25,7 +25,7 @@ import torch
 from gan import metrics
 from gan.classifier import DigitClassifier, load_or_train_classifier
 from gan.config import GANConfig
-from gan.data import DataSplit
+from gan.data import DataSplit, at_size
 from gan.state import TrainState
 
 QUALITY_KEYS = ("diversity", "fcd", "modes", "class_kl", "inception_score", "density",
@@ -72,6 +72,7 @@ class QualityEvaluator:
         self.classifier = classifier.eval()
         self.classifier_id = weights_id(classifier)
         self.noise = noise
+        self.size = reference.shape[-1]  # every sample is judged at the reference's size
         self.ref_features, _ = self.embed(reference)
         self.ref_radii = metrics.nn_radii(self.ref_features)  # fixed: computed once
 
@@ -85,7 +86,11 @@ class QualityEvaluator:
         classifier = classifier.to(device)
         seed = config.seed if config.eval_seed is None else config.eval_seed
         g = torch.Generator(device=device).manual_seed(seed + EVAL_SEED_OFFSET)
-        reference = reference_images(split, config.eval_samples)
+        # The reference takes the round trip a network's samples take (to its img_size and
+        # back), so that a 32x32 network is not judged against sharper images than it sees.
+        native = split.test.shape[-1]
+        reference = at_size(at_size(reference_images(split, config.eval_samples),
+                                    config.img_size), native)
         if len(reference) < config.eval_samples:
             log.info("quality: %d samples scored per evaluation, the size of the %s "
                      "reference (coverage needs M = N; eval_samples %d)", len(reference),
@@ -118,7 +123,7 @@ class QualityEvaluator:
         if len(images) != len(self.ref_features):
             raise ValueError(f"{len(images)} images against {len(self.ref_features)} reference "
                              "images: coverage is calibrated for M = N (subsample either)")
-        feats, probs = self.embed(images)
+        feats, probs = self.embed(at_size(images, self.size))
         density, coverage = metrics.density_coverage(self.ref_features, feats,
                                                      radii=self.ref_radii)
         entropy = metrics.normalized_class_entropy(probs)

@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+from torch import nn
 
 from gan.config import GANConfig
-from gan.models import Discriminator, Generator
 
 STATUS_OK, STATUS_DIVERGED = "ok", "diverged"
 
@@ -19,8 +19,8 @@ class TrainState:
 
     config: GANConfig
     device: torch.device
-    generator: Generator
-    discriminator: Discriminator
+    generator: nn.Module  # G and D of config.model (gan.models.registry)
+    discriminator: nn.Module
     opt_g: torch.optim.Optimizer
     opt_d: torch.optim.Optimizer
     rng: torch.Generator  # drives batches and noise; saved in checkpoints

@@ -31,6 +31,7 @@ import ray
 from gan.classifier import load_or_train_classifier
 from gan.cli_common import fail, setup_logging
 from gan.config import GANConfig
+from gan.models.registry import check_pair, model_settings
 from gan.integrity import check_study_files
 from gan.timing import breakdown_text, slot_name, time_breakdown
 from gan.data import DataError, load_data
@@ -71,7 +72,8 @@ def _study_config(args: argparse.Namespace, study_dir: Path):
                      data_dir=str(Path(args.data_dir).resolve()), eval_samples=args.eval_samples,
                      sample_interval=args.sample_interval, log_interval=args.log_interval,
                      device="auto", eval_seed=args.seed, precision=args.precision,
-                     cuda_graphs=args.cuda_graphs)
+                     cuda_graphs=args.cuda_graphs, model=args.model,
+                     **model_settings(args.model))
     return base, StudySettings(
         study_dir=study_dir, num_samples=args.num_samples, objective=args.objective,
         mode=OBJECTIVES[args.objective], space=args.space, scheduler=args.scheduler,
@@ -157,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         check_flags(args)
         base, settings = _study_config(args, study_dir)
+        check_pair(base)  # a bad --model: one line before any trial starts
         # Resolve "auto" once here, so that trials do not each probe the network.
         split = load_data(base, "cpu")
         base = dataclasses.replace(base, dataset=split.name)

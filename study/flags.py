@@ -33,7 +33,7 @@ SMOKE = {"num_samples": 4, "max_epochs": 2, "dataset": "synthetic", "grace_perio
          "control_seeds": 1, "survey_points": 2}
 SMOKE_CAPS = ("num_samples", "probe_iterations", "race_top", "race_seeds", "estimate_seeds",
               "control_seeds", "survey_points")  # lower flags win
-GAN_FLAGS = ("dataset", "data_dir", "batch_size", "eval_samples", "log_interval",
+GAN_FLAGS = ("model", "dataset", "data_dir", "batch_size", "eval_samples", "log_interval",
              "sample_interval", "precision", "cuda_graphs")
 
 
@@ -50,6 +50,9 @@ EXAMPLES = """examples:
       the failure atlas: a Sobol sweep over lr, b1, latent size, loss and BatchNorm eps
   python -m study.run --design atlas --paired --num-samples 120 --dataset embedded
       the paired atlas: 20 Sobol points, each under all six arms from one seed
+  python -m study.run --model dcgan --name dcgan-study
+      the same study of Ray Tune's MNIST DCGAN (or --model package.module:build: your own
+      G and D, importable where the trials run)
   python -m study.run --name gan-study --resume
       continue an interrupted study (exit 130), or one a full disk stopped (exit 74)
 """

@@ -1,7 +1,8 @@
+import pytest
 import torch
 
 from gan.config import GANConfig
-from gan.data import DataError, load_data, write_mnist_raw
+from gan.data import DataError, at_size, load_data, write_mnist_raw
 
 
 def test_embedded_has_ten_balanced_classes_in_range(embedded):
@@ -40,6 +41,14 @@ def test_auto_falls_back_to_embedded_without_mnist(tmp_path, monkeypatch):
     assert load_data(GANConfig(dataset="auto", data_dir=str(tmp_path / "none"))).name == "embedded"
 
 
-def test_img_size_and_channels_resize(synthetic):
+def test_data_keeps_its_size_and_takes_the_channels(synthetic):
+    """Every network is judged at the dataset's own 28x28; one of another size trains on
+    at_size's resizing, which keeps [-1, 1] and an image's mean."""
     split = load_data(GANConfig(dataset="synthetic", img_size=32, channels=3))
-    assert split.train.shape[1:] == (3, 32, 32)
+    assert split.train.shape[1:] == (3, 28, 28)
+    big = at_size(split.train[:8], 32)
+    assert big.shape[1:] == (3, 32, 32) and big.min() >= -1 and big.max() <= 1
+    assert torch.allclose(big.mean(dim=(2, 3)), split.train[:8].mean(dim=(2, 3)), atol=0.02)
+    assert at_size(split.train, 28) is split.train
+    with pytest.raises(ValueError, match="size 0"):
+        at_size(split.train, 0)

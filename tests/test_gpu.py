@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from conftest import tiny_config
-from gan import train
+from gan.train import train
 from gan.checkpoint import checkpoint_dict
 
 pytestmark = [pytest.mark.gpu,

@@ -91,7 +91,7 @@ def test_evaluate_cli_scores_a_file_and_rejects_bad_ones(tmp_path, control):
 
 def test_evaluate_cli_samples_a_checkpoint(tmp_path, synthetic, capsys):
     from conftest import tiny_config
-    from gan import train
+    from gan.train import train
     from gan.checkpoint import save_checkpoint
     from gan.evaluate import main
 

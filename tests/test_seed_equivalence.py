@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from conftest import tiny_config
-from gan import train
+from gan.train import train
 from gan.bench import gan_py_step
 from gan.runtime import make_adam
 from gan.train.loop import build_state

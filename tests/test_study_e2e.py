@@ -143,7 +143,9 @@ def test_bad_study_flags_exit_2_and_start_nothing(tmp_path):
                             (["--num-samples", "10", "--survey-points", "10"], "survey-points 10"),
                             (["--design", "atlas", "--survey-points", "4"], "survey-points 4"),
                             (["--gpus-per-trial", "-1"], "gpus-per-trial"),
-                            (["--objective", "fid"], "fid"), (["--space", "huge"], "huge")):
+                            (["--objective", "fid"], "fid"), (["--space", "huge"], "huge"),
+                            (["--model", "vgg"], "'vgg'"),
+                            (["--model", "no_such_pkg.nets:build"], "cannot import no_such_pkg")):
         proc = subprocess.run([sys.executable, "-m", "study.run", *extra, "--results-dir",
                                str(tmp_path)], capture_output=True, text=True, timeout=120)
         assert proc.returncode == 2 and fragment in proc.stderr
@@ -153,6 +155,27 @@ def test_bad_study_flags_exit_2_and_start_nothing(tmp_path):
                           timeout=120)
     assert proc.returncode == 2 and "no study" in proc.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_users_own_pair_runs_a_study_with_its_report(tmp_path):
+    """``--model tiny_nets:build``: a G and D of the user's, importable where the trials run
+    (here through PYTHONPATH), through a real Ray Tune + Optuna study and its report."""
+    tests_dir = str(Path(__file__).parent)
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0",
+           "PYTHONPATH": os.pathsep.join(filter(None, [tests_dir, os.environ.get("PYTHONPATH")]))}
+    proc = subprocess.run([sys.executable, "-m", "study.run", "--smoke-test", "--model",
+                           "tiny_nets:build", "--name", "own", "--results-dir", str(tmp_path),
+                           "--probe-iterations", "20"], capture_output=True, text=True,
+                          timeout=600, env=env)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    study = tmp_path / "own"
+    frames = [pd.read_csv(d / layout.METRICS_FILE) for d in layout.trial_dirs(study).values()]
+    assert frames and all("g_grad_deconv0" in f and "d_grad_conv0" in f for f in frames)
+    trials = [json.loads((d / layout.TRIAL_FILE).read_text())
+              for d in layout.trial_dirs(study).values()]
+    assert trials and all("tiny_nets:build" in json.dumps(t) for t in trials)
+    assert "tiny_nets:build" in (study / layout.RUN_CONFIG).read_text()
+    assert (study / layout.REPORT_DIR / "report.md").is_file()
 
 
 def test_reproducible_mode_gives_the_same_trials_and_values(tmp_path):

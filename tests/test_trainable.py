@@ -5,7 +5,8 @@ import dataclasses
 from ray import tune
 
 from conftest import tiny_config
-from gan import Callback, train
+from gan.state import Callback
+from gan.train import train
 from gan.checkpoint import save_checkpoint
 from study.trainable import resume_point
 from study.trial_checkpoints import TrialCheckpoints

@@ -64,7 +64,7 @@ def test_jittered_epochs_and_milestones():
 
 def test_a_real_checkpoint_is_written_timed_and_removed_after_tune_copies_it(tmp_path):
     from conftest import tiny_config
-    from gan import train
+    from gan.train import train
     from gan.checkpoint import load_checkpoint
     from gan.layout import CHECKPOINT_FILE
 

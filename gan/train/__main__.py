@@ -18,6 +18,7 @@ from gan.config import LOSS_PAPER_SETTINGS, RESUMABLE_CHANGES, GANConfig, paper_
 from gan.data import DataError, load_data
 from gan.runtime import resolve_device
 from gan.layout import CHECKPOINT_FILE
+from gan.models.registry import check_pair, model_settings
 from gan.train.callbacks import Checkpointer, MetricsWriter, ProgressLog, SampleGrids
 from gan.train.loop import train
 
@@ -25,7 +26,7 @@ log = logging.getLogger("gan.train")
 PROG = "python -m gan.train"
 SEED_FLAGS = ("n_epochs", "batch_size", "lr", "b1", "b2", "n_cpu", "latent_dim", "img_size",
               "channels", "sample_interval")
-STUDY_FLAGS = ("seed", "device", "dataset", "data_dir", "loss", "n_critic", "gp_weight", "bn_eps",
+STUDY_FLAGS = ("model", "seed", "device", "dataset", "data_dir", "loss", "n_critic", "gp_weight", "bn_eps",
                "d_lr", "precision", "cuda_graphs", "log_interval", "eval_interval", "eval_samples",
                "eval_seed")
 # Flags a loss's paper settings fill in when the command line leaves them out.
@@ -45,6 +46,10 @@ EXAMPLES = """examples:
       the other is narrow at 30 epochs; a higher lr makes G's gradient vanish
   python -m gan.train --loss wgan-gp --bn-eps 1e-5
       a remedy: the Wasserstein critic with its paper's betas and 5 critic steps
+  python -m gan.train --model dcgan --n_epochs 30
+      Ray Tune's MNIST DCGAN (32x32 images) under gan.py's loss and settings
+  python -m gan.train --model mypackage.nets:build
+      your own G and D (the contract: docs/study.md)
   python -m gan.train --out-dir results/gan-train --resume
       continue from the run's checkpoint.pt
 """
@@ -98,7 +103,12 @@ def _new_config(args: argparse.Namespace) -> GANConfig:
     if defaults:
         log.info("%s uses its paper's %s", args.loss,
                  ", ".join(f"{k}={v}" for k, v in defaults.items()))
-    return GANConfig.from_dict({**config_overrides(args), **defaults})
+    # A network's own needs (dcgan: 32x32 images) unless flags say else; a contradiction
+    # (dcgan at --img-size 28) fails in check_pair with one line.
+    needs = model_settings(args.model, args.given)
+    config = GANConfig.from_dict({**config_overrides(args), **defaults, **needs})
+    check_pair(config)
+    return config
 
 
 def main(argv: list[str] | None = None) -> int:

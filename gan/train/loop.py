@@ -29,9 +29,9 @@ from torch import nn
 
 from gan.checkpoint import restore_state
 from gan.config import GANConfig
-from gan.data import DataError, DataSplit, load_data
+from gan.data import DataError, DataSplit, at_size, load_data
 from gan.losses import PROBABILITY_LOSSES, discriminator_loss, generator_loss, gradient_penalty
-from gan.models import Discriminator, Generator, linear_layers
+from gan.models.registry import build_pair, layer_parameters, measured_layers
 from gan.quality import QualityEvaluator
 from gan.runtime import make_adam, resolve_device, seed_everything
 from gan.state import STATUS_DIVERGED, STATUS_OK, Callback, TrainState
@@ -48,8 +48,8 @@ PROBABILITY_METRICS = ("d_real", "d_fake")
 
 
 def step_metric_names(state: TrainState) -> list[str]:
-    g = [f"g_grad_{name}" for name in linear_layers(state.generator)]
-    d = [f"d_grad_{name}" for name in linear_layers(state.discriminator)]
+    g = [f"g_grad_{name}" for name in measured_layers(state.generator)]
+    d = [f"d_grad_{name}" for name in measured_layers(state.discriminator)]
     return ["d_loss", "g_loss", "d_real", "d_fake", "g_grad_norm", "d_grad_norm", *g, *d]
 
 
@@ -66,8 +66,7 @@ def build_state(config: GANConfig, device: torch.device | None = None) -> TrainS
     """Fresh, seeded models and optimizers for ``config``."""
     device = device or resolve_device(config.device)
     seed_everything(config.seed)
-    generator = Generator(config).to(device)
-    discriminator = Discriminator(config).to(device)
+    generator, discriminator = (net.to(device) for net in build_pair(config))
     betas = (config.b1, config.b2)
     capturable = config.captures_step(device)
     rng = torch.Generator(device=device).manual_seed(config.seed)
@@ -81,17 +80,22 @@ def build_state(config: GANConfig, device: torch.device | None = None) -> TrainS
     )
 
 
-def _layer_grad_norms(layers: Sequence[nn.Linear]) -> torch.Tensor:
+def _layer_grad_norms(layers: Sequence[nn.Module]) -> torch.Tensor:
     """L2 norm of each layer's (weight, bias) gradient, shape (L,), left on the device."""
-    grads = [p.grad for layer in layers for p in (layer.weight, layer.bias)]
+    params = [layer_parameters(layer) for layer in layers]
+    grads = [p.grad for ps in params for p in ps]
     if grads[0].is_cuda:
         # One multi-tensor kernel for every gradient instead of one reduction each.
-        norms = torch.stack(torch._foreach_norm(grads)).view(-1, 2)
+        norms = torch.stack(torch._foreach_norm(grads))
     else:
         # vector_norm is one reduction per tensor, where square().sum() makes a temporary and
         # a second pass: on the CPU the norms are a noticeable part of a step.
-        norms = torch.stack([torch.linalg.vector_norm(g) for g in grads]).view(-1, 2)
-    return torch.linalg.vector_norm(norms, dim=1)
+        norms = torch.stack([torch.linalg.vector_norm(g) for g in grads])
+    sizes = {len(ps) for ps in params}
+    if len(sizes) == 1:  # every layer with a bias, or none: one reshape
+        return torch.linalg.vector_norm(norms.view(-1, sizes.pop()), dim=1)
+    layer_of = torch.tensor([i for i, ps in enumerate(params) for _ in ps], device=norms.device)
+    return norms.square().new_zeros(len(params)).index_add_(0, layer_of, norms.square()).sqrt()
 
 
 def train(
@@ -128,7 +132,9 @@ def train(
         evaluator = QualityEvaluator.for_data(split, config, device)
     for cb in callbacks:
         cb.on_train_start(state)
-    _Epochs(state, split.train, callbacks, evaluator).run()
+    # A network with its own image size (the DCGAN's 32x32) trains on the resized images; the
+    # evaluator judges at the dataset's own size (gan.quality).
+    _Epochs(state, at_size(split.train, config.img_size), callbacks, evaluator).run()
     for cb in callbacks:
         cb.on_train_end(state)
     return state
@@ -145,8 +151,8 @@ class _Epochs:
 
     def __post_init__(self) -> None:
         G, D = self.state.generator, self.state.discriminator
-        self.g_layers = list(linear_layers(G).values())
-        self.d_layers = list(linear_layers(D).values())
+        self.g_layers = list(measured_layers(G).values())
+        self.d_layers = list(measured_layers(D).values())
         self.g_params, self.d_params = list(G.parameters()), list(D.parameters())
         self.names = step_metric_names(self.state)
         loss = self.state.config.loss

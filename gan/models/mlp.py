@@ -1,4 +1,4 @@
-"""Generator and discriminator, layer for layer as gan.py builds them."""
+"""gan.py's generator and discriminator, layer for layer (the registry's ``mlp``)."""
 
 from __future__ import annotations
 
@@ -60,11 +60,6 @@ class Discriminator(nn.Module):
         return self.model(img.flatten(1))
 
 
-def linear_layers(model: nn.Module) -> dict[str, nn.Linear]:
-    """The model's Linear layers by a short stable name (``fc0``, ``fc1``, ...)."""
-    layers = [m for m in model.modules() if isinstance(m, nn.Linear)]
-    return {f"fc{i}": layer for i, layer in enumerate(layers)}
-
-
-def count_parameters(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
+def build(config: GANConfig) -> tuple[Generator, Discriminator]:
+    """gan.py's pair for ``config`` (G is built first: the seeded initialisation depends on it)."""
+    return Generator(config), Discriminator(config)
