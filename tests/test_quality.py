@@ -164,3 +164,39 @@ def test_collapse_thresholds_at_m_equals_n_separate_real_digits_known_collapses_
         rows += [{"epoch": e, "status": "ok", "d_loss": 0.6, **{k: m[k] for k in
                   ("diversity", "coverage", "modes", "density")}} for e in (2, 3, 4)]
         assert outcomes.sample_outcome(pd.DataFrame(rows)) == expected, (name, m)
+
+
+def test_known_collapses_read_the_same_at_32x32(embedded, control):
+    """A 32x32 network (the DCGAN) is judged by the same classifier at the data's 28x28, its
+    reference taken through the same round trip: each known case keeps its census class, its
+    diversity, and its fcd relative to real digits (the table in docs/metrics.md)."""
+    import pandas as pd
+
+    from gan.config import GANConfig
+    from gan.data import at_size
+
+    e28 = QualityEvaluator.for_data(embedded, GANConfig(dataset="embedded"))
+    e32 = QualityEvaluator.for_data(embedded, GANConfig(dataset="embedded", model="dcgan",
+                                                        img_size=32))
+    assert e28.classifier_id == e32.classifier_id and e32.size == 28
+    images, labels = control
+    n = len(e28.ref_features)
+    noise = torch.rand(n, 1, 28, 28, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    cases = {"real": images, "one class": images[labels == 7].repeat(20, 1, 1, 1)[:n],
+             "ten prototypes": torch.stack([images[labels == c][0] for c in range(10)])
+             .repeat(50, 1, 1, 1)[:n], "noise": noise}
+    scores = {name: (e28.score(x), e32.score(at_size(x, 32))) for name, x in cases.items()}
+
+    def census(m):
+        rows = [{"epoch": 1, "status": "ok", "d_loss": 0.6, "diversity": 0.5, "coverage": 0.5,
+                 "modes": 10, "density": 0.8}]
+        rows += [{"epoch": e, "status": "ok", "d_loss": 0.6, **{k: m[k] for k in
+                  ("diversity", "coverage", "modes", "density")}} for e in (2, 3, 4)]
+        return outcomes.sample_outcome(pd.DataFrame(rows))
+
+    real28, real32 = scores["real"]
+    for name, (a, b) in scores.items():
+        assert census(a) == census(b), name
+        assert abs(a["diversity"] - b["diversity"]) <= 0.03, (name, a, b)
+        ratio28, ratio32 = a["fcd"] / real28["fcd"], b["fcd"] / real32["fcd"]
+        assert abs(ratio32 / ratio28 - 1) <= 0.2, (name, ratio28, ratio32)

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from analysis.race import tables as race
+from analysis.race import text as race_text
 from gan import failures
 from gan.race_record import WELCH_TEST, RaceRecord
 
@@ -65,6 +66,19 @@ def test_noise_split_by_hand():
     assert out["within"] == pytest.approx(msw) and out["between"] == pytest.approx(between)
     assert out["noise_share"] == pytest.approx(msw / (msw + between))
     assert math.isnan(race.noise_split(runs[runs["contender"].str.startswith("#1")])["noise_share"])
+    assert out["scale"] == "log"
+
+
+def test_noise_split_of_a_maximised_score_that_can_be_0_stays_finite():
+    """--objective diversity: a run that collapsed scores 0, whose log would be -inf; the split
+    then reads the scores themselves, and the sentence says so."""
+    record = _record()
+    runs = race.runs_frame(record, pd.DataFrame(columns=["trial_id", "failure", "fcd"]))
+    fresh = runs[(runs["kind"] == race.RACE) & runs["contender"].str.startswith("#")]
+    runs.loc[fresh.index[0], "score"] = 0.0
+    out = race.noise_split(runs)
+    assert out["scale"] == "raw" and all(math.isfinite(out[k]) for k in ("within", "between"))
+    assert "scores themselves" in race_text.noise_findings(out, {"n": 0})[0]
 
 
 def test_rank_agreement_needs_three_configs():

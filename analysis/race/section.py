@@ -46,7 +46,7 @@ def _pick_samples(rep: Report, data: StudyData, trials: pd.DataFrame,
             or contender.get("runs", [])
         if runs:
             shown[runs[0]["trial_id"]] = "the pick" if picked else layout.DEFAULTS_LABEL
-    figure = samples.grids_figure(data, trials, shown)
+    figure = samples.grids_figure(data, trials, shown, scratch=rep.out)
     return [rep.save(figure, "summary_samples", svg=False)] if figure is not None else []
 
 

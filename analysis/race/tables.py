@@ -106,22 +106,29 @@ def round_table(record: RaceRecord) -> pd.DataFrame:
 def noise_split(runs: pd.DataFrame) -> dict[str, float]:
     """How much of the spread among the raced search configs' fresh runs is seed noise.
 
-    A one-way random-effects split on the log scores (fcd's noise grows with its mean):
+    A one-way random-effects split on the log scores (fcd's noise grows with its mean; on the
+    scores themselves when one is 0 or below, as a maximised diversity can be):
     within-config variance (one config, many seeds) against the between-config component,
     from the fresh runs of every search contender with 2+ scored runs. gan.py's defaults
     are left out: they are no top search trial.
 
     Returns:
-        ``configs``, ``runs``, ``within``, ``between`` (variance components) and
-        ``noise_share`` = within / (within + between); NaN below 2 configs.
+        ``configs``, ``runs``, ``within``, ``between`` (variance components),
+        ``noise_share`` = within / (within + between) (NaN below 2 configs) and ``scale``
+        (``log`` or ``raw``).
     """
     fresh = runs[runs["kind"].isin([RACE, ESTIMATE]) & ~runs["contender"].str.startswith(
         layout.DEFAULTS_LABEL)] if len(runs) else runs
     fresh = fresh[np.isfinite(fresh["score"].astype(float))] if len(fresh) else fresh
-    groups = [np.log(g["score"].astype(float).to_numpy())
+    groups = [g["score"].astype(float).to_numpy()
               for _, g in fresh.groupby("contender") if len(g) >= 2] if len(fresh) else []
+    # The race's own scale: log when every score is positive (fcd), else the scores as they
+    # are (a maximised diversity can be 0, whose log is -inf).
+    log_scale = bool(groups) and all((g > 0).all() for g in groups)
+    groups = [np.log(g) for g in groups] if log_scale else groups
     out = {"configs": len(groups), "runs": int(sum(len(g) for g in groups)),
-           "within": math.nan, "between": math.nan, "noise_share": math.nan}
+           "within": math.nan, "between": math.nan, "noise_share": math.nan,
+           "scale": "log" if log_scale else "raw"}
     if len(groups) < 2:
         return out
     n = np.array([len(g) for g in groups], float)

@@ -97,7 +97,8 @@ def noise_findings(noise: dict[str, float], ranks: dict[str, Any]) -> list[str]:
         share = (f"Seed noise is {noise['noise_share']:.0%} of the spread among the top search "
                  f"configs' fresh runs ({noise['configs']} configs, {noise['runs']} runs; "
                  f"within-config variance {noise['within']:.2g} against between-config "
-                 f"{noise['between']:.2g} on the log scale)")
+                 f"{noise['between']:.2g} on the "
+                 f"{'log scale' if noise.get('scale', 'log') == 'log' else 'scores themselves'})")
     else:
         share = (f"Too few raced configs with 2+ fresh runs ({noise['configs']}) to split the "
                  "spread into seed noise and config differences")

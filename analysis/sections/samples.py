@@ -1,19 +1,25 @@
 """The report's samples: the final 5x5 grids (each drawn from its run's fixed noise batch, as
 gan.py draws every grid of a run) of the pick beside gan.py's defaults, which open the
-summary, and of the best, a median and a collapsed trial, with their loss curves."""
+summary, and of the best, a median and a collapsed trial, with their loss curves. A run too
+short for a grid (fewer steps than its sample interval) has its final grid drawn from the
+generator of its newest checkpoint, on the same fixed noise."""
 
 from __future__ import annotations
 
 import re
 import shutil
+from pathlib import Path
 
 import pandas as pd
+import torch
 from matplotlib import image as plt_image
 from matplotlib.figure import Figure
 
 from analysis import findings, plots
 from analysis.load import StudyData
 from gan import failures, layout
+from gan.checkpoint import load_checkpoint, load_generator
+from gan.train.callbacks import save_grid
 from gan.config import GANConfig
 from gan.ranking import rank_trials
 from gan.records import plain
@@ -58,24 +64,43 @@ def defaults_trial(trials: pd.DataFrame) -> str | None:
     return str(runs.iloc[0]["trial_id"]) if len(runs) else None
 
 
+def final_grid(run_dir: Path, trial_id: str, scratch: Path | None) -> Path | None:
+    """The run's last sample grid; without one, a grid drawn from the generator of its newest
+    checkpoint on its fixed noise, written into ``scratch`` (None: not drawn)."""
+    grids = layout.image_grids(run_dir)
+    if grids:
+        return grids[-1]
+    checkpoints = layout.trial_checkpoints(run_dir)
+    if scratch is None or not checkpoints:
+        return None
+    ckpt = load_checkpoint(checkpoints[-1])
+    generator, _ = load_generator(ckpt)
+    with torch.no_grad():
+        images = generator(ckpt["fixed_noise"].cpu())
+    path = scratch / f"final_grid_{re.sub(r'[^A-Za-z0-9_]+', '_', trial_id)}.png"
+    save_grid(images, path)
+    return path
+
+
 def grids_figure(data: StudyData, trials: pd.DataFrame, shown: dict[str, str],
-                 out=None) -> Figure | None:
+                 out: Path | None = None, scratch: Path | None = None) -> Figure | None:
     """The final grids of ``shown`` (trial id -> label) side by side, each titled with its
     trial, class and final fcd; None when no trial has a grid. ``out``: a folder to copy each
-    grid into as ``samples_<label>.png``."""
+    grid into as ``samples_<label>.png``; ``scratch``: where a grid drawn from a checkpoint
+    goes (:func:`final_grid`)."""
     by_id = trials.set_index("trial_id")
     grids = {}
     for trial_id, label in shown.items():
-        files = layout.image_grids(data.trial_dirs[trial_id]) \
-            if trial_id in data.trial_dirs else []
-        if not files or trial_id not in by_id.index:
+        grid = final_grid(data.trial_dirs[trial_id], trial_id, scratch or out) \
+            if trial_id in data.trial_dirs else None
+        if grid is None or trial_id not in by_id.index:
             continue
         if out is not None:
-            shutil.copyfile(files[-1], out / f"samples_{re.sub(r'[^a-z0-9]+', '_', label)}.png")
+            shutil.copyfile(grid, out / f"samples_{re.sub(r'[^a-z0-9]+', '_', label)}.png")
         row = by_id.loc[trial_id]
         fcd = f", fcd {row['fcd']:.0f}" if pd.notna(row.get("fcd")) else ""
         grids[f"{label}: {trial_id} ({failures.class_label(row['failure'])}{fcd})"] = \
-            plt_image.imread(files[-1])
+            plt_image.imread(grid)
     return plots.sample_grids(grids) if grids else None
 
 
