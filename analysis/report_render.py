@@ -107,7 +107,8 @@ def _design(data: StudyData) -> str:
         how += ", every trial at the full budget"
     return (f"Design: {data.design} ({how}; {study.scheduler} scheduler, {study.num_samples} "
             f"trials, space {study.space}, objective {study.objective}, seed {study.seed}); "
-            "populations are named in every line.")
+            f"networks: {data.run.gan.model} ({data.run.gan.img_size}x{data.run.gan.img_size} "
+            "images); populations are named in every line.")
 
 
 def provenance_text(data: StudyData) -> str:
