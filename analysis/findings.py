@@ -15,8 +15,9 @@ import pandas as pd
 
 from analysis.sections import survey
 from analysis.stats.intervals import count_cell, rate_text
-from gan import failures, layout
-from gan.census import with_verdict
+from gan.census import failures
+from gan.records import layout
+from gan.census.census import with_verdict
 
 
 def design_trials(trials: pd.DataFrame) -> pd.DataFrame:
@@ -98,7 +99,7 @@ def stopped_for_failure(group: pd.DataFrame, max_epochs: int) -> str:
 
 def judged(trials: pd.DataFrame, column: str = "failure") -> pd.DataFrame:
     """The design's trials with a verdict: full budget or stopped with a conclusive failure,
-    and not still climbing at the end (gan.failures.NO_VERDICT). ``column``: the census class
+    and not still climbing at the end (gan.census.failures.NO_VERDICT). ``column``: the census class
     (``failure``) or the samples' outcome (``outcome``)."""
     return with_verdict(design_trials(trials), column)
 

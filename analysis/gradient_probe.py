@@ -31,15 +31,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gan.checkpoint import config_from_checkpoint, load_checkpoint, load_generator
+from gan.train.checkpoint import config_from_checkpoint, load_checkpoint, load_generator
 from gan.cli_common import HelpFormatter, OneLineParser, fail, setup_logging
 from gan.config import GANConfig
 from gan.data import DataError, DataSplit, at_size, load_data
-from gan.losses import generator_loss
+from gan.train.losses import generator_loss
 from gan.models.registry import build_discriminator, build_generator
-from gan.runtime import make_adam, resolve_device
-from gan.state import Callback, TrainState
-from gan.train import build_state, train
+from gan.train.runtime import make_adam, resolve_device
+from gan.train.state import Callback, TrainState
+from gan.train.loop import build_state, train
 
 log = logging.getLogger("analysis.gradient_probe")
 PROG = "python -m analysis.gradient_probe"

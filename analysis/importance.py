@@ -11,8 +11,8 @@ import optuna
 import pandas as pd
 from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution
 
-from gan.records import plain
-from gan import layout
+from gan.records.history import plain
+from gan.records import layout
 
 log = logging.getLogger(__name__)
 MIN_TRIALS = 4  # fANOVA on fewer trials is noise

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from gan import layout
-from gan.records import StudyLoadError, current_names, history_from_trials
-from gan.run_record import RunRecord
+from gan.records import layout
+from gan.records.history import StudyLoadError, current_names, history_from_trials
+from gan.records.run_record import RunRecord
 
 log = logging.getLogger(__name__)
 

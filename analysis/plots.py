@@ -17,15 +17,15 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
-from gan import census
-from gan.failures import (D_WINS, DIVERGED, FROZEN, HEALTHY, MODE_COLLAPSE, NOT_DIVERSE_YET,
+from gan.census import census
+from gan.census.failures import (D_WINS, DIVERGED, FROZEN, HEALTHY, MODE_COLLAPSE, NOT_DIVERSE_YET,
                           OSCILLATION, UNDETERMINED, VANISHING, class_label)
 
 # Fixed colours per class, so every chart reads the same; diverged is black (no data after it).
 PALETTE = {HEALTHY: "tab:blue", MODE_COLLAPSE: "tab:orange", VANISHING: "tab:green",
            D_WINS: "tab:red", FROZEN: "tab:brown", OSCILLATION: "tab:purple", DIVERGED: "black",
            NOT_DIVERSE_YET: "tab:olive", UNDETERMINED: "tab:gray"}
-# A cut trial's state at the cut (gan.census.cut_state), in its class's colour where it has one.
+# A cut trial's state at the cut (gan.census.census.cut_state), in its class's colour where it has one.
 CUT_PALETTE = {census.CUT_FROZEN: "tab:brown", census.CUT_VANISHING: "tab:green",
                census.CUT_NARROW: "tab:orange", census.CUT_LEARNING: "tab:cyan",
                census.CUT_NOT_LEARNING: "tab:gray"}

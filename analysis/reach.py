@@ -24,13 +24,13 @@ from scipy import stats
 
 from analysis.findings import proposal_trials
 from analysis.load import load_study
-from gan.records import StudyLoadError
+from gan.records.history import StudyLoadError
 from analysis.stats.intervals import rate_text
-from gan import failures
-from gan.census import classify_study, with_verdict
+from gan.census import failures
+from gan.census.census import classify_study, with_verdict
 from gan.cli_common import HelpFormatter, OneLineParser, fail, setup_logging
 from gan.config import CPU_STUDY_EPOCHS, GANConfig
-from gan.ranking import trailing_mean
+from gan.census.ranking import trailing_mean
 
 PROG = "python -m analysis.reach"
 DEFAULT_AT = CPU_STUDY_EPOCHS  # the short budget: a study's default on a CPU

@@ -29,11 +29,12 @@ from analysis.sections import landscape
 from analysis.sections import probe as probe_section
 from analysis.load import StudyData, load_study
 from analysis.report_render import Report, html_page, markdown
-from gan import census, layout, stop_rules
-from gan import outcomes
+from gan.census import census, stop_rules
+from gan.records import layout
+from gan.census import outcomes
 from gan.cli_common import HelpFormatter, OneLineParser, fail, setup_logging
-from gan.integrity import check_study_files
-from gan.records import StudyLoadError
+from gan.records.integrity import check_study_files
+from gan.records.history import StudyLoadError
 
 log = logging.getLogger("analysis.report")
 PROG = "python -m analysis.report"
@@ -76,7 +77,7 @@ def _atlas_section(rep: Report, trials: pd.DataFrame, paired_design: bool) -> No
          if not data.get("stopped_for_failure", pd.Series(False)).any() else
          "Atlas trials run FIFO; those stopped for a conclusive failure are judged by it.",
          "Rules that read a loss's own scale apply only where it means the same (see "
-         "gan.failures): D(G(z)) and the JS bound exist for ns and minimax only."]))
+         "gan.census.failures): D(G(z)) and the JS bound exist for ns and minimax only."]))
 
 
 def _stopping_section(rep: Report, data: StudyData, trials: pd.DataFrame,

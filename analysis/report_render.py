@@ -11,8 +11,9 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from analysis.claims import rule as claims_rule
-from gan import climbing, failures, layout, oscillation, stop_rules
-from gan.run_record import provenance as run_provenance
+from gan.census import climbing, failures, oscillation, stop_rules
+from gan.records import layout
+from gan.records.run_record import provenance as run_provenance
 from analysis.load import StudyData
 
 
@@ -40,7 +41,7 @@ class Report:
         return f"{name}.png"
 
 
-# What each census threshold (gan.failures) means, in plain words.
+# What each census threshold (gan.census.failures) means, in plain words.
 THRESHOLD_MEANINGS = {
     "FINAL_WINDOW": "epochs at the end of a trial over which every rule must hold",
     "VANISHING_GRAD_NORM": "G's gradient norm below this counts as vanished",

@@ -2,7 +2,7 @@
 
 Every trial that ran its full budget shows what a trial stopped at epoch k
 would have become. The replay walks each such history epoch by epoch with the
-live stopper's rule (``gan.stop_rules.first_stop``, the census's conclusive
+live stopper's rule (``gan.census.stop_rules.first_stop``, the census's conclusive
 rules over a window) and asks, per rule and per loss:
 
 - compute saved: the epochs after the stop, over all epochs of those trials;
@@ -25,11 +25,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from gan import census, failures, stop_rules
-from gan.losses import in_arm_order
-from gan.integrity import check_study_files
+from gan.census import census, failures, stop_rules
+from gan.train.losses import in_arm_order
+from gan.records.integrity import check_study_files
 from analysis.load import load_study
-from gan.records import StudyLoadError
+from gan.records.history import StudyLoadError
 from analysis.stats.intervals import count_cell, wilson_interval
 from gan.cli_common import HelpFormatter, OneLineParser, fail, setup_logging
 
@@ -68,7 +68,7 @@ def replay(history: pd.DataFrame, trials: pd.DataFrame, max_epochs: int,
 
     Args:
         history: per-epoch rows of the study.
-        trials: :func:`gan.census.classify_study` of it (the full-budget class).
+        trials: :func:`gan.census.census.classify_study` of it (the full-budget class).
         max_epochs: the study's budget per trial.
         window: epochs a rule must hold before it stops a trial (one for all, or per rule).
         rules: the conclusive rules applied (one alone, or all).

@@ -28,10 +28,11 @@ from analysis.findings import design_trials
 from analysis.load import load_study
 from analysis.plots import PALETTE
 from analysis.stats.intervals import rate_text, verdict_rate_text
-from gan import census, layout
+from gan.census import census
+from gan.records import layout
 from gan.cli_common import HelpFormatter, OneLineParser, fail, setup_logging
-from gan.failures import FAILURES, class_label
-from gan.records import StudyLoadError
+from gan.census.failures import FAILURES, class_label
+from gan.records.history import StudyLoadError
 
 log = logging.getLogger("analysis.transfer")
 PROG = "python -m analysis.transfer"

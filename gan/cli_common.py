@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any, Iterable, NoReturn
 
-from gan.atomic import write_text
+from gan.records.atomic import write_text
 from gan.config import GANConfig, field_type
 
 EXIT_BAD_INPUT = 2

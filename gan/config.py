@@ -13,8 +13,8 @@ import typing
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from gan.losses import GP_WEIGHT, LOSSES, RECIPE_ARMS, arm_loss
-from gan.metrics import NN_K
+from gan.train.losses import GP_WEIGHT, LOSSES, RECIPE_ARMS, arm_loss
+from gan.metrics.scores import NN_K
 
 MIN_EVAL_SAMPLES = NN_K + 1  # the fewest samples the quality metrics can score
 # Settings that say where and how a run executes, not what it computes: a resumed run may
@@ -70,7 +70,7 @@ class GANConfig:
                             "the embedded 5,000 digits", DATASETS)
     data_dir: str = _setting("data", "where torchvision's MNIST lives or is downloaded to")
     # "ns": gan.py's non-saturating -log D(G(z)); "minimax": log(1 - D(G(z))); the others
-    # change D's head (logits, no sigmoid) and both costs: see gan.losses.
+    # change D's head (logits, no sigmoid) and both costs: see gan.train.losses.
     loss: str = _setting("ns", "GAN loss: ns (gan.py's), minimax (saturating), lsgan, hinge, "
                          "wgan-gp (wgan-gp defaults to its paper's b1 0, b2 0.9, n_critic 5)",
                          LOSSES)
@@ -193,7 +193,7 @@ def paper_settings(loss: str, given: set[str] | frozenset[str] = frozenset()) ->
 
 def arm_settings(arm: str, given: set[str] | frozenset[str] = frozenset()) -> dict[str, Any]:
     """What a study arm sets besides its point: its loss, and for a recipe arm
-    (:data:`gan.losses.RECIPE_ARMS`) its paper's settings, except those in ``given`` (the
+    (:data:`gan.train.losses.RECIPE_ARMS`) its paper's settings, except those in ``given`` (the
     point's own axes: in the atlas b1 is one, so the recipe arm keeps the point's b1)."""
     loss = arm_loss(arm)
     recipe = paper_settings(loss, given) if arm in RECIPE_ARMS else {}

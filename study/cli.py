@@ -28,16 +28,16 @@ from pathlib import Path
 
 import ray
 
-from gan.classifier import load_or_train_classifier
+from gan.metrics.classifier import load_or_train_classifier
 from gan.cli_common import fail, setup_logging
 from gan.config import GANConfig
 from gan.models.registry import check_pair, model_settings
-from gan.integrity import check_study_files
-from gan.timing import breakdown_text, slot_name, time_breakdown
+from gan.records.integrity import check_study_files
+from gan.records.timing import breakdown_text, slot_name, time_breakdown
 from gan.data import DataError, load_data
-from gan.layout import RAY_DIR
-from gan.run_record import StudySettings
-from gan.runtime import resolve_device
+from gan.records.layout import RAY_DIR
+from gan.records.run_record import StudySettings
+from gan.train.runtime import resolve_device
 from study import cluster, flags, outputs, runner
 from study.race.rounds import run_race
 from study.flag_checks import check_flags

@@ -2,7 +2,7 @@
 
 ASHA compares objectives; it cannot tell that a trial has failed. This stopper
 reads each trial's epoch records as Tune receives them and applies the census's
-own conclusive rules (``gan.failures.conclusive_failure``: diverged,
+own conclusive rules (``gan.census.failures.conclusive_failure``: diverged,
 vanishing gradients, D wins, training frozen) over ``STOP_WINDOWS`` epochs (per
 rule; a collapse after a learned peak has no window: replayed on two atlases it
 was no verdict).
@@ -27,8 +27,10 @@ from typing import Any
 import pandas as pd
 from ray import tune
 
-from gan import census, failures, layout, stop_rules
-from gan.atomic import write_text
+from gan.census import census, failures, stop_rules
+
+from gan.records import layout
+from gan.records.atomic import write_text
 from study.trainable import RUN_KEY
 
 log = logging.getLogger(__name__)
@@ -93,7 +95,7 @@ class FailureStopper(tune.Stopper):
         study_dir: the study folder (``failure_stops.json`` is written there).
         base_loss: the loss of trials whose parameters do not name one.
         window: epochs a rule must hold, one for all or per rule
-            (gan.stop_rules.STOP_WINDOWS).
+            (gan.census.stop_rules.STOP_WINDOWS).
     """
 
     def __init__(self, study_dir: Path, base_loss: str,

@@ -30,7 +30,7 @@ from typing import Any
 
 from ray import tune
 
-from gan.atomic import replace_with
+from gan.records.atomic import replace_with
 
 EXIT_STORAGE = 74  # sysexits.h EX_IOERR: an input/output error on some file
 STORAGE_ERRNOS = {errno.ENOSPC: "no space left on device", errno.EDQUOT: "disk quota exceeded",

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from gan.config import GANConfig, arm_settings
-from gan.losses import ARMS
+from gan.train.losses import ARMS
 from study.storage import check_storage
 
 POSITIVE = ("num_samples", "max_epochs", "grace_period", "checkpoint_interval",

@@ -11,7 +11,7 @@ import torch
 
 from gan.cli_common import HelpFormatter, OneLineParser, add_config_flags
 from gan.config import CPU_STUDY_EPOCHS, GANConfig
-from gan.losses import ARMS
+from gan.train.losses import ARMS
 from study.race.rounds import default_budget
 from study.space import CONTROL_POINT, DESIGNS, OBJECTIVES, SPACES
 from study.survey import DEFAULT_SURVEY_POINTS_CPU, DEFAULT_SURVEY_POINTS_GPU
@@ -157,7 +157,7 @@ def _add_run_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--failure-stop", action=argparse.BooleanOptionalAction, default=None,
                    help="stop a search or control trial once its failure is conclusive "
                         "(diverged, vanished, D wins, frozen; the census's rules over "
-                        "gan.stop_rules.STOP_WINDOWS epochs); default: on for "
+                        "gan.census.stop_rules.STOP_WINDOWS epochs); default: on for "
                         "--design search, off for --design atlas, which maps full budgets")
     p.add_argument("--control-lr", type=float, default=CONTROL_POINT["lr"],
                    help="learning rate of the minimax control run (higher: it vanishes sooner)")

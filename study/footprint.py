@@ -4,7 +4,7 @@ A running trial keeps Tune's two newest full checkpoints (G, D, both optimizers,
 23 MB each, so that a kill never leaves it without one that loads. Once its experiment has
 ended, nothing resumes the trial, and the report reads its metrics, step log, sample grids
 and probe snapshots, not its checkpoints. So its newest checkpoint is rewritten without D,
-the optimizers or the RNG (about 6 MB: what ``gan.evaluate`` and the probe's retraining
+the optimizers or the RNG (about 6 MB: what ``gan.metrics.evaluate`` and the probe's retraining
 need), and the older ones are emptied (their folders stay, for Tune's bookkeeping). A trial
 that errored keeps everything: ``--resume`` retries it from its checkpoint.
 """
@@ -16,9 +16,9 @@ from pathlib import Path
 
 import torch
 
-from gan import layout
-from gan.atomic import replace_with
-from gan.checkpoint import SLIM_KEYS, load_checkpoint
+from gan.records import layout
+from gan.records.atomic import replace_with
+from gan.train.checkpoint import SLIM_KEYS, load_checkpoint
 
 log = logging.getLogger(__name__)
 

@@ -7,10 +7,10 @@ from typing import Any
 
 import pandas as pd
 
-from gan.ranking import rank_trials
-from gan.records import final_rows, plain
-from gan.layout import PROPOSAL_PHASES, SEARCH_PARAMS
-from gan.state import STATUS_OK
+from gan.census.ranking import rank_trials
+from gan.records.history import final_rows, plain
+from gan.records.layout import PROPOSAL_PHASES, SEARCH_PARAMS
+from gan.train.state import STATUS_OK
 
 log = logging.getLogger(__name__)
 

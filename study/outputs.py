@@ -10,12 +10,14 @@ from typing import Any
 
 import pandas as pd
 
-from gan import failures, layout
-from gan.atomic import replace_with
-from gan.best_config import RACED, SINGLE_DRAW, BestConfig
-from gan.race_record import RaceRecord
-from gan.records import history_from_trials, plain, trial_record
-from gan.run_record import StudySettings
+from gan.census import failures
+
+from gan.records import layout
+from gan.records.atomic import replace_with
+from gan.records.best_config import RACED, SINGLE_DRAW, BestConfig
+from gan.records.race_record import RaceRecord
+from gan.records.history import history_from_trials, plain, trial_record
+from gan.records.run_record import StudySettings
 from gan.config import GANConfig
 from study.race import rule as race_rule
 from study.race import runs as race_runs
@@ -42,7 +44,7 @@ def _config_of(study_dir: Path, trial_id: str) -> dict[str, Any]:
 def fresh_runs(history: pd.DataFrame, trial_ids: list[str], max_epochs: int,
                objective: str) -> list[dict[str, Any]]:
     """One entry per run of ``trial_ids``: its seed, final ranking signal (``objective``),
-    final metric, diversity and census class (the census's own rules, gan.failures)."""
+    final metric, diversity and census class (the census's own rules, gan.census.failures)."""
     out = []
     for trial_id in trial_ids:
         trial = history[history["trial_id"] == trial_id].dropna(subset=["epoch"])

@@ -12,7 +12,7 @@ from typing import Any
 
 from ray import tune
 
-from gan.layout import SEARCH_PARAMS
+from gan.records.layout import SEARCH_PARAMS
 
 log = logging.getLogger("study.progress")
 STATUS_EVERY_S = 60.0

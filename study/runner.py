@@ -15,13 +15,13 @@ from ray import tune
 from ray.tune.schedulers import FIFOScheduler
 from ray.tune.search import ConcurrencyLimiter
 
-from gan.census import STOP_COLUMN
-from gan.records import final_rows
-from gan import layout
+from gan.census.census import STOP_COLUMN
+from gan.records.history import final_rows
+from gan.records import layout
 from gan.config import GANConfig
-from gan.records import StudyLoadError
-from gan.run_record import RunRecord, StudySettings
-from gan.state import STATUS_OK
+from gan.records.history import StudyLoadError
+from gan.records.run_record import RunRecord, StudySettings
+from gan.train.state import STATUS_OK
 from study import cluster, footprint, outputs, storage
 from study.progress import TrialLines
 from study.failure_stop import FailureStopper, stamp_trials
@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 CHECKPOINTS_KEPT = 2  # the newest (resume, last generator) and the one before it
 # Trial workers are reused: Python, torch, the shipped data and classifier load once per
 # worker, not once per trial (docs/performance.md measures what that saves). Safe
-# because the trainable names its folder from gan.layout and the trial id: in Ray 2.60 a
+# because the trainable names its folder from gan.records.layout and the trial id: in Ray 2.60 a
 # reused actor's tune.get_context().get_trial_dir() still names a scratch folder of the
 # previous trial, which once made a second trial overwrite the first one's files.
 REUSE_ACTORS = True
@@ -189,7 +189,7 @@ def fill_checkpoint_gaps(study_dir: Path) -> int:
     its list of kept checkpoints names folders that later checkpoints already deleted.
     Restored, Tune would delete them again and log an ERROR traceback (skipping its own
     bookkeeping of the new checkpoint), or fail to restore a trial from one. A placeholder
-    holds no checkpoint file, so nothing loads it (``gan.layout.trial_checkpoints`` and
+    holds no checkpoint file, so nothing loads it (``gan.records.layout.trial_checkpoints`` and
     ``study.trainable.resume_point`` need the file), and Tune's rotation removes it.
     """
     gaps = [gap for trial_dir in layout.trial_dirs(study_dir).values()

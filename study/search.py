@@ -31,9 +31,9 @@ from typing import Any
 import optuna
 from ray.tune.search import Searcher
 
-from gan.census import ended_before_budget
-from gan.layout import PHASE_SURVEY
-from gan.state import STATUS_OK
+from gan.census.census import ended_before_budget
+from gan.records.layout import PHASE_SURVEY
+from gan.train.state import STATUS_OK
 from study.failure_stop import FailureStops
 from study.space import to_optuna_params, to_trial_params
 

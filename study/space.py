@@ -10,9 +10,9 @@ from typing import Any
 from optuna.distributions import CategoricalDistribution, FloatDistribution
 
 from gan.config import B2_GAP_RANGE, LR_RANGE, GANConfig, arm_settings
-from gan.run_record import CONTROL_LR
-from gan.layout import SEARCH_PARAMS
-from gan.losses import ARMS
+from gan.records.run_record import CONTROL_LR
+from gan.records.layout import SEARCH_PARAMS
+from gan.train.losses import ARMS
 
 SPACES = ("default", "extended")
 # search: TPE proposes, ASHA stops early (find the best config);
@@ -83,7 +83,7 @@ def atlas_space(space: str, losses: tuple[str, ...] = ()) -> dict[str, Any]:
     """The atlas's axes: lr x b1 x latent size x arm x BatchNorm eps (``default``), plus b2
     and the D/G lr ratio (``extended``). b2 is otherwise gan.py's for every arm but a recipe
     arm (wgan-gp-recipe: its paper's). ``losses``: the arms it compares (default: all of
-    :data:`gan.losses.ARMS`)."""
+    :data:`gan.train.losses.ARMS`)."""
     unknown = sorted(set(losses) - set(ARMS))
     if unknown:
         raise ValueError(f"unknown loss(es) {', '.join(unknown)}; expected some of {ARMS}")

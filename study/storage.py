@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pyarrow.fs
 
-from gan.layout import checkpoint_index
+from gan.records.layout import checkpoint_index
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from optuna.distributions import CategoricalDistribution, FloatDistribution
 from ray.tune.schedulers import ASHAScheduler, TrialScheduler
 from scipy.stats import qmc
 
-from gan.layout import PHASE_SURVEY
+from gan.records.layout import PHASE_SURVEY
 from study.space import EXTENDED_GAN_PY_POINT
 
 # Survey points on the CPU default and with a GPU: 16 fill a 4-parameter space as a Sobol

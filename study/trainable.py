@@ -20,17 +20,17 @@ import ray
 import torch
 from ray import tune
 
-from gan.atomic import write_text
-from gan.checkpoint import load_checkpoint
+from gan.records.atomic import write_text
+from gan.train.checkpoint import load_checkpoint
 from gan.config import EXECUTION_SETTINGS, GANConfig
-from gan.classifier import DigitClassifier
+from gan.metrics.classifier import DigitClassifier
 from gan.data import DataSplit, load_data
-from gan.quality import QualityEvaluator
-from gan.ranking import trailing_mean
-from gan.runtime import resolve_device
-from gan.layout import CHECKPOINT_FILE, PHASE_SEARCH, TRIAL_FILE, trial_checkpoints, trial_dirname
-from gan.state import STATUS_OK, Callback, TrainState
-from gan.train import train
+from gan.metrics.quality import QualityEvaluator
+from gan.census.ranking import trailing_mean
+from gan.train.runtime import resolve_device
+from gan.records.layout import CHECKPOINT_FILE, PHASE_SEARCH, TRIAL_FILE, trial_checkpoints, trial_dirname
+from gan.train.state import STATUS_OK, Callback, TrainState
+from gan.train.loop import train
 from gan.train.callbacks import GeneratorSnapshots, MetricsWriter, SampleGrids
 from study.space import split_trial_params, trial_config
 from study.storage import is_uri, mirror, uri_join
@@ -50,7 +50,7 @@ def objective_value(record: dict[str, Any], objective: str, mode: str,
                     earlier: list[dict[str, Any]] = ()) -> tuple[float, bool]:
     """(finite objective for the searcher, whether it was penalised).
 
-    The objective is the ranking signal (:func:`gan.ranking.trailing_mean`): the mean of the
+    The objective is the ranking signal (:func:`gan.census.ranking.trailing_mean`): the mean of the
     objective metric over this record and the ones before it, up to ``RANK_WINDOW``
     evaluations. ``earlier``: the run's previous epoch records, oldest first.
     """
@@ -143,7 +143,7 @@ class TrialSettings:
     # each trial writes into its own working directory and Tune uploads it there.
     experiment: str
     verbose: bool = False  # -v: keep Ray's per-checkpoint log lines
-    phase: str = PHASE_SEARCH  # what the design's own trials are (gan.layout.DESIGN_PHASES)
+    phase: str = PHASE_SEARCH  # what the design's own trials are (gan.records.layout.DESIGN_PHASES)
     paired: bool = False  # a paired atlas: every loss at a point shares its seed
 
 
@@ -261,7 +261,7 @@ def make_trainable(settings: TrialSettings) -> Callable[..., None]:
 
 
 def trial_dirname_creator(trial: Any) -> str:
-    """Tune's hook: name trial folders through gan.layout, never by Ray's default."""
+    """Tune's hook: name trial folders through gan.records.layout, never by Ray's default."""
     return trial_dirname(trial.trial_id)
 
 

@@ -11,7 +11,7 @@ time).
 The time each checkpoint takes is measured and goes into the trial's epoch records as
 ``checkpoint_seconds``: the local write in the record of the epoch it follows, Tune's
 copy into the trial folder in the next one (the copy after a trial's last epoch is
-the one not counted). ``gan.timing`` sums it into ``timing.json``.
+the one not counted). ``gan.records.timing`` sums it into ``timing.json``.
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from gan.checkpoint import save_checkpoint
-from gan.layout import CHECKPOINT_FILE
-from gan.state import Callback, TrainState
+from gan.train.checkpoint import save_checkpoint
+from gan.records.layout import CHECKPOINT_FILE
+from gan.train.state import Callback, TrainState
 
 CHECKPOINT_SECONDS = 60.0  # the most training a kill may cost a trial (or one epoch)
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = [ROOT / "README.md", ROOT / "results" / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-CLI_MODULES = ("study.cli", "gan.train.__main__", "gan.bench", "gan.evaluate",
-               "gan.concurrency_bench", "analysis.report", "analysis.reach", "analysis.stopping",
+CLI_MODULES = ("study.cli", "gan.train.__main__", "gan.bench.step", "gan.metrics.evaluate",
+               "gan.bench.concurrency", "analysis.report", "analysis.reach", "analysis.stopping",
                "analysis.gradient_probe", "analysis.transfer")
 # Flags of other tools that the docs quote (Ray's CLI, TensorBoard, pip, pytest, timeout).
 FOREIGN_FLAGS = {"--head", "--port", "--address", "--logdir", "--block", "--num-cpus",

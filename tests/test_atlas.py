@@ -12,10 +12,10 @@ import pytest
 
 from analysis.atlas import tables as atlas
 from analysis.atlas import plots as atlas_plots
-from gan import failures
-from gan import layout
-from gan.records import trial_record
-from gan.losses import ARMS, LOSSES
+from gan.census import failures
+from gan.records import layout
+from gan.records.history import trial_record
+from gan.train.losses import ARMS, LOSSES
 from study.search import BalancedSobolSampler
 from study.space import atlas_space
 
@@ -43,7 +43,7 @@ def test_loss_findings_and_remedies_carry_n_and_intervals():
     assert "less often under wgan-gp 0/10" in remedies  # 9/10 vs 0/10: intervals separate
     assert "cannot tell for hinge 5/10" in remedies  # 9/10 vs 5/10: they overlap
     table = atlas.loss_table(trials).set_index("loss")
-    assert list(table.index) == ["minimax", "hinge", "wgan-gp"]  # gan.losses order
+    assert list(table.index) == ["minimax", "hinge", "wgan-gp"]  # gan.train.losses order
     assert table.loc["minimax", failures.VANISHING].startswith("9 (")
     assert table.loc["wgan-gp", "best fcd"] == 100.0
 

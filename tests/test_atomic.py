@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from gan.atomic import replace_with, write_text
+from gan.records.atomic import replace_with, write_text
 
 
 def test_replace_is_whole_or_nothing(tmp_path):

@@ -5,8 +5,8 @@ import numpy as np
 import pandas as pd
 
 from analysis.sections import collapse, vanishing
-from gan import failures
-from gan.census import classify_study
+from gan.census import failures
+from gan.census.census import classify_study
 from synthetic_study import histories
 
 

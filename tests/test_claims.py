@@ -10,12 +10,12 @@ from scipy import stats
 from analysis.claims import table as claims
 from analysis.claims import rule as claims_rule
 from analysis.stats import paired
-from gan import failures
-from gan import outcomes
-from gan.losses import LOSSES
+from gan.census import failures
+from gan.census import outcomes
+from gan.train.losses import LOSSES
 
 H, V, C = failures.HEALTHY, failures.VANISHING, failures.MODE_COLLAPSE
-# The samples' outcome of each synthetic class (gan.outcomes.sample_outcome).
+# The samples' outcome of each synthetic class (gan.census.outcomes.sample_outcome).
 OUTCOME = {H: failures.HEALTHY, V: outcomes.NOT_LEARNED, C: outcomes.COLLAPSED,
            failures.D_WINS: failures.HEALTHY}  # a class wgan-gp cannot have; samples fine
 

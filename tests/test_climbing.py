@@ -1,4 +1,4 @@
-"""The not-diverse-yet rule (gan.climbing) on histories whose truth is known.
+"""The not-diverse-yet rule (gan.census.climbing) on histories whose truth is known.
 
 Plateaus (a run that narrowed, at several levels and onset epochs, then stayed flat) must be
 called climbing at most at the test's level; slow genuine rises must be found. The noise is
@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gan import climbing, failures, outcomes
+from gan.census import climbing, failures, outcomes
 from synthetic_study import trial
 
 EPOCHS, REPS = 30, 300

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from gan import layout
+from gan.records import layout
 
 ROOT = Path(__file__).resolve().parents[1]
-CLIS = ("study.cli", "gan.train.__main__", "gan.evaluate", "gan.bench", "gan.concurrency_bench",
+CLIS = ("study.cli", "gan.train.__main__", "gan.metrics.evaluate", "gan.bench.step", "gan.bench.concurrency",
         "analysis.report", "analysis.stopping", "analysis.gradient_probe", "analysis.reach")
 
 

@@ -17,11 +17,11 @@ def test_every_citation_in_the_docs_exists(page, parsers):
 def test_the_checker_finds_deliberate_mistakes(parsers):
     text = ("Cited: `gan.models.registry.check_pair`, `gan/models/dcgan.py`, "
             "`tests/test_models.py::test_layer_names`, `python -m study.run --model dcgan`, "
-            "`--bn-eps 0.8` (the default). Wrong: `gan.failures.no_such_rule`, "
+            "`--bn-eps 0.8` (the default). Wrong: `gan.census.failures.no_such_rule`, "
             "`gan/models/vgg.py`, `tests/test_models.py::test_missing`, "
             "`python -m study.run --no-such-flag`, `--race-seeds 7` (the default).")
     assert broken_references(text, parsers) == [
-        "no such module or attribute: gan.failures.no_such_rule",
+        "no such module or attribute: gan.census.failures.no_such_rule",
         "no such file: gan/models/vgg.py",
         "no such test: tests/test_models.py::test_missing",
         "no CLI has --no-such-flag: python -m study.run --no-such-flag",

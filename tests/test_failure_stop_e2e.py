@@ -1,7 +1,7 @@
 """A real tiny study with failure-aware stopping: the minimax control, at a learning rate where
 D's sigmoid saturates at 0 on every input within two epochs (real and fake alike: D does not
 separate, and neither network has a gradient), is training frozen and is stopped before its
-budget. The census once called this D vanishing gradients; it is not (gan.failures)."""
+budget. The census once called this D vanishing gradients; it is not (gan.census.failures)."""
 
 import json
 import os
@@ -11,8 +11,8 @@ import sys
 import pandas as pd
 import pytest
 
-from gan import failures
-from gan import layout
+from gan.census import failures
+from gan.records import layout
 from study.failure_stop import FailureStops
 
 pytestmark = pytest.mark.slow

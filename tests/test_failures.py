@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gan import census, failures, stop_rules
-from gan import oscillation, outcomes
+from gan.census import census, failures, stop_rules
+from gan.census import oscillation, outcomes
 from synthetic_study import histories, trial
 
 

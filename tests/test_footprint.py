@@ -3,8 +3,8 @@
 import torch
 
 from conftest import tiny_config
-from gan import layout
-from gan.checkpoint import load_checkpoint, load_generator, save_checkpoint
+from gan.records import layout
+from gan.train.checkpoint import load_checkpoint, load_generator, save_checkpoint
 from gan.train.loop import train
 from study.footprint import slim_experiment
 
@@ -30,7 +30,7 @@ def test_ended_trials_keep_a_slim_last_generator_and_errored_ones_everything(tmp
     slim = load_checkpoint(kept[0])
     assert slim["slim"] and "opt_g" not in slim and "discriminator" not in slim
     assert kept[0].stat().st_size < full / 2 and freed > full
-    generator, config = load_generator(slim)  # what gan.evaluate needs is there
+    generator, config = load_generator(slim)  # what gan.metrics.evaluate needs is there
     for a, b in zip(generator.parameters(), state.generator.parameters()):
         assert torch.equal(a, b)
     assert len(layout.trial_checkpoints(failed)) == 2  # errored: --resume retries it
@@ -41,7 +41,7 @@ def test_ended_trials_keep_a_slim_last_generator_and_errored_ones_everything(tmp
 def test_a_slim_checkpoint_refuses_to_resume(synthetic):
     import pytest
 
-    from gan.checkpoint import SLIM_KEYS, checkpoint_dict
+    from gan.train.checkpoint import SLIM_KEYS, checkpoint_dict
 
     state = train(tiny_config(n_epochs=1), data=synthetic)
     ckpt = {**{k: v for k, v in checkpoint_dict(state).items() if k in SLIM_KEYS}, "slim": True}

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from conftest import tiny_config
-from gan.train import train
-from gan.checkpoint import checkpoint_dict
+from gan.train.loop import train
+from gan.train.checkpoint import checkpoint_dict
 
 pytestmark = [pytest.mark.gpu,
               pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")]

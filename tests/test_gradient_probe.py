@@ -10,10 +10,10 @@ import torch
 
 from analysis import gradient_probe
 from analysis.gradient_probe import COSTS, _grad_norms, stage_probe
-from gan import layout
-from gan.losses import generator_loss
+from gan.records import layout
+from gan.train.losses import generator_loss
 from gan.models.mlp import Discriminator, Generator
-from gan.train import train
+from gan.train.loop import train
 from gan.train.callbacks import GeneratorSnapshots
 from tests.conftest import tiny_config
 

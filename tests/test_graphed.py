@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from conftest import tiny_config
-from gan.state import STATUS_DIVERGED
+from gan.train.state import STATUS_DIVERGED
 from gan.train import loop
 from gan.train.graphed import GraphedSteps
 

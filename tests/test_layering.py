@@ -86,3 +86,34 @@ def test_no_private_ray_or_optuna_attribute_in_the_project():
     for module, path in _paths().items():
         text = path.read_text()
         assert not [name for name in private if name in text], module
+
+
+# The core's rooms (gan/models, gan/train, gan/metrics, gan/census, gan/records, gan/bench) and
+# the few modules every room shares, directly in gan/.
+SHARED_IN_GAN = {"__init__.py", "version.py", "config.py", "cli_common.py", "data.py"}
+
+
+def test_gan_is_in_rooms_each_saying_what_it_is_without_re_exports():
+    gan = ROOT / "gan"
+    assert {p.name for p in gan.glob("*.py")} <= SHARED_IN_GAN
+    rooms = sorted(p for p in gan.iterdir() if p.is_dir() and (p / "__init__.py").is_file())
+    assert [r.name for r in rooms] == ["bench", "census", "metrics", "models", "records", "train"]
+    for room in rooms:
+        tree = ast.parse((room / "__init__.py").read_text())
+        doc = ast.get_docstring(tree)
+        assert doc and "\n" not in doc.strip(), f"{room.name}: a one-line docstring"
+        assert len(tree.body) == 1, f"{room.name}/__init__.py re-exports or runs code"
+
+
+def test_nothing_imports_through_gan_init():
+    """``from gan import x`` would reach a room through gan/__init__.py: every import names
+    the room (only the package version is gan's own)."""
+    through = {}
+    for package in PACKAGES:
+        for path in (ROOT / package).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.ImportFrom) and node.module == "gan" and node.level == 0:
+                    names = [a.name for a in node.names if a.name != "__version__"]
+                    if names:
+                        through[str(path.relative_to(ROOT))] = names
+    assert through == {}

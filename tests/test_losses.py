@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from gan.losses import discriminator_loss, generator_loss, gradient_penalty
+from gan.train.losses import discriminator_loss, generator_loss, gradient_penalty
 
 
 @pytest.mark.parametrize("kind,expected", [

@@ -9,7 +9,7 @@ from gan.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from gan.models.mlp import Discriminator, Generator
 from gan.models.registry import (ModelError, build_pair, check_pair, count_parameters,
                                  measured_layers, model_settings)
-from gan.step_floor import forward_macs, step_macs
+from gan.bench.floor import forward_macs, step_macs
 
 DCGAN = GANConfig(model="dcgan", **model_settings("dcgan"))
 

@@ -3,7 +3,7 @@ import math
 import pytest
 
 from conftest import tiny_config
-from gan.precision_quality import compare, format_rows, quality_params
+from gan.bench.precision_quality import compare, format_rows, quality_params
 
 
 def test_compare_scores_each_config_in_both_precisions(synthetic):

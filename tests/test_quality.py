@@ -1,6 +1,6 @@
 """Validity of the collapse detector on real embedded digits (the table in docs/metrics.md)."""
 
-from gan import outcomes
+from gan.census import outcomes
 import json
 import subprocess
 import sys
@@ -8,9 +8,9 @@ import sys
 import pytest
 import torch
 
-from gan.classifier import load_or_train_classifier
-from gan.metrics import density_coverage
-from gan.quality import QualityEvaluator, control_images, reference_images
+from gan.metrics.classifier import load_or_train_classifier
+from gan.metrics.scores import density_coverage
+from gan.metrics.quality import QualityEvaluator, control_images, reference_images
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +69,7 @@ def test_nonfinite_samples_are_nan_with_status(evaluator, control):
 
 
 def _evaluate(*args):
-    return subprocess.run([sys.executable, "-m", "gan.evaluate", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "gan.metrics.evaluate", *args], capture_output=True,
                           text=True, timeout=300)
 
 
@@ -91,9 +91,9 @@ def test_evaluate_cli_scores_a_file_and_rejects_bad_ones(tmp_path, control):
 
 def test_evaluate_cli_samples_a_checkpoint(tmp_path, synthetic, capsys):
     from conftest import tiny_config
-    from gan.train import train
-    from gan.checkpoint import save_checkpoint
-    from gan.evaluate import main
+    from gan.train.loop import train
+    from gan.train.checkpoint import save_checkpoint
+    from gan.metrics.evaluate import main
 
     path = save_checkpoint(train(tiny_config(n_epochs=1), data=synthetic), tmp_path / "c.pt")
     assert main(["--checkpoint", str(path), "--num-samples", "300"]) == 0
@@ -105,7 +105,7 @@ def test_evaluate_cli_samples_a_checkpoint(tmp_path, synthetic, capsys):
 
 
 def test_expected_coverage_lemma():
-    from gan.metrics import expected_coverage
+    from gan.metrics.scores import expected_coverage
 
     assert expected_coverage(n_real=1000, n_fake=1000) == pytest.approx(1 - 2 ** -5, abs=2e-3)
     assert expected_coverage(n_real=5000, n_fake=1000) == pytest.approx(0.60, abs=0.01)
@@ -144,7 +144,7 @@ def test_collapse_thresholds_at_m_equals_n_separate_real_digits_known_collapses_
     census's sample rules over a final window after a learned peak."""
     import pandas as pd
 
-    from gan import failures
+    from gan.census import failures
 
     images, labels = control
     n = len(evaluator[0].ref_features)

@@ -7,7 +7,7 @@ import time
 import pandas as pd
 import pytest
 
-from gan import layout
+from gan.records import layout
 from tests.test_study_e2e import _finished_trials, _study
 
 pytestmark = pytest.mark.slow

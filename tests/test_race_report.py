@@ -8,8 +8,8 @@ import pytest
 
 from analysis.race import tables as race
 from analysis.race import text as race_text
-from gan import failures
-from gan.race_record import WELCH_TEST, RaceRecord
+from gan.census import failures
+from gan.records.race_record import WELCH_TEST, RaceRecord
 
 
 def _record():
@@ -104,7 +104,7 @@ def test_the_record_round_trips_and_reads_older_studies(tmp_path):
         record.contender("zz")
     assert RaceRecord.load(tmp_path / "none") is None
     (tmp_path / "race.json").write_text('{"rule": {}}')
-    from gan.records import StudyLoadError
+    from gan.records.history import StudyLoadError
 
     with pytest.raises(StudyLoadError, match="race.json"):
         RaceRecord.load(tmp_path)
@@ -114,7 +114,7 @@ def test_failure_shares_count_no_verdict_runs_beside_them_and_the_estimate_says_
     """gan.py's defaults with both race runs not diverse yet: no "failed 0 of 2", but no
     verdict and both bounds. The pick's estimate names the runs it scored."""
     from analysis.race import text
-    from gan.best_config import BestConfig
+    from gan.records.best_config import BestConfig
 
     record = _record()
     classes = pd.DataFrame({"trial_id": ["a0", "a1", "b0", "b1", "d0", "d1"],

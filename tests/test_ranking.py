@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from gan.ranking import RANK_WINDOW, trailing_mean
+from gan.census.ranking import RANK_WINDOW, trailing_mean
 from study.trainable import PENALTY, objective_value
 
 
@@ -34,7 +34,7 @@ def test_one_ranking_honours_the_objectives_direction_everywhere():
     import pandas as pd
 
     from analysis.sections.samples import example_trials
-    from gan.ranking import rank_trials
+    from gan.census.ranking import rank_trials
     from study.history import summarize
 
     rows = pd.DataFrame({"trial_id": ["lo", "mid", "hi"], "objective": [0.2, 0.5, 0.9],

@@ -8,8 +8,8 @@ import pytest
 from scipy import stats
 
 from analysis import reach
-from gan import failures
-from gan.census import classify_study
+from gan.census import failures
+from gan.census.census import classify_study
 from synthetic_study import trial
 
 EPOCHS, AT = 40, 20

@@ -8,11 +8,11 @@ from dataclasses import asdict
 
 import pytest
 
-from gan import layout
-from gan.best_config import RACED, BestConfig
+from gan.records import layout
+from gan.records.best_config import RACED, BestConfig
 from gan.config import GANConfig
-from gan.records import StudyLoadError
-from gan.run_record import RunRecord, StudySettings
+from gan.records.history import StudyLoadError
+from gan.records.run_record import RunRecord, StudySettings
 
 
 def _settings(folder, **changes):

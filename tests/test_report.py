@@ -45,7 +45,7 @@ def test_history_rebuilt_from_trial_folders_skipping_corrupt_ones(tmp_path, capl
     import json
 
     from analysis.load import load_study
-    from gan import layout
+    from gan.records import layout
     from synthetic_study import histories
 
     study = tmp_path / "interrupted"
@@ -86,7 +86,7 @@ def test_findings_compare_generator_losses():
 def test_findings_name_populations_and_intervals():
     import pandas as pd
 
-    from gan.census import classify_study
+    from gan.census.census import classify_study
     from analysis.findings import census
     from analysis.sections.landscape import findings as landscape
     from synthetic_study import histories
@@ -118,7 +118,7 @@ def test_no_vanishing_sentence_never_calls_a_zero_norm_above_the_threshold():
     """A zero gradient norm with D(G(z)) near 0.4 is not the vanishing rule: the sentence must
     say how low the norm went without claiming it stayed above the threshold."""
     from analysis.sections import vanishing
-    from gan import census
+    from gan.census import census
     from synthetic_study import histories
 
     history = histories()["healthy"].copy()
@@ -137,7 +137,7 @@ def test_no_vanishing_sentence_names_the_frozen_trials():
     import pandas as pd
 
     from analysis.sections import vanishing
-    from gan import census
+    from gan.census import census
     from synthetic_study import histories
 
     h = histories()

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 
 from analysis.report import build_report
-from gan import layout
+from gan.records import layout
 from gan.config import GANConfig
-from gan.run_record import RunRecord, StudySettings
+from gan.records.run_record import RunRecord, StudySettings
 from synthetic_study import EPOCHS, histories
 
 LOSSES = ("ns", "wgan-gp")

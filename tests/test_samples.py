@@ -2,9 +2,9 @@ from matplotlib import image as plt_image
 
 from analysis.sections.samples import final_grid
 from conftest import tiny_config
-from gan import layout
-from gan.checkpoint import save_checkpoint
-from gan.train import train
+from gan.records import layout
+from gan.train.checkpoint import save_checkpoint
+from gan.train.loop import train
 
 
 def test_a_run_too_short_for_a_grid_is_drawn_from_its_last_generator(synthetic, tmp_path):

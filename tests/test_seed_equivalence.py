@@ -6,14 +6,14 @@ import pytest
 import torch
 
 from conftest import tiny_config
-from gan.train import train
-from gan.bench import gan_py_step
-from gan.runtime import make_adam
+from gan.train.loop import train
+from gan.bench.step import gan_py_step
+from gan.train.runtime import make_adam
 from gan.train.loop import build_state
 
 
 def seed_loop(config, data, steps):
-    """gan.bench's gan.py-style step, fed the same batches and noise as gan.train."""
+    """gan.bench.step's gan.py-style step, fed the same batches and noise as gan.train."""
     state = build_state(config)  # same seeded init and RNG stream as gan.train
     G, D, rng = copy.deepcopy(state.generator), copy.deepcopy(state.discriminator), state.rng
     opt_g = make_adam(G.parameters(), config.lr, (config.b1, config.b2), state.device)

@@ -49,7 +49,7 @@ def test_rate_text_and_differences():
 def test_time_breakdown_shares():
     import pandas as pd
 
-    from gan.timing import breakdown_text, time_breakdown
+    from gan.records.timing import breakdown_text, time_breakdown
 
     history = pd.DataFrame({"epoch_seconds": [30.0, 30.0, None], "eval_seconds": [2.0, 2.0, 4.0],
                             "checkpoint_seconds": [0.0, 0.6, 0.0]})
@@ -74,7 +74,7 @@ def test_timing_is_one_typed_record(tmp_path):
 
     import pandas as pd
 
-    from gan.timing import Timing, time_breakdown
+    from gan.records.timing import Timing, time_breakdown
 
     parts = time_breakdown(pd.DataFrame({"epoch_seconds": [30.0]}), wall_seconds=50.0, slots=2)
     parts.save(tmp_path)
@@ -88,7 +88,7 @@ def test_timing_is_one_typed_record(tmp_path):
 def test_breakdown_of_gpu_trial_slots():
     import pandas as pd
 
-    from gan.timing import breakdown_text, slot_name, time_breakdown
+    from gan.records.timing import breakdown_text, slot_name, time_breakdown
 
     assert slot_name(1) == "core" and slot_name(2) == "trial slot (2 CPU each)"
     # four trials that trained 40 s each in a 50-s study on one GPU shared four ways: 80%

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 from analysis import stopping
-from gan import census, failures, stop_rules
-from gan import layout
+from gan.census import census, failures, stop_rules
+from gan.records import layout
 from synthetic_study import EPOCHS, histories, trial
 
 pytest.importorskip("ray.tune")

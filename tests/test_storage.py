@@ -17,7 +17,7 @@ import time
 import pandas as pd
 import pytest
 
-from gan import layout
+from gan.records import layout
 from study.storage import check_storage, mirror, uri_join
 
 

@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 from analysis.report import main as report_main
-from gan import layout
+from gan.records import layout
 from study.cli import main as study_main
 from study.faults import EXIT_STORAGE, StorageFaultTrap, fault_line, storage_errno
 

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from gan.run_record import StudySettings
+from gan.records.run_record import StudySettings
 
 from study.cli import main
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from gan import layout
+from gan.records import layout
 
 pytestmark = pytest.mark.slow
 
@@ -131,7 +131,7 @@ def test_study_interrupted_resumes_and_reports(tmp_path):
     assert "as saved during its race run" in (study / "report" / "report.md").read_text()
 
     ckpt = layout.trial_checkpoints(next(iter(trial_dirs.values())))[-1]
-    scored = subprocess.run([sys.executable, "-m", "gan.evaluate", "--checkpoint", str(ckpt),
+    scored = subprocess.run([sys.executable, "-m", "gan.metrics.evaluate", "--checkpoint", str(ckpt),
                              "--num-samples", "200"], capture_output=True, text=True, timeout=120)
     assert scored.returncode == 0, scored.stderr
     assert 0 <= json.loads(scored.stdout)["diversity"] <= 1

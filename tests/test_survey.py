@@ -8,7 +8,9 @@ import optuna
 import pandas as pd
 import pytest
 
-from gan import failures, layout
+from gan.census import failures
+
+from gan.records import layout
 from synthetic_study import histories
 
 pytest.importorskip("ray.tune")
@@ -99,7 +101,7 @@ def _with_survey(history: pd.DataFrame) -> pd.DataFrame:
 
 def test_survey_findings_give_rates_with_n_and_intervals():
     from analysis.sections import survey
-    from gan.census import classify_study
+    from gan.census.census import classify_study
 
     history = _with_survey(pd.concat(histories().values(), ignore_index=True))
     trials = classify_study(history, max_epochs=8)

@@ -4,9 +4,9 @@ import pytest
 import torch
 
 from conftest import tiny_config
-from gan.state import Callback
-from gan.train import train
-from gan.checkpoint import checkpoint_dict, load_checkpoint, save_checkpoint
+from gan.train.state import Callback
+from gan.train.loop import train
+from gan.train.checkpoint import checkpoint_dict, load_checkpoint, save_checkpoint
 
 
 class Recorder(Callback):

@@ -70,7 +70,7 @@ def test_cli_run_writes_outputs_and_resumes(tmp_path):
 def untrained_fcd(embedded):
     """fcd of an untrained generator on the embedded digits: what noise scores."""
     from gan.config import GANConfig
-    from gan.quality import QualityEvaluator
+    from gan.metrics.quality import QualityEvaluator
     from gan.train.loop import build_state
 
     config = GANConfig(dataset="embedded", device="cpu", eval_samples=500)
@@ -142,7 +142,7 @@ def test_a_checkpoint_from_another_device_kind_resumes_reseeded(synthetic, caplo
     import torch
 
     from conftest import tiny_config
-    from gan.checkpoint import checkpoint_dict
+    from gan.train.checkpoint import checkpoint_dict
     from gan.train.loop import train
 
     config = tiny_config(n_epochs=1)
@@ -151,7 +151,7 @@ def test_a_checkpoint_from_another_device_kind_resumes_reseeded(synthetic, caplo
     longer = tiny_config(n_epochs=2)
     # A fresh copy for each resume, as a load from disk gives: a resumed optimizer steps the
     # state tensors it was handed.
-    with caplog.at_level("INFO", logger="gan.checkpoint"):
+    with caplog.at_level("INFO", logger="gan.train.checkpoint"):
         first = train(longer, data=synthetic, checkpoint=copy.deepcopy(ckpt))
     assert any("another device kind" in r.getMessage() for r in caplog.records)
     again = train(longer, data=synthetic, checkpoint=copy.deepcopy(ckpt))

@@ -5,9 +5,9 @@ import dataclasses
 from ray import tune
 
 from conftest import tiny_config
-from gan.state import Callback
-from gan.train import train
-from gan.checkpoint import save_checkpoint
+from gan.train.state import Callback
+from gan.train.loop import train
+from gan.train.checkpoint import save_checkpoint
 from study.trainable import resume_point
 from study.trial_checkpoints import TrialCheckpoints
 
@@ -36,7 +36,7 @@ def test_resume_point_prefers_the_newest_complete_checkpoint_on_disk(tmp_path, s
 
 
 def test_checkpoint_gaps_get_placeholders_that_never_load(tmp_path, synthetic):
-    from gan import layout
+    from gan.records import layout
     from study.runner import fill_checkpoint_gaps
 
     config = tiny_config(n_epochs=1)
@@ -59,7 +59,7 @@ def test_a_trial_resumed_at_its_end_reports_its_last_epoch_again(synthetic, monk
     """Resumed from its final checkpoint, the loop trains nothing: without this report Tune
     and Optuna would end the trial at an older result, as if the scheduler had stopped it."""
     import study.trainable as trainable
-    from gan.checkpoint import checkpoint_dict
+    from gan.train.checkpoint import checkpoint_dict
 
     reports = []
     monkeypatch.setattr(trainable.tune, "report",

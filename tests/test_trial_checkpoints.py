@@ -64,9 +64,9 @@ def test_jittered_epochs_and_milestones():
 
 def test_a_real_checkpoint_is_written_timed_and_removed_after_tune_copies_it(tmp_path):
     from conftest import tiny_config
-    from gan.train import train
-    from gan.checkpoint import load_checkpoint
-    from gan.layout import CHECKPOINT_FILE
+    from gan.train.loop import train
+    from gan.train.checkpoint import load_checkpoint
+    from gan.records.layout import CHECKPOINT_FILE
 
     state = train(tiny_config(n_epochs=1))
     checkpoints = TrialCheckpoints(frozenset({1}))

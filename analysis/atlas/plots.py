@@ -9,7 +9,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from analysis.atlas.tables import losses_in
-from gan.failures import FAILURES, class_label
+from gan.census.failures import FAILURES, class_label
 from analysis.plots import PALETTE, class_strip, empty_panel
 
 PANEL = 3.4  # inches per loss panel

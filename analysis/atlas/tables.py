@@ -13,18 +13,18 @@ import math
 
 import pandas as pd
 
-from gan import census, failures
-from gan import outcomes
+from gan.census import census, failures
+from gan.census import outcomes
 from analysis.findings import design_trials
 from analysis.stats.intervals import (count_cell, rate_text, rates_differ, span_text,
                                      verdict_cell, verdict_rate_text, wilson_interval)
-from gan.losses import in_arm_order
+from gan.train.losses import in_arm_order
 
 BASELINES = ("ns", "minimax")  # gan.py's two costs; the other losses are the remedies
 
 
 def losses_in(trials: pd.DataFrame) -> list[str]:
-    """The study's arms (losses and recipe arms), in gan.losses order (unknown names last)."""
+    """The study's arms (losses and recipe arms), in gan.train.losses order (unknown names last)."""
     return in_arm_order(trials["loss"])
 
 
@@ -40,7 +40,7 @@ def loss_table(trials: pd.DataFrame) -> pd.DataFrame:
         row: dict[str, object] = {"loss": loss, "n": n, "with a verdict": len(verdicts(group))}
         for cls in failures.CLASSES:
             if outcomes.rule_family(cls, loss) is None:
-                row[cls] = "n/a"  # the class does not exist for this loss (gan.failures)
+                row[cls] = "n/a"  # the class does not exist for this loss (gan.census.failures)
             elif cls not in failures.NO_VERDICT:
                 row[cls] = _cell(_hits(group, cls), len(verdicts(group)), left_out(group))
             elif (group["failure"] == cls).any():
@@ -96,7 +96,7 @@ def loss_findings(trials: pd.DataFrame) -> list[str]:
     return out
 
 
-ANY_FAILURE = "failed by its samples"  # one outcome for every loss (gan.outcomes.sample_outcome)
+ANY_FAILURE = "failed by its samples"  # one outcome for every loss (gan.census.outcomes.sample_outcome)
 
 
 def _cell(k: int, n: int, excluded: dict[str, int]) -> str:
@@ -128,7 +128,7 @@ def remedy_findings(trials: pd.DataFrame) -> list[str]:
     """For each failure class a baseline cost shows (and for failure by the samples, one
     outcome for every loss), whether each other loss has it less often: stated only where the
     95% intervals separate, and for a class only among losses that share its definition
-    (:func:`gan.outcomes.rule_family`)."""
+    (:func:`gan.census.outcomes.rule_family`)."""
     out = []
     losses = losses_in(trials)
     for base in [b for b in BASELINES if b in losses]:

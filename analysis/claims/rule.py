@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from analysis.stats.paired import PairedTest, two_sided
-from gan import failures
+from gan.census import failures
 
 SUPPORTED, CONTRADICTED, CANNOT_TELL = "supported", "contradicted", "the data cannot tell"
 ALPHA = 0.05

@@ -25,8 +25,8 @@ from scipy import stats
 
 from analysis import findings
 from analysis.sections import probe as probe_section
-from gan import census, failures
-from gan import outcomes
+from gan.census import census, failures
+from gan.census import outcomes
 from analysis.stats.paired import PairedTest, PairingError, pairs, rate_test, shift_test
 from analysis.stats.intervals import excluded_text, rate_text, span_text, wilson_interval
 # The verdict rule, re-exported: the claims table's callers read it from here.

@@ -12,9 +12,10 @@ from analysis.race import text as race_text
 from analysis.sections import samples
 from analysis.load import StudyData
 from analysis.report_render import Report
-from gan import failures, layout
-from gan.best_config import BestConfig
-from gan.race_record import RaceRecord
+from gan.census import failures
+from gan.records import layout
+from gan.records.best_config import BestConfig
+from gan.records.race_record import RaceRecord
 
 NO_RACE = ("No race was run (--race-top 0): the best config is one search draw, not an "
            "estimate (`best_config.json`).")

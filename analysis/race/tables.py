@@ -14,11 +14,12 @@ import pandas as pd
 from scipy import stats
 
 from analysis.stats.intervals import verdict_cell
-from gan import layout
-from gan.failures import NO_VERDICT
-from gan.ranking import RANK_WINDOW, trailing_mean
-from gan.race_record import RaceRecord
-from gan.records import contender_name
+from gan.records import layout
+from gan.census import census
+from gan.census.failures import NO_VERDICT
+from gan.census.ranking import RANK_WINDOW, trailing_mean
+from gan.records.race_record import RaceRecord
+from gan.records.history import contender_name
 
 RACE = "race"
 ESTIMATE = "estimate"
@@ -75,10 +76,10 @@ def contender_table(record: RaceRecord, runs: pd.DataFrame,
         else:
             verdict = ""
         scores = race["score"].astype(float) if len(race) else pd.Series(dtype=float)
-        judged = race[~race["failure"].isin(NO_VERDICT)] if len(race) else race
+        judged = census.with_verdict(race) if len(race) else race
         failed = int(judged["failure"].isin(failures).sum()) if len(judged) else 0
-        excluded = {cls: int((race["failure"] == cls).sum()) if len(race) else 0
-                    for cls in NO_VERDICT}
+        excluded = census.no_verdict_counts(race) if len(race) \
+            else dict.fromkeys(NO_VERDICT, 0)
         rows.append({"contender": contender_name(c),
                      "search draw": draw.get("objective", math.nan),
                      "race n": len(race), "race mean": scores.mean(),

@@ -11,10 +11,10 @@ import pandas as pd
 
 from analysis.race import tables as race
 from analysis.stats.intervals import verdict_rate_text
-from gan import failures
-from gan.best_config import BestConfig
-from gan.race_record import RaceRecord
-from gan.records import contender_name
+from gan.census import census, failures
+from gan.records.best_config import BestConfig
+from gan.records.race_record import RaceRecord
+from gan.records.history import contender_name
 
 
 def _interval(low: float, high: float) -> str:
@@ -82,9 +82,9 @@ def defaults_beside(record: RaceRecord, runs: pd.DataFrame, objective: str) -> l
         return []
     classes = mine["failure"].value_counts()
     named = ", ".join(f"{int(k)} {failures.class_label(c)}" for c, k in classes.items() if c)
-    judged = mine[~mine["failure"].isin(failures.NO_VERDICT)]
+    judged = census.with_verdict(mine)
     share = verdict_rate_text(int(judged["failure"].isin(failures.FAILURES).sum()), len(judged),
-                              {c: int((mine["failure"] == c).sum()) for c in failures.NO_VERDICT})
+                              census.no_verdict_counts(mine))
     return [f"{contender_name(reference)}, on {len(mine)} fresh seeds: {objective} "
             f"{scores.mean():.4g} (runs {', '.join(f'{v:.4g}' for v in scores)}); "
             f"{named or 'no class'}; failed: {share}."]

@@ -8,8 +8,8 @@ import seaborn as sns
 from matplotlib.figure import Figure
 
 from analysis.plots import PALETTE, empty_panel, tidy_legend, with_class
-from gan import failures
-from gan.failures import MODE_COLLAPSE
+from gan.census import failures
+from gan.census.failures import MODE_COLLAPSE
 
 
 def diversity_collapse(history: pd.DataFrame, trials: pd.DataFrame) -> Figure:

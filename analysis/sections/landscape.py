@@ -22,8 +22,9 @@ from analysis.load import StudyData
 from analysis.plots import PALETTE, class_strip, empty_panel, tidy_legend
 from analysis.sections import survey
 from analysis.stats.intervals import excluded_text, rate_text, rates_differ, wilson_interval
-from gan import census, failures, layout
-from gan.failures import FAILURES
+from gan.census import census, failures
+from gan.records import layout
+from gan.census.failures import FAILURES
 
 MIN_IMPORTANCE_TRIALS = 30  # below this many trials, fANOVA importances are a rough guide only
 

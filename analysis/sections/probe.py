@@ -16,10 +16,10 @@ from analysis import gradient_probe
 from analysis.load import StudyData
 from analysis import plots
 from analysis.sections import samples
-from gan import layout
+from gan.records import layout
 from gan.config import GANConfig
 from gan.data import load_data
-from gan.records import trial_record
+from gan.records.history import trial_record
 from gan.train.callbacks import stages_for
 
 log = logging.getLogger("analysis.report")

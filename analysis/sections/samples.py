@@ -17,12 +17,13 @@ from matplotlib.figure import Figure
 
 from analysis import findings, plots
 from analysis.load import StudyData
-from gan import failures, layout
-from gan.checkpoint import load_checkpoint, load_generator
+from gan.census import failures
+from gan.records import layout
+from gan.train.checkpoint import load_checkpoint, load_generator
 from gan.train.callbacks import save_grid
 from gan.config import GANConfig
-from gan.ranking import rank_trials
-from gan.records import plain
+from gan.census.ranking import rank_trials
+from gan.records.history import plain
 
 CAPTION = ("Final 5x5 grids, each from its run's fixed noise batch; each grid's trial, class "
            "and final fcd above it.")
@@ -30,7 +31,7 @@ CAPTION = ("Final 5x5 grids, each from its run's fixed noise batch; each grid's 
 
 def example_trials(trials: pd.DataFrame, mode: str = "min") -> dict[str, str]:
     """Best, median and (if any) a collapsed trial of the study's proposals (search, survey or
-    atlas) by the ranking signal (gan.ranking; final fcd in histories without it), in the
+    atlas) by the ranking signal (gan.census.ranking; final fcd in histories without it), in the
     objective's direction ``mode``. Best and median come from the trials that ran the full
     budget when any did: a score after 3 epochs does not rank against one after 30."""
     own = findings.proposal_trials(trials)

@@ -20,7 +20,8 @@ from matplotlib.ticker import NullFormatter
 
 from analysis.plots import CUT_PALETTE, PALETTE, empty_panel
 from analysis.stats.intervals import rate_bounds, verdict_rate_text, wilson_interval
-from gan import census, failures, layout
+from gan.census import census, failures
+from gan.records import layout
 from gan.config import LR_RANGE
 
 TITLE = "Failure survey: where the vanilla GAN fails"

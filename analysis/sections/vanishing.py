@@ -16,8 +16,8 @@ from matplotlib.figure import Figure
 
 from analysis.plots import PALETTE, empty_panel, log_axis_with_zero, tidy_legend, with_class
 from analysis.stats.intervals import rate_text
-from gan import failures
-from gan.failures import (FROZEN, VANISHING, VANISHING_D_FAKE, VANISHING_D_REAL,
+from gan.census import failures
+from gan.census.failures import (FROZEN, VANISHING, VANISHING_D_FAKE, VANISHING_D_REAL,
                           VANISHING_GRAD_NORM, class_label)
 
 GRADIENT_GONE = (VANISHING, FROZEN)  # the classes whose G gets (almost) no gradient

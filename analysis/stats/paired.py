@@ -24,7 +24,7 @@ import pandas as pd
 from scipy import stats
 
 from analysis.stats.noninferiority import noninferiority_p
-from gan.losses import RECIPE_ARMS, arm_loss, in_arm_order
+from gan.train.losses import RECIPE_ARMS, arm_loss, in_arm_order
 
 POINT_KEY = "seed"  # a paired atlas's trial seed leaves the loss out (study.space.trial_config)
 # What a point is: the parameters every arm at it shares (b2 is not one: the wgan-gp recipe

@@ -4,7 +4,7 @@ Ray's example trains it on 32x32 MNIST (``transforms.Resize(32)``): nz 100, ngf 
 bias-free convolutions, BatchNorm in G and in D's middle layers, and DCGAN's N(0, 0.02)
 initialisation. Here MNIST is brought to 32x32 the same way, by bilinear resizing
 (``gan.data.at_size``); samples are judged after resizing back to the dataset's 28x28
-(``gan.quality``).
+(``gan.metrics.quality``).
 
 One difference, on purpose: G's BatchNorm eps is the run's ``bn_eps`` (gan.py's 0.8 by
 default) rather than PyTorch's 1e-5, so that the MLP and the DCGAN of a paired survey train

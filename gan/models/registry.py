@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from gan.config import MODELS, GANConfig
-from gan.losses import PROBABILITY_LOSSES
+from gan.train.losses import PROBABILITY_LOSSES
 from gan.models import dcgan, mlp
 
 Builder = Callable[[GANConfig], "tuple[nn.Module, nn.Module]"]

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import torch
 
-from gan.checkpoint import config_from_checkpoint, load_checkpoint
+from gan.train.checkpoint import config_from_checkpoint, load_checkpoint
 from gan.cli_common import (HelpFormatter, OneLineParser, add_config_flags, config_overrides,
                             fail, setup_logging, write_run_record)
 from gan.config import LOSS_PAPER_SETTINGS, RESUMABLE_CHANGES, GANConfig, paper_settings
 from gan.data import DataError, load_data
-from gan.runtime import resolve_device
-from gan.layout import CHECKPOINT_FILE
+from gan.train.runtime import resolve_device
+from gan.records.layout import CHECKPOINT_FILE
 from gan.models.registry import check_pair, model_settings
 from gan.train.callbacks import Checkpointer, MetricsWriter, ProgressLog, SampleGrids
 from gan.train.loop import train

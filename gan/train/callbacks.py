@@ -12,10 +12,10 @@ import pandas as pd
 import torch
 from torchvision.utils import save_image
 
-from gan.atomic import replace_with
-from gan.checkpoint import save_checkpoint
-from gan.layout import CHECKPOINT_FILE, GRAD_LOG_FILE, IMAGES_DIR, METRICS_FILE, snapshot_path
-from gan.state import Callback, TrainState
+from gan.records.atomic import replace_with
+from gan.train.checkpoint import save_checkpoint
+from gan.records.layout import CHECKPOINT_FILE, GRAD_LOG_FILE, IMAGES_DIR, METRICS_FILE, snapshot_path
+from gan.train.state import Callback, TrainState
 
 log = logging.getLogger(__name__)
 

@@ -27,14 +27,14 @@ from typing import Any, Callable, Sequence
 import torch
 from torch import nn
 
-from gan.checkpoint import restore_state
+from gan.train.checkpoint import restore_state
 from gan.config import GANConfig
 from gan.data import DataError, DataSplit, at_size, load_data
-from gan.losses import PROBABILITY_LOSSES, discriminator_loss, generator_loss, gradient_penalty
+from gan.train.losses import PROBABILITY_LOSSES, discriminator_loss, generator_loss, gradient_penalty
 from gan.models.registry import build_pair, layer_parameters, measured_layers
-from gan.quality import QualityEvaluator
-from gan.runtime import make_adam, resolve_device, seed_everything
-from gan.state import STATUS_DIVERGED, STATUS_OK, Callback, TrainState
+from gan.metrics.quality import QualityEvaluator
+from gan.train.runtime import make_adam, resolve_device, seed_everything
+from gan.train.state import STATUS_DIVERGED, STATUS_OK, Callback, TrainState
 from gan.train.graphed import GraphedSteps
 
 log = logging.getLogger(__name__)
@@ -112,7 +112,7 @@ def train(
         config: the run's settings.
         callbacks: called on start, every log/sample interval, each epoch and at the end.
         data: a preloaded dataset; loaded from ``config`` when omitted.
-        checkpoint: a dict from :func:`gan.checkpoint.load_checkpoint` to resume from.
+        checkpoint: a dict from :func:`gan.train.checkpoint.load_checkpoint` to resume from.
         evaluator: maps the state to sample-quality metrics every ``eval_interval``
             epochs; the default classifier-based one is built when omitted.
 
@@ -133,7 +133,7 @@ def train(
     for cb in callbacks:
         cb.on_train_start(state)
     # A network with its own image size (the DCGAN's 32x32) trains on the resized images; the
-    # evaluator judges at the dataset's own size (gan.quality).
+    # evaluator judges at the dataset's own size (gan.metrics.quality).
     _Epochs(state, at_size(split.train, config.img_size), callbacks, evaluator).run()
     for cb in callbacks:
         cb.on_train_end(state)

@@ -2,7 +2,7 @@
 seeds, and run a fixed minimax control.
 
 The contenders are the top ``race_top`` search configs that ran the full budget (ranked by
-the ranking signal, :mod:`gan.ranking`) and gan.py's defaults as the reference. The race
+the ranking signal, :mod:`gan.census.ranking`) and gan.py's defaults as the reference. The race
 (:mod:`study.race.rule`) gives each ``race_seeds`` fresh seeds in its first round and each
 survivor ``RACE_LATER_SEEDS`` more per round, dropping a contender once the stated test says
 it is worse than the leader, until one stands apart or ``race_budget`` runs are spent. The
@@ -25,16 +25,18 @@ from typing import Any
 from ray import tune
 from ray.tune.search.basic_variant import BasicVariantGenerator
 
-from gan import failures, layout
+from gan.census import failures
+
+from gan.records import layout
 from gan.config import GANConfig
 from study import footprint, outputs, runner
 from study.race.runs import (STAGE_ESTIMATE, STAGE_RACE, config_key, race_runs, run_params,
                              run_score)
 from gan.train.callbacks import stages_for
-from gan.race_record import RaceRecord
-from gan.ranking import rank_trials
-from gan.records import contender_name, final_rows, history_from_trials
-from gan.run_record import StudySettings
+from gan.records.race_record import RaceRecord
+from gan.census.ranking import rank_trials
+from gan.records.history import contender_name, final_rows, history_from_trials
+from gan.records.run_record import StudySettings
 from study.failure_stop import stamp_trials
 from study.history import scored_rows
 from study.race.rule import HIDDEN_FACTOR, RACE_TEST, RacePlan, RaceState, decide

@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 
-from gan.records import final_rows, trial_record
-from gan import layout
-from gan.state import STATUS_OK
+from gan.records.history import final_rows, trial_record
+from gan.records import layout
+from gan.train.state import STATUS_OK
 from study.space import TRIAL_META_KEYS
 
 STAGE_RACE, STAGE_ESTIMATE = "race", "estimate"

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gan.atomic import replace_with
+from gan.records.atomic import replace_with
 from gan.data import DataSplit
 
 log = logging.getLogger(__name__)

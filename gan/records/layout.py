@@ -47,7 +47,7 @@ _TUNE_CHECKPOINT_DIR = re.compile(r"^checkpoint_(\d+)$")
 # --- the columns of a study's history that say what a trial was ---
 SEARCH_PARAMS = ("lr", "b1", "b2", "latent_dim", "loss", "bn_eps", "d_lr_ratio")
 PHASE_SEARCH, PHASE_RACE, PHASE_CONTROL = "search", "race", "control"
-# Phases older studies wrote under another name: old -> current (read by gan.records).
+# Phases older studies wrote under another name: old -> current (read by gan.records.history).
 LEGACY_PHASES = {"confirm": PHASE_RACE}
 PHASE_ATLAS = "atlas"  # a --design atlas trial: a Sobol point at the full budget, not a search
 # A survey point of a search design (study.survey): a Sobol point at the full budget, never cut

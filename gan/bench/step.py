@@ -21,13 +21,13 @@ from gan.cli_common import HelpFormatter, OneLineParser, fail, setup_logging
 from gan.config import MODELS, PRECISIONS, GANConfig
 from gan.data import DataError, DataSplit, load_data, mnist_present, write_mnist_raw
 from gan.models.registry import build_pair, check_pair, model_settings
-from gan.step_floor import peak_macs_per_s, step_macs
-from gan.precision_quality import DEFAULTS, compare, format_rows, quality_params
-from gan.runtime import resolve_device
-from gan.quality import QualityEvaluator
+from gan.bench.floor import peak_macs_per_s, step_macs
+from gan.bench.precision_quality import DEFAULTS, compare, format_rows, quality_params
+from gan.train.runtime import resolve_device
+from gan.metrics.quality import QualityEvaluator
 from gan.train.loop import build_state, train
 
-log = logging.getLogger("gan.bench")
+log = logging.getLogger("gan.bench.step")
 PROG = "python -m gan.bench"
 
 

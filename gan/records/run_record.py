@@ -18,10 +18,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from gan import layout
+from gan.records import layout
 from gan.cli_common import write_run_record
 from gan.config import GANConfig
-from gan.records import StudyLoadError
+from gan.records.history import StudyLoadError
 from gan.version import __version__
 
 SCHEMA = 1
@@ -62,7 +62,7 @@ class StudySettings:
     # False in run records written before it existed.
     failure_stop: bool = False
     control_lr: float = CONTROL_LR  # the minimax control's learning rate
-    # The atlas's losses (empty: all of gan.losses.LOSSES), and whether it runs every Sobol
+    # The atlas's losses (empty: all of gan.train.losses.LOSSES), and whether it runs every Sobol
     # point under each of them from one seed (a paired atlas).
     losses: tuple[str, ...] = ()
     paired: bool = False

@@ -1,7 +1,7 @@
-"""When failure-aware stopping ends a trial: the census's conclusive rules (gan.failures),
+"""When failure-aware stopping ends a trial: the census's conclusive rules (gan.census.failures),
 each held over its stop window.
 
-The live stopper (study.failure_stop) asks :func:`gan.failures.conclusive_failure` with
+The live stopper (study.failure_stop) asks :func:`gan.census.failures.conclusive_failure` with
 :data:`STOP_WINDOWS` after every epoch; the offline replay (analysis.stopping) scans a whole
 history once with :func:`first_stop_in`. Both give the same epoch (tested).
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from gan.failures import (CONCLUSIVE, D_WINS, DIVERGED, FROZEN, VANISHING, Windows,
+from gan.census.failures import (CONCLUSIVE, D_WINS, DIVERGED, FROZEN, VANISHING, Windows,
                           class_label, conclusive_masks, holds_for_stop)
 
 # Epochs a conclusive rule must hold before a trial is stopped for it, chosen by replaying the
@@ -53,7 +53,7 @@ def first_stop_in(masks: dict[str, np.ndarray], epochs: np.ndarray,
 def first_stop(trial: pd.DataFrame, window: Windows = STOP_WINDOWS,
                rules: tuple[str, ...] = CONCLUSIVE) -> tuple[str, int] | None:
     """(class, epoch) at which failure-aware stopping would end this trial, or None: the first
-    epoch k at which :func:`gan.failures.conclusive_failure` of the epochs up to k finds a
+    epoch k at which :func:`gan.census.failures.conclusive_failure` of the epochs up to k finds a
     failure.
 
     Computed from one set of masks (they are causal), so it equals calling

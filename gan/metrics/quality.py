@@ -22,11 +22,11 @@ from typing import Any
 
 import torch
 
-from gan import metrics
-from gan.classifier import DigitClassifier, load_or_train_classifier
+from gan.metrics import scores
+from gan.metrics.classifier import DigitClassifier, load_or_train_classifier
 from gan.config import GANConfig
 from gan.data import DataSplit, at_size
-from gan.state import TrainState
+from gan.train.state import TrainState
 
 QUALITY_KEYS = ("diversity", "fcd", "modes", "class_kl", "inception_score", "density",
                 "coverage", "coverage_expected", "eval_status", "classifier_id")
@@ -74,7 +74,7 @@ class QualityEvaluator:
         self.noise = noise
         self.size = reference.shape[-1]  # every sample is judged at the reference's size
         self.ref_features, _ = self.embed(reference)
-        self.ref_radii = metrics.nn_radii(self.ref_features)  # fixed: computed once
+        self.ref_radii = scores.nn_radii(self.ref_features)  # fixed: computed once
 
     @classmethod
     def for_data(cls, split: DataSplit, config: GANConfig, device: torch.device | str = "cpu",
@@ -124,19 +124,19 @@ class QualityEvaluator:
             raise ValueError(f"{len(images)} images against {len(self.ref_features)} reference "
                              "images: coverage is calibrated for M = N (subsample either)")
         feats, probs = self.embed(at_size(images, self.size))
-        density, coverage = metrics.density_coverage(self.ref_features, feats,
+        density, coverage = scores.density_coverage(self.ref_features, feats,
                                                      radii=self.ref_radii)
-        entropy = metrics.normalized_class_entropy(probs)
+        entropy = scores.normalized_class_entropy(probs)
         return {
-            "diversity": metrics.diversity_score(coverage=min(coverage, 1.0),
+            "diversity": scores.diversity_score(coverage=min(coverage, 1.0),
                                                  class_entropy=entropy),
-            "fcd": metrics.frechet_distance(self.ref_features, feats),
-            "modes": metrics.count_modes(probs),
-            "class_kl": metrics.class_kl(probs),
-            "inception_score": metrics.inception_score(probs),
+            "fcd": scores.frechet_distance(self.ref_features, feats),
+            "modes": scores.count_modes(probs),
+            "class_kl": scores.class_kl(probs),
+            "inception_score": scores.inception_score(probs),
             "density": density,
             "coverage": coverage,
-            "coverage_expected": metrics.expected_coverage(len(self.ref_features), len(feats)),
+            "coverage_expected": scores.expected_coverage(len(self.ref_features), len(feats)),
             "eval_status": EVAL_OK,
             "classifier_id": self.classifier_id,
         }

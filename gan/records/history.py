@@ -16,8 +16,8 @@ from typing import Any, Callable
 
 import pandas as pd
 
-from gan import layout
-from gan.census import STOP_COLUMN
+from gan.records import layout
+from gan.census.census import STOP_COLUMN
 
 log = logging.getLogger(__name__)
 

@@ -9,10 +9,10 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from gan.best_config import BestConfig
+from gan.records.best_config import BestConfig
 from gan.config import PRECISIONS, GANConfig
 from gan.data import DataSplit
-from gan.quality import QualityEvaluator
+from gan.metrics.quality import QualityEvaluator
 from gan.train.loop import train
 
 DEFAULTS = {"gan.py defaults": {}}  # compared always; a study's pick joins with --quality-config

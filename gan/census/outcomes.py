@@ -1,7 +1,7 @@
 """What a trial's samples show, by the same rule for every loss, and which definition of a
 class each loss is judged by: what a comparison across losses counts.
 
-The census's classes (gan.failures) read each loss's own scales, and some exist only for some
+The census's classes (gan.census.failures) read each loss's own scales, and some exist only for some
 losses (D wins needs a loss floored at 0, oscillation a one-sided g_loss); the samples'
 outcome is read from the samples alone (and a NaN).
 """
@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import pandas as pd
 
-from gan.failures import (D_WINS, DIVERGED, FINAL_WINDOW, HEALTHY, MODE_COLLAPSE,
+from gan.census.failures import (D_WINS, DIVERGED, FINAL_WINDOW, HEALTHY, MODE_COLLAPSE,
                           NOT_DIVERSE_YET, OSCILLATION, UNDETERMINED, VANISHING, diverged,
                           holds_at_end, narrow_and_real, never_diverse, scored_at_end,
                           still_climbing)
-from gan.losses import D_LOSS_FLOORED, G_LOSS_ONE_SIDED, PROBABILITY_LOSSES, arm_loss
+from gan.train.losses import D_LOSS_FLOORED, G_LOSS_ONE_SIDED, PROBABILITY_LOSSES, arm_loss
 
 COLLAPSED, NOT_LEARNED = "collapsed", "not_learned"
 OUTCOMES = (HEALTHY, COLLAPSED, NOT_LEARNED, DIVERGED, NOT_DIVERSE_YET, UNDETERMINED)
@@ -31,7 +31,7 @@ def sample_outcome(trial: pd.DataFrame, full_budget: bool = True) -> str:
     """What a trial's final samples show, by the same rule for every loss: diverged (a NaN),
     collapsed (realistic but narrow over the final window), not learned (diversity below
     NONCONVERGED_DIVERSITY over it), else healthy; ``not_diverse_yet`` for narrow or
-    not-diverse samples of a trial still climbing (gan.failures.still_climbing), and
+    not-diverse samples of a trial still climbing (gan.census.failures.still_climbing), and
     ``undetermined`` for a trial stopped before its budget whose samples had not failed, one
     shorter than the final window, or one whose samples were not scored over it."""
     trial = trial.sort_values("epoch")

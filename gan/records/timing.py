@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from gan import layout
-from gan.atomic import write_text
-from gan.records import read_record
+from gan.records import layout
+from gan.records.atomic import write_text
+from gan.records.history import read_record
 
 SCHEMA = 1
 

@@ -1,4 +1,4 @@
-"""``python -m gan.concurrency_bench``: total training throughput against runs sharing a device.
+"""``python -m gan.bench.concurrency``: total training throughput against runs sharing a device.
 
 For each K in ``--procs``, K ``python -m gan.train`` processes start together on
 the same device (start-up included: Python, torch, CUDA context, data) and each
@@ -21,8 +21,8 @@ from pathlib import Path
 
 from gan.cli_common import HelpFormatter, OneLineParser, fail, setup_logging
 
-log = logging.getLogger("gan.concurrency_bench")
-PROG = "python -m gan.concurrency_bench"
+log = logging.getLogger("gan.bench.concurrency")
+PROG = "python -m gan.bench.concurrency"
 
 
 def run_together(procs: int, epochs: int, device: str, out: Path) -> float:
@@ -45,7 +45,7 @@ def run_together(procs: int, epochs: int, device: str, out: Path) -> float:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = OneLineParser(prog=PROG, description=__doc__,
                       formatter_class=HelpFormatter,
-                      epilog="example: python -m gan.concurrency_bench --procs 1 2 4 8 16 32")
+                      epilog="example: python -m gan.bench.concurrency --procs 1 2 4 8 16 32")
     p.add_argument("--procs", type=int, nargs="+", default=[1, 2, 4, 8, 16, 32],
                    help="runs sharing the device at once, one measurement each")
     p.add_argument("--epochs", type=int, default=15, help="epochs each run trains")

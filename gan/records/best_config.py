@@ -12,9 +12,9 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from gan import layout
-from gan.atomic import write_text
-from gan.records import read_record
+from gan.records import layout
+from gan.records.atomic import write_text
+from gan.records.history import read_record
 
 SCHEMA = 1
 RACED = "race over fresh seeds; estimated on held-out seeds only"

@@ -1,4 +1,4 @@
-"""``python -m gan.evaluate``: score saved samples or a trained generator, print JSON."""
+"""``python -m gan.metrics.evaluate``: score saved samples or a trained generator, print JSON."""
 
 from __future__ import annotations
 
@@ -10,21 +10,21 @@ from pathlib import Path
 
 import torch
 
-from gan.checkpoint import config_from_checkpoint, load_checkpoint, load_generator
-from gan.classifier import load_or_train_classifier
+from gan.train.checkpoint import config_from_checkpoint, load_checkpoint, load_generator
+from gan.metrics.classifier import load_or_train_classifier
 from gan.cli_common import HelpFormatter, OneLineParser, fail, setup_logging
 from gan.config import DATASETS, GANConfig
 from gan.data import DataError, load_data
-from gan.quality import QualityEvaluator, reference_images
-from gan.runtime import resolve_device
+from gan.metrics.quality import QualityEvaluator, reference_images
+from gan.train.runtime import resolve_device
 
-log = logging.getLogger("gan.evaluate")
+log = logging.getLogger("gan.metrics.evaluate")
 
-PROG = "python -m gan.evaluate"
+PROG = "python -m gan.metrics.evaluate"
 EXAMPLES = """examples:
-  python -m gan.evaluate samples.pt
+  python -m gan.metrics.evaluate samples.pt
       score a torch-saved (N, 1, 28, 28) tensor in [-1, 1]
-  python -m gan.evaluate --checkpoint results/gan-train/checkpoint.pt
+  python -m gan.metrics.evaluate --checkpoint results/gan-train/checkpoint.pt
       sample a run's generator and score it
 """
 

@@ -60,7 +60,7 @@ def climb_evidence(trial: pd.DataFrame, final_window: int = 3) -> dict[str, floa
 
     Args:
         trial: per-epoch rows with ``epoch`` and ``coverage``.
-        final_window: epochs of the final window (gan.failures.FINAL_WINDOW).
+        final_window: epochs of the final window (gan.census.failures.FINAL_WINDOW).
     """
     epochs, cover = _evaluated(trial)
     out = {"rise": math.nan, "noise": math.nan, "p": math.nan, "held": math.nan,

@@ -10,16 +10,16 @@ from typing import Any
 
 import torch
 
-from gan.atomic import replace_with
+from gan.records.atomic import replace_with
 from gan.config import RESUMABLE_CHANGES, GANConfig
 from gan.models.registry import build_generator
-from gan.state import TrainState
+from gan.train.state import TrainState
 from gan.version import __version__
 
 log = logging.getLogger(__name__)
 CHECKPOINT_FORMAT = 1
 # What an ended study trial keeps of its newest checkpoint (study.footprint): enough for
-# gan.evaluate and a look at its generator, not to resume training (marked ``slim``).
+# gan.metrics.evaluate and a look at its generator, not to resume training (marked ``slim``).
 SLIM_KEYS = ("format", "package_version", "config", "epoch", "step", "status", "generator",
              "fixed_noise", "history")
 

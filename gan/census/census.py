@@ -2,7 +2,7 @@
 how it ended (full budget, stopped early by the scheduler, stopped for a conclusive failure)
 and, for a trial cut before any failure was conclusive, what it looked like at the cut.
 
-The rules themselves are :mod:`gan.failures`; the live searcher and stopper read the same
+The rules themselves are :mod:`gan.census.failures`; the live searcher and stopper read the same
 helpers from here (:func:`ended_before_budget`, :data:`STOP_COLUMN`).
 """
 
@@ -13,12 +13,12 @@ import math
 import numpy as np
 import pandas as pd
 
-from gan.climbing import CLIMB_GAIN
-from gan.failures import (DIVERGED, FROZEN, NO_VERDICT, NONCONVERGED_DIVERSITY, UNDETERMINED,
+from gan.census.climbing import CLIMB_GAIN
+from gan.census.failures import (DIVERGED, FROZEN, NO_VERDICT, NONCONVERGED_DIVERSITY, UNDETERMINED,
                           VANISHING, classify_trial, conclusive_masks, failure_signals,
                           narrow_and_real)
-from gan.outcomes import sample_outcome
-from gan.state import STATUS_DIVERGED
+from gan.census.outcomes import sample_outcome
+from gan.train.state import STATUS_DIVERGED
 
 # What an undetermined trial looked like when the scheduler cut it (never a failure).
 CUT_FROZEN = "d_saturated_so_far"  # both gradients exactly 0, D saturated on every input
@@ -61,7 +61,7 @@ def cut_state(trial: pd.DataFrame) -> str:
 def with_verdict(trials: pd.DataFrame, column: str = "failure") -> pd.DataFrame:
     """The trials a failure rate stands on: those whose ``column`` (the census class, or the
     samples' ``outcome``) carries a verdict. Not diverse yet and undetermined carry none
-    (:data:`gan.failures.NO_VERDICT`), and no rate counts them."""
+    (:data:`gan.census.failures.NO_VERDICT`), and no rate counts them."""
     return trials[~trials[column].isin(NO_VERDICT)]
 
 
@@ -93,7 +93,7 @@ def stopped_for(trial: pd.DataFrame) -> str:
 def secondary_signals(trial: pd.DataFrame, primary: str,
                       steps: pd.DataFrame | None = None) -> str:
     """The failure rules that hold at the trial's end besides its class (``primary``), in
-    :data:`gan.failures.PRECEDENCE` order, comma-joined; "" when none (or when the class is
+    :data:`gan.census.failures.PRECEDENCE` order, comma-joined; "" when none (or when the class is
     no verdict: a signal then is no failure either)."""
     if primary in NO_VERDICT:
         return ""

@@ -4,9 +4,9 @@ Every rule holds over the final window (the last FINAL_WINDOW epochs a trial rep
 never on one epoch alone, and a trial shorter than the window has no class. A trial stopped
 before its budget is ``undetermined`` unless its failure is already conclusive (diverged,
 vanishing gradients, discriminator wins, training frozen, or a collapse after it had learned
-variety, never with an onset before that learned peak); gan.census says what it looked like at
+variety, never with an onset before that learned peak); gan.census.census says what it looked like at
 the cut, a state never counted as a failure. The rules name a class in PRECEDENCE order;
-gan.census names every other rule that also holds as secondary.
+gan.census.census names every other rule that also holds as secondary.
 
 Each class is named by the signals that define it:
 
@@ -17,7 +17,7 @@ Each class is named by the signals that define it:
   saturated on every input, on either side, so that BCELoss's clamp at -100 passes nothing;
 - not diverse yet: narrow or not diverse at the budget's end, but the run never learned
   variety and its coverage was still climbing through the latter half of its epochs
-  (gan.climbing): a slow run, and no verdict.
+  (gan.census.climbing): a slow run, and no verdict.
 
 Collapse and non-convergence are told apart by Naeem et al.'s density/coverage split:
 realistic (high density) but narrow (low coverage) samples are collapse; samples that neither
@@ -25,7 +25,7 @@ look real nor cover the data are non-convergence. A missing score is never a fai
 whose samples were not scored over the final window has no verdict. Rules that read a loss's
 own scale apply only where it means the same: D(x) and D(G(z)) for the probability losses,
 d_loss near 0 (D wins, at a threshold per loss) for losses floored at 0, and the g_loss swing
-(gan.oscillation) for one-sidedly bounded g_loss.
+(gan.census.oscillation) for one-sidedly bounded g_loss.
 """
 
 from __future__ import annotations
@@ -36,10 +36,10 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from gan.climbing import climb_evidence, is_climbing
-from gan.oscillation import swings
-from gan.losses import D_LOSS_FLOORED, G_LOSS_ONE_SIDED, PROBABILITY_LOSSES, arm_loss
-from gan.state import STATUS_DIVERGED
+from gan.census.climbing import climb_evidence, is_climbing
+from gan.census.oscillation import swings
+from gan.train.losses import D_LOSS_FLOORED, G_LOSS_ONE_SIDED, PROBABILITY_LOSSES, arm_loss
+from gan.train.state import STATUS_DIVERGED
 
 HEALTHY = "healthy"
 MODE_COLLAPSE = "mode_collapse"
@@ -85,7 +85,7 @@ THRESHOLDS = ("FINAL_WINDOW", "VANISHING_GRAD_NORM", "VANISHING_D_FAKE", "VANISH
               "COLLAPSE_PEAK", "COLLAPSE_COVERAGE", "COLLAPSE_MODES", "COLLAPSE_DROP",
               "COLLAPSE_MIN_DENSITY", "NONCONVERGED_DIVERSITY")  # quoted by the report
 # The order in which the rules name a trial's class (its primary); every other failure rule
-# that also holds at the end is named beside it as secondary (gan.census). A NaN first (it
+# that also holds at the end is named beside it as secondary (gan.census.census). A NaN first (it
 # ends training); then the mechanisms, from the one that starves G alone to the one that
 # starves both; a collapse after learned variety; then, at the full budget only, the
 # end-of-budget rules.
@@ -211,7 +211,7 @@ def separates(trial: pd.DataFrame) -> np.ndarray:
 def still_climbing(trial: pd.DataFrame) -> bool:
     """The trial never learned variety (diversity below COLLAPSE_PEAK throughout) and its
     coverage was still rising through the latter half of its epochs, by more than its own
-    noise (:mod:`gan.climbing`): a slow run, not a collapsed one."""
+    noise (:mod:`gan.census.climbing`): a slow run, not a collapsed one."""
     if np.nanmax(np.append(_column(trial, "diversity", 0.0), 0.0)) >= COLLAPSE_PEAK:
         return False
     return is_climbing(climb_evidence(trial, FINAL_WINDOW))

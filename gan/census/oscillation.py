@@ -1,6 +1,6 @@
 """Oscillation: how much G's loss swings around its trend at the end of a trial.
 
-A rule of the census (gan.failures names the class, for losses whose g_loss is bounded on one
+A rule of the census (gan.census.failures names the class, for losses whose g_loss is bounded on one
 side); measured on the logged steps where they exist, else on the epochs.
 """
 

@@ -2,10 +2,10 @@
 
 Nodes die mid-write, quotas fill, files get truncated. Before ``--resume`` or a
 report reads a study, :func:`check_study_files` opens each file the run cannot
-do without and raises :class:`~gan.records.StudyLoadError` naming the first
+do without and raises :class:`~gan.records.history.StudyLoadError` naming the first
 damaged one and what to do. Nothing is written, moved or deleted. Files a study
 can go on without are not refused here: a damaged ``history.parquet`` is rebuilt
-from the trial folders (``gan.records``), a damaged newest checkpoint gives way
+from the trial folders (``gan.records.history``), a damaged newest checkpoint gives way
 to the one before it (``study.trainable.resume_point``).
 """
 
@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from gan.records import StudyLoadError
-from gan import layout
+from gan.records.history import StudyLoadError
+from gan.records import layout
 
 MOVE_TRIAL = "restore it from a backup, or move its trial folder out of the study to go on " \
              "without that trial"
