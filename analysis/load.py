@@ -45,6 +45,11 @@ class StudyData:
         return self.run.study.design if self.run else "search"
 
     @property
+    def model(self) -> str:
+        """The networks the study trained (gan.models.registry); gan.py's MLP without a record."""
+        return self.run.gan.model if self.run else "mlp"
+
+    @property
     def mode(self) -> str:
         """The objective's direction (``min`` or ``max``); ``min`` without a record."""
         return self.run.study.mode if self.run else "min"

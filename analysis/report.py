@@ -85,8 +85,9 @@ def _stopping_section(rep: Report, data: StudyData, trials: pd.DataFrame,
     """The replay of failure-aware stopping on the trials that ran their full budget."""
     if len(stopping.full_budget(trials, max_epochs)) < stopping.MIN_REPLAY_TRIALS:
         return
-    table, sweep, goal = stopping.replay_study(data.history, trials, max_epochs)
-    windows = stop_rules.windows_text()
+    live = stop_rules.stop_windows(data.model)
+    table, sweep, goal = stopping.replay_study(data.history, trials, max_epochs, live)
+    windows = stop_rules.windows_text(live)
     if not table["stopped"].astype(int).any():
         full = len(stopping.full_budget(trials, max_epochs))
         rep.facts.append(f"Failure-aware stopping, replayed on the {full} full-budget trials "

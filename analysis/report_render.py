@@ -81,12 +81,14 @@ def precedence_text() -> str:
             "no verdict.")
 
 
-def thresholds_table() -> pd.DataFrame:
-    """The census's thresholds: name, value and what each means."""
+def thresholds_table(model: str = "mlp") -> pd.DataFrame:
+    """The census's thresholds: name, value and what each means; the stop windows are
+    ``model``'s (gan.census.stop_rules.stop_windows)."""
     rows = [{"threshold": n, "value": str(getattr(module, n)),
              "meaning": THRESHOLD_MEANINGS.get(n, "")}
             for module in (failures, oscillation, climbing) for n in module.THRESHOLDS]
-    rows.append({"threshold": "STOP_WINDOWS", "value": stop_rules.windows_text(),
+    rows.append({"threshold": "STOP_WINDOWS",
+                 "value": stop_rules.windows_text(stop_rules.stop_windows(model)),
                  "meaning": "epochs a conclusive rule must hold before failure-aware stopping "
                             "ends a trial"})
     return pd.DataFrame(rows)
@@ -152,7 +154,7 @@ def markdown(data: StudyData, rep: Report, census: pd.DataFrame, table: pd.DataF
     lines += ["## Findings", ""] + [f"- {f}" for f in rep.facts]
     lines += ["", "## Census (count, 95% Wilson interval)", "",
               census.to_markdown(index=False), "", "Failure thresholds:", "",
-              thresholds_table().to_markdown(index=False), "", precedence_text(), ""]
+              thresholds_table(data.model).to_markdown(index=False), "", precedence_text(), ""]
     for title, frame in rep.tables:
         lines += [f"## {title}", "", frame.to_markdown(index=False, floatfmt=".4g"), ""]
     for title, images, notes in rep.sections:
@@ -185,7 +187,7 @@ def html_page(data: StudyData, rep: Report, census: pd.DataFrame, table: pd.Data
     body += [f"<p>{html.escape(rep.claims_note)}</p>"] if rep.claims_note else []
     body += ["<h2>Findings</h2>", bullets(rep.facts),
             "<h2>Census (count, 95% Wilson interval)</h2>", census.to_html(index=False, border=0),
-            "<p>Failure thresholds:</p>", thresholds_table().to_html(index=False, border=0),
+            "<p>Failure thresholds:</p>", thresholds_table(data.model).to_html(index=False, border=0),
             f"<p>{html.escape(precedence_text())}</p>"]
     for name, frame in rep.tables:
         body += [f"<h2>{html.escape(name)}</h2>",

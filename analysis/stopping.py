@@ -144,13 +144,13 @@ def rule_table(history: pd.DataFrame, trials: pd.DataFrame, max_epochs: int,
 
 
 def window_sweep(history: pd.DataFrame, trials: pd.DataFrame, max_epochs: int,
-                 windows: tuple[int, ...] = WINDOWS, masks: Masks | None = None
-                 ) -> pd.DataFrame:
+                 windows: tuple[int, ...] = WINDOWS, masks: Masks | None = None,
+                 live: failures.Windows = stop_rules.STOP_WINDOWS) -> pd.DataFrame:
     """All rules together and each rule alone, over all losses, for each stop window (one
     for every rule), and for the live per-rule windows (``window`` = "live")."""
     masks = masks if masks is not None else replay_masks(history, trials, max_epochs)
     rows = []
-    for window in (*windows, stop_rules.STOP_WINDOWS):
+    for window in (*windows, live):
         for rule, rules in RULE_SETS.items():
             stops = replay(history, trials, max_epochs, window, rules, masks)
             rows.append({"rule": failures.class_label(rule),
@@ -170,7 +170,7 @@ def table_text(table: pd.DataFrame) -> pd.DataFrame:
                                      for f, k in zip(table["false_stops"], table["stopped"])]})
 
 
-def goal_sentence(sweep: pd.DataFrame) -> str:
+def goal_sentence(sweep: pd.DataFrame, live: failures.Windows = stop_rules.STOP_WINDOWS) -> str:
     """Whether all rules together reach the goal, at the live windows and at any one window."""
     combined = sweep[sweep["rule"] == ALL_RULES].set_index("window")
     if combined.empty or combined["n"].max() == 0:
@@ -187,10 +187,10 @@ def goal_sentence(sweep: pd.DataFrame) -> str:
     goal = f"Goal (≥ {GOAL_SAVED:.0%} saved at ≤ {GOAL_FALSE:.0%} false stops)"
     meets = combined[(combined["saved"] >= GOAL_SAVED)
                      & (combined["false_rate"].fillna(0) <= GOAL_FALSE)]
-    live = describe(LIVE) if LIVE in combined.index else "no live row"
-    windows = stop_rules.windows_text()
+    at_live = describe(LIVE) if LIVE in combined.index else "no live row"
+    windows = stop_rules.windows_text(live)
     head = (f"Replay on {int(combined['n'].max())} full-budget trials, all rules together; "
-            f"{live} ({windows}).")
+            f"{at_live} ({windows}).")
     if len(meets):
         return head + f" {goal} met at: {', '.join(str(w) for w in meets.index)}."
     safe = combined[combined["false_rate"].fillna(0) <= GOAL_FALSE]
@@ -204,13 +204,15 @@ def goal_sentence(sweep: pd.DataFrame) -> str:
 MIN_REPLAY_TRIALS = 5  # fewer full-budget trials than this: the report leaves the replay out
 
 
-def replay_study(history: pd.DataFrame, trials: pd.DataFrame, max_epochs: int
+def replay_study(history: pd.DataFrame, trials: pd.DataFrame, max_epochs: int,
+                 live: failures.Windows = stop_rules.STOP_WINDOWS
                  ) -> tuple[pd.DataFrame, pd.DataFrame, str]:
-    """(per-rule table at the live window, window sweep, goal sentence) of one study."""
+    """(per-rule table at the live windows, window sweep, goal sentence) of one study;
+    ``live``: the windows its network stops trials by (gan.census.stop_rules.stop_windows)."""
     masks = replay_masks(history, trials, max_epochs)  # once for the 40 replays below
-    table = rule_table(history, trials, max_epochs, masks=masks)
-    sweep = window_sweep(history, trials, max_epochs, masks=masks)
-    return table, sweep, goal_sentence(sweep)
+    table = rule_table(history, trials, max_epochs, live, masks=masks)
+    sweep = window_sweep(history, trials, max_epochs, masks=masks, live=live)
+    return table, sweep, goal_sentence(sweep, live)
 
 
 def analyse(study_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, str]:
@@ -223,7 +225,7 @@ def analyse(study_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, str]:
     data = load_study(study_dir)
     max_epochs = data.max_epochs or int(data.history["epoch"].max())
     trials = census.classify_study(data.history, max_epochs, data.grad_logs)
-    return replay_study(data.history, trials, max_epochs)
+    return replay_study(data.history, trials, max_epochs, stop_rules.stop_windows(data.model))
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -28,6 +28,7 @@ from analysis.findings import design_trials
 from analysis.load import load_study
 from analysis.plots import PALETTE
 from analysis.stats.intervals import rate_text, verdict_rate_text
+from analysis.stats.paired import cell, rate_test
 from gan.census import census
 from gan.records import layout
 from gan.cli_common import HelpFormatter, OneLineParser, fail, setup_logging
@@ -114,6 +115,21 @@ def rate_lines(pairs: pd.DataFrame, names: tuple[str, str]) -> list[str]:
     return out
 
 
+def paired_failure(pairs: pd.DataFrame, names: tuple[str, str]) -> str:
+    """Failure, point by point, at the points where both runs have a verdict: McNemar's exact
+    test on the points where only one network failed (two-sided), with the rate difference
+    and its bootstrap interval."""
+    judged = census.with_verdict(census.with_verdict(pairs, f"failure_{names[0]}"),
+                                 f"failure_{names[1]}")
+    a, b = (judged[f"failure_{n}"].isin(FAILURES).to_numpy() for n in names)
+    test = rate_test(a, b)
+    if not test.n:
+        return "no point where both runs have a verdict"
+    short = f"; {test.short}" if test.short else ""
+    return (f"failed as {names[0]} minus failed as {names[1]}, at the points where both have "
+            f"a verdict: {cell(test)} ({test.detail}, {test.test}, two-sided{short})")
+
+
 def transfer_map(pairs: pd.DataFrame, names: tuple[str, str]) -> Figure:
     """Both networks' classes over lr (log) x b1, one panel each, on shared axes; the points
     where the classes differ are ringed in both panels."""
@@ -150,7 +166,8 @@ def transfer_markdown(pairs: pd.DataFrame, names: tuple[str, str]) -> str:
              f"- Same class: {rate_text(k, n)} of all points; {rate_text(kj, nj)} of the points "
              "where both runs have a verdict.",
              f"- Where they differ: {moves}.",
-             *[f"- {line}." for line in rate_lines(pairs, names)], "",
+             *[f"- {line}." for line in rate_lines(pairs, names)],
+             f"- Paired: {paired_failure(pairs, names)}.", "",
              "![classes on lr x b1](transfer_map.png)", ""]
     cols = ["lr", "b1", "latent_dim", "bn_eps", *[f"{c}_{n}" for c in ("failure", "fcd")
                                                   for n in names]]

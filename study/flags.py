@@ -157,7 +157,8 @@ def _add_run_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--failure-stop", action=argparse.BooleanOptionalAction, default=None,
                    help="stop a search or control trial once its failure is conclusive "
                         "(diverged, vanished, D wins, frozen; the census's rules over "
-                        "gan.census.stop_rules.STOP_WINDOWS epochs); default: on for "
+                        "gan.census.stop_rules.STOP_WINDOWS epochs; D wins stops gan.py's MLP "
+                        "only, gan.census.stop_rules.stop_windows); default: on for "
                         "--design search, off for --design atlas, which maps full budgets")
     p.add_argument("--control-lr", type=float, default=CONTROL_POINT["lr"],
                    help="learning rate of the minimax control run (higher: it vanishes sooner)")

@@ -16,6 +16,7 @@ from ray.tune.schedulers import FIFOScheduler
 from ray.tune.search import ConcurrencyLimiter
 
 from gan.census.census import STOP_COLUMN
+from gan.census.stop_rules import stop_windows
 from gan.records.history import final_rows
 from gan.records import layout
 from gan.config import GANConfig
@@ -138,10 +139,11 @@ def build_trainable(base: GANConfig, settings: StudySettings, inputs: TrialInput
                                     "gpu": settings.gpus_per_trial})
 
 
-def run_config(settings: StudySettings, experiment: str, total: int, base_loss: str) -> Any:
+def run_config(settings: StudySettings, experiment: str, total: int, base: GANConfig) -> Any:
     """Where and how Tune keeps an experiment; ``total`` trials for the progress lines."""
     verbose = logging.getLogger().isEnabledFor(logging.DEBUG)
-    stopper = FailureStopper(settings.study_dir, base_loss) if settings.failure_stop else None
+    stopper = FailureStopper(settings.study_dir, base.loss, stop_windows(base.model)) \
+        if settings.failure_stop else None
     return tune.RunConfig(
         stop=stopper,
         name=experiment, storage_path=tune_storage(settings),
@@ -178,7 +180,7 @@ def new_tuner(base: GANConfig, settings: StudySettings, inputs: TrialInputs) -> 
             metric=OBJECTIVE_KEY, mode=settings.mode, search_alg=search,
             scheduler=_scheduler(settings, base.n_epochs), num_samples=settings.num_samples,
             trial_dirname_creator=trial_dirname_creator, reuse_actors=REUSE_ACTORS),
-        run_config=run_config(settings, layout.RAY_DIR, settings.num_samples, base.loss),
+        run_config=run_config(settings, layout.RAY_DIR, settings.num_samples, base),
     )
 
 

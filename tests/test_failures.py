@@ -298,3 +298,14 @@ def test_d_wins_reads_each_losss_own_scale():
     assert failures.classify_trial(t.assign(loss="wgan-gp"))[0] == failures.HEALTHY
     assert failures.d_wins_threshold("lsgan") == pytest.approx(2 * 0.05 ** 2 / 2)
     assert failures.d_wins_threshold("ns") == pytest.approx(-math.log(0.95), abs=2e-3)
+
+
+def test_d_wins_stops_only_the_network_it_was_validated_on():
+    """gan.py's MLP stops on D wins too; Ray Tune's DCGAN and a user's pair stop only on the
+    gradient rules (the DCGAN's D wins early and its G still learns: docs/findings.md)."""
+    assert stop_rules.stop_windows("mlp") == stop_rules.STOP_WINDOWS
+    for model in ("dcgan", "pkg.nets:build"):
+        windows = stop_rules.stop_windows(model)
+        assert failures.D_WINS not in windows
+        assert windows == {failures.VANISHING: 3, failures.FROZEN: 3}
+    assert "discriminator wins: never" in stop_rules.windows_text(stop_rules.stop_windows("dcgan"))

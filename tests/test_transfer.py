@@ -28,6 +28,9 @@ def test_agreement_counts_by_hand_with_and_without_no_verdict_points():
     assert lines[1].startswith("dcgan: failed 3 of 5")
     text = transfer_markdown(pairs, NAMES)
     assert "3 of 5" in text and "transfer_map.png" in text
+    # Failed as mlp, not as dcgan at one judged point, the reverse at none: 1 vs 0 discordant,
+    # below the six the exact test needs to decide anything.
+    assert "1 vs 0 discordant" in text and "n 4" in text and "needs 6 to decide" in text
     assert transfer_map(pairs, NAMES).axes
 
 

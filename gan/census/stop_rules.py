@@ -20,10 +20,25 @@ from gan.census.failures import (CONCLUSIVE, D_WINS, DIVERGED, FROZEN, VANISHING
 # than FINAL_WINDOW, so a stopped trial's census class is the class it was stopped for. A
 # divergence (a NaN) is final at once.
 STOP_WINDOWS = {VANISHING: 3, D_WINS: 3, FROZEN: 3}
+# The networks these windows were validated on. Elsewhere D wins stops nothing: Ray Tune's
+# DCGAN's D wins in its first epochs and its G still learns (replayed on run W, the D-wins stop
+# ended 2 of the 10 trials it stopped falsely at every window from 3 to 8 epochs), and an
+# unvalidated network's D may too. The gradient rules (vanishing, frozen) read exact or
+# near-zero gradients, which no network recovers from within a run.
+VALIDATED_MODELS = ("mlp",)
+GRADIENT_STOP_WINDOWS = {VANISHING: 3, FROZEN: 3}
 
 
-def windows_text(windows: Windows = STOP_WINDOWS) -> str:
-    """The stop windows as prose: ``vanishing gradients 3, ..., mode collapse: never``."""
+def stop_windows(model: str = "mlp") -> dict[str, int]:
+    """The stop windows of ``model``'s trials (gan.py's MLP: :data:`STOP_WINDOWS`; any other
+    network: the gradient rules' only)."""
+    return dict(STOP_WINDOWS if model in VALIDATED_MODELS else GRADIENT_STOP_WINDOWS)
+
+
+def windows_text(windows: Windows | None = None) -> str:
+    """The stop windows as prose: ``vanishing gradients 3, ..., mode collapse: never``
+    (None: gan.py's MLP's, :data:`STOP_WINDOWS`)."""
+    windows = STOP_WINDOWS if windows is None else windows
     if isinstance(windows, int):
         return f"{windows} epochs for every rule"
     return ", ".join(f"{class_label(c)} {windows[c]}" if c in windows

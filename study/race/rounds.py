@@ -177,7 +177,7 @@ def run_experiment(base: GANConfig, settings: StudySettings, inputs: TrialInputs
                 trial_dirname_creator=trial_dirname_creator, reuse_actors=runner.REUSE_ACTORS),
             # One trial per point: a grid over whole configs, unwrapped by the trainable.
             param_space={RUN_KEY: tune.grid_search(points)},
-            run_config=runner.run_config(settings, experiment, len(points), base.loss))
+            run_config=runner.run_config(settings, experiment, len(points), base))
     grid = tuner.fit()
     runner.mirror_trials(settings, experiment)
     stamp_trials(settings.study_dir)
