@@ -36,7 +36,7 @@ GAN_PY_POINT = {"lr": _GAN_PY.lr, "b1": _GAN_PY.b1, "b2": _GAN_PY.b2,
                 "latent_dim": _GAN_PY.latent_dim}
 # The minimax control: gan.py's settings with the saturating cost at ten times its lr, aimed at
 # the vanishing gradients that the notes on gan.py describe (what it does on the embedded
-# digits: docs/findings.md; a higher --control-lr vanishes for good).
+# digits: docs/history.md; a higher --control-lr vanishes for good).
 CONTROL_POINT = {**GAN_PY_POINT, "lr": CONTROL_LR, "loss": "minimax"}
 
 B2_GAP = "b2_gap"  # Optuna's name for 1 - b2, the scale b2 is sampled on

@@ -80,7 +80,7 @@ class SurveyAwareASHA(ASHAScheduler):
     """ASHA that leaves the survey's trials alone: they never enter its brackets, so it never
     cuts them, and the search's trials are cut among themselves, as in a study without a
     survey. (Entered into the rungs, the survey's mostly failing points let nearly every TPE
-    trial through: the search then trained 1,049 epochs instead of about 600, docs/findings.md.)
+    trial through: the search then trained 1,049 epochs instead of about 600, docs/history.md.)
     Only ASHA's public scheduler hooks are overridden."""
 
     def on_trial_add(self, controller: Any, trial: Any) -> None:

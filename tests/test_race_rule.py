@@ -20,7 +20,7 @@ from study.race.rule import (ALPHA, BUDGET_SPENT, HIDDEN_FACTOR, STANDS_APART, R
                              simulate)
 
 # Within-config variance of log fcd among the top configs' fresh runs: 0.016 and 0.018 in the
-# two default studies that measured it (docs/findings.md, runs K and L): sd 0.13.
+# two default studies that measured it (docs/history.md, runs K and L): sd 0.13.
 SEED_SD, FAIL_FACTOR, REPS = 0.13, 3.0, 1500
 REPS_ESTIMATE = 600
 REPS_TABLE = 600

@@ -3,7 +3,7 @@
 A GAN's sample quality swings from epoch to epoch, so ranking a trial on its final epoch ranks
 it on one lucky or unlucky epoch (docs/study.md shows a trial's last five). The study ranks
 trials (and tells Optuna and ASHA) on the mean of the last ``RANK_WINDOW`` evaluations instead;
-docs/findings.md compares both signals on fresh seeds.
+docs/history.md ("The race and the ranking signal") compares both signals on fresh seeds.
 """
 
 from __future__ import annotations

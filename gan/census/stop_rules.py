@@ -15,7 +15,7 @@ from gan.census.failures import (CONCLUSIVE, D_WINS, DIVERGED, FROZEN, VANISHING
                           class_label, conclusive_masks, holds_for_stop)
 
 # Epochs a conclusive rule must hold before a trial is stopped for it, chosen by replaying the
-# rules on two 100-trial atlases (docs/findings.md, "Failure-aware stopping"). Collapse after a
+# rules on two 100-trial atlases (docs/history.md, "Failure-aware stopping, replayed on the atlas"). Collapse after a
 # learned peak has no window: within 30 epochs most trials it would stop recover. Never shorter
 # than FINAL_WINDOW, so a stopped trial's census class is the class it was stopped for. A
 # divergence (a NaN) is final at once.

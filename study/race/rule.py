@@ -47,7 +47,7 @@ from scipy import stats
 
 ALPHA = 0.05
 # The worst realistic collapse, as a factor on the score: a one-class collapse multiplies fcd
-# by about 8 (docs/findings.md); the charge for a hidden collapse is log(10) / n.
+# by about 8 (docs/metrics.md, "The race"); the charge for a hidden collapse is log(10) / n.
 HIDDEN_FACTOR = 10.0
 RACE_TEST = ("one-sided t-test against the round's leader, each contender's variance floored "
              "at the round's pooled variance (runs minus contenders degrees of freedom); the "
