@@ -14,7 +14,6 @@ and over the points where both runs have a verdict (a run not diverse yet has no
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 from pathlib import Path
@@ -30,7 +29,6 @@ from analysis.plots import PALETTE
 from analysis.stats.intervals import rate_text, verdict_rate_text
 from analysis.stats.paired import cell, rate_test
 from gan.census import census
-from gan.records import layout
 from gan.cli_common import HelpFormatter, OneLineParser, fail, setup_logging
 from gan.census.failures import FAILURES, class_label
 from gan.records.history import StudyLoadError
@@ -46,18 +44,11 @@ def network_trials(study_dir: Path) -> tuple[str, pd.DataFrame]:
     Raises:
         StudyLoadError: when the folder is not a readable study.
     """
+    # A study trains one network (its run record's); the history carries each trial's seed.
     data = load_study(study_dir)
     max_epochs = data.max_epochs or int(data.history["epoch"].max())
-    trials = design_trials(census.classify_study(data.history, max_epochs, data.grad_logs))
-    seeds, models = {}, set()
-    for trial_id, trial_dir in layout.trial_dirs(Path(study_dir)).items():
-        config = json.loads((trial_dir / layout.TRIAL_FILE).read_text())["config"]
-        seeds[trial_id] = config["seed"]
-        models.add(config.get("model", "mlp"))
-    if len(models) != 1:
-        raise StudyLoadError(f"{study_dir}: holds {len(models)} networks ({sorted(models)}); "
-                             "a transfer pairs two studies of one network each")
-    return models.pop(), trials.assign(seed=trials["trial_id"].map(seeds))
+    return data.model, design_trials(census.classify_study(data.history, max_epochs,
+                                                           data.grad_logs))
 
 
 def pair_points(a: pd.DataFrame, b: pd.DataFrame, names: tuple[str, str]) -> pd.DataFrame:
@@ -86,12 +77,17 @@ def pair_points(a: pd.DataFrame, b: pd.DataFrame, names: tuple[str, str]) -> pd.
     return pairs
 
 
+def both_judged(pairs: pd.DataFrame, names: tuple[str, str]) -> pd.DataFrame:
+    """The points where both networks' runs have a verdict."""
+    return census.with_verdict(census.with_verdict(pairs, f"failure_{names[0]}"),
+                               f"failure_{names[1]}")
+
+
 def agreement(pairs: pd.DataFrame, names: tuple[str, str]) -> dict[str, object]:
     """Class agreement over all points and over the points where both runs have a verdict,
     each as ``(k, n)``, and the disagreeing points' class pairs with their counts."""
     a, b = (pairs[f"failure_{n}"] for n in names)
-    judged = (census.with_verdict(pairs, f"failure_{names[0]}").index
-              .intersection(census.with_verdict(pairs, f"failure_{names[1]}").index))
+    judged = both_judged(pairs, names).index
     same = a == b
     moves = (pairs[~same].groupby([f"failure_{names[0]}", f"failure_{names[1]}"]).size()
              .sort_values(ascending=False))
@@ -119,8 +115,7 @@ def paired_failure(pairs: pd.DataFrame, names: tuple[str, str]) -> str:
     """Failure, point by point, at the points where both runs have a verdict: McNemar's exact
     test on the points where only one network failed (two-sided), with the rate difference
     and its bootstrap interval."""
-    judged = census.with_verdict(census.with_verdict(pairs, f"failure_{names[0]}"),
-                                 f"failure_{names[1]}")
+    judged = both_judged(pairs, names)
     a, b = (judged[f"failure_{n}"].isin(FAILURES).to_numpy() for n in names)
     test = rate_test(a, b)
     if not test.n:

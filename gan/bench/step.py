@@ -185,18 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         "cuda_graphs": graphs}), epochs) for precision, graphs in variants}
     print(f"device={device} threads={torch.get_num_threads()} data={dataset} batch=64 "
           f"model={config.model}")
-    print(f"gan.py-style loop             : {seed_rate:8.1f} steps/s "
-          f"({1000 / seed_rate:6.2f} ms/step)")
-    for (precision, graphs), rate in rates.items():
-        how = "CUDA graphs" if graphs == "auto" else "eager"
-        print(f"gan-study, {precision}, {how:11s}: {rate:8.1f} steps/s ({1000 / rate:6.2f} "
-              f"ms/step), {rate / seed_rate:5.2f}x the gan.py-style loop")
-    for graphs in dict.fromkeys(g for _, g in variants):
-        print(f"bf16 vs fp32, {'CUDA graphs' if graphs == 'auto' else 'eager'}: "
-              f"{rates[('bf16', graphs)] / rates[('fp32', graphs)]:8.2f}x")
-    if device.type == "cuda":
-        print(f"CUDA graphs vs eager, fp32 : "
-              f"{rates[('fp32', 'auto')] / rates[('fp32', 'off')]:8.2f}x")
+    _print_rates(seed_rate, rates, device)
     _print_floor(config, device, rates[("fp32", "off")])
     embedded = load_data(GANConfig(dataset="embedded"), device)
     eval_s, epoch_s = eval_share(embedded, GANConfig(dataset="embedded", device=str(device),
@@ -207,6 +196,23 @@ def main(argv: list[str] | None = None) -> int:
     if args.quality_seeds:
         _print_quality(embedded, device, args, configs)
     return 0
+
+
+def _print_rates(seed_rate: float, rates: dict[tuple[str, str], float],
+                 device: torch.device) -> None:
+    """Each loop's steps/s beside the gan.py-style loop's, and bf16 and the graphs' ratios."""
+    print(f"gan.py-style loop             : {seed_rate:8.1f} steps/s "
+          f"({1000 / seed_rate:6.2f} ms/step)")
+    for (precision, graphs), rate in rates.items():
+        how = "CUDA graphs" if graphs == "auto" else "eager"
+        print(f"gan-study, {precision}, {how:11s}: {rate:8.1f} steps/s ({1000 / rate:6.2f} "
+              f"ms/step), {rate / seed_rate:5.2f}x the gan.py-style loop")
+    for graphs in dict.fromkeys(g for _, g in rates):
+        print(f"bf16 vs fp32, {'CUDA graphs' if graphs == 'auto' else 'eager'}: "
+              f"{rates[('bf16', graphs)] / rates[('fp32', graphs)]:8.2f}x")
+    if device.type == "cuda":
+        print(f"CUDA graphs vs eager, fp32 : "
+              f"{rates[('fp32', 'auto')] / rates[('fp32', 'off')]:8.2f}x")
 
 
 def _print_floor(config: GANConfig, device: torch.device, eager_rate: float) -> None:

@@ -26,7 +26,7 @@ STOP_WINDOWS = {VANISHING: 3, D_WINS: 3, FROZEN: 3}
 # unvalidated network's D may too. The gradient rules (vanishing, frozen) read exact or
 # near-zero gradients, which no network recovers from within a run.
 VALIDATED_MODELS = ("mlp",)
-GRADIENT_STOP_WINDOWS = {VANISHING: 3, FROZEN: 3}
+GRADIENT_STOP_WINDOWS = {rule: w for rule, w in STOP_WINDOWS.items() if rule != D_WINS}
 
 
 def stop_windows(model: str = "mlp") -> dict[str, int]:
